@@ -1,0 +1,19 @@
+//! rapport: tone and communication-style analysis as a gRPC service.
+//!
+//! Data flows one way: transport (`grpc`, CLI) -> `text` -> `engine`/`model` -> `analysis`.
+//! Domain types live in the core modules; `grpc` converts at the edge.
+
+pub mod analysis;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod grpc;
+pub mod model;
+pub mod proto;
+pub mod text;
+pub mod train;
+
+pub use error::{Error, Result};
+
+/// Crate version, reported by Info and in logs.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

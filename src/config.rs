@@ -1,1 +1,238 @@
-//! Configuration (filled in below).
+//! Server configuration: command-line flags, each also settable by a `RAPPORT_*` variable, and an
+//! optional TOML file whose keys fill in whatever flags and variables leave unset.
+//! Parsed once at start-up; the effective configuration is logged (nothing in it is secret).
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use crate::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+pub enum LogFormat {
+    Plain,
+    Json,
+}
+
+/// Where inference runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum DeviceSpec {
+    Cpu,
+    Cuda(usize),
+}
+
+impl std::str::FromStr for DeviceSpec {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "cpu" => Ok(DeviceSpec::Cpu),
+            "cuda" => Ok(DeviceSpec::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(DeviceSpec::Cuda)
+                .ok_or_else(|| format!("unknown device {s:?}: expected cpu, cuda or cuda:N")),
+        }
+    }
+}
+
+impl DeviceSpec {
+    pub fn device(&self) -> Result<candle_core::Device> {
+        match self {
+            DeviceSpec::Cpu => Ok(candle_core::Device::Cpu),
+            DeviceSpec::Cuda(n) => candle_core::Device::new_cuda(*n).map_err(|e| {
+                Error::model(format!(
+                    "cannot open cuda:{n} ({e}); was rapport built with --features cuda?"
+                ))
+            }),
+        }
+    }
+}
+
+/// Everything that decides which models are loaded and how texts reach them. Shared by `serve`,
+/// `analyze` and `score`, so the CLI gives the same results as the server.
+#[derive(Args, Clone, Debug, Serialize)]
+pub struct ModelArgs {
+    /// Encoder: "bundle:DIR" (the packaged offline bundle), "dir:DIR" (HF layout: config.json,
+    /// tokenizer.json, model.safetensors) or "hub:REPO[@REVISION]" (Hugging Face hub through
+    /// hf-hub, honouring HF_HOME and HF_HUB_OFFLINE). Default: the bundle installed by
+    /// scripts/install-model.sh.
+    #[arg(long, env = "RAPPORT_MODEL")]
+    pub model: Option<String>,
+
+    /// Directory holding manifest.json and the trained task heads.
+    #[arg(long, env = "RAPPORT_HEADS_DIR", default_value = default_heads_dir())]
+    pub heads_dir: PathBuf,
+
+    /// Serve heads with an encoder other than the one they were trained on (logs a warning).
+    #[arg(long, env = "RAPPORT_ALLOW_ENCODER_MISMATCH")]
+    pub allow_encoder_mismatch: bool,
+
+    /// Inference device: cpu, cuda or cuda:N (cuda needs a build with `--features cuda`).
+    #[arg(long, env = "RAPPORT_DEVICE", default_value = "cpu")]
+    pub device: DeviceSpec,
+
+    /// Tokens the encoder reads per message (special tokens included); longer texts are truncated.
+    #[arg(long, env = "RAPPORT_MAX_TOKENS", default_value_t = 256)]
+    pub max_tokens: usize,
+
+    /// Longest accepted text, in characters.
+    #[arg(long, env = "RAPPORT_MAX_TEXT_CHARS", default_value_t = 20_000)]
+    pub max_text_chars: usize,
+
+    /// Most messages accepted in one Analyze / AnalyzeConversation call.
+    #[arg(long, env = "RAPPORT_MAX_BATCH_MESSAGES", default_value_t = 256)]
+    pub max_batch_messages: usize,
+
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+fn default_heads_dir() -> std::ffi::OsString {
+    // Run from a checkout, `models` is the repository's; elsewhere point --heads-dir at a copy.
+    let local = PathBuf::from("models");
+    if local.join("manifest.json").exists() {
+        local.into()
+    } else {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models").into()
+    }
+}
+
+/// The inference engine's queue and batching.
+#[derive(Args, Clone, Debug, Serialize)]
+pub struct EngineArgs {
+    /// Messages that may wait for inference at once; past it, calls get RESOURCE_EXHAUSTED.
+    #[arg(long, env = "RAPPORT_QUEUE_CAPACITY", default_value_t = 2048)]
+    pub queue_capacity: usize,
+
+    /// Most padded tokens (batch size x longest sequence) in one forward pass.
+    #[arg(long, env = "RAPPORT_BATCH_TOKEN_BUDGET", default_value_t = 8192)]
+    pub batch_token_budget: usize,
+
+    /// Most messages in one forward pass.
+    #[arg(long, env = "RAPPORT_MAX_BATCH_SIZE", default_value_t = 64)]
+    pub max_batch_size: usize,
+
+    /// Compute threads for the encoder (0: one per core). Also read from RAYON_NUM_THREADS.
+    #[arg(long, env = "RAPPORT_THREADS", default_value_t = 0)]
+    pub threads: usize,
+}
+
+/// `rapport serve` flags.
+#[derive(Args, Clone, Debug, Serialize)]
+pub struct ServeArgs {
+    /// gRPC listen address.
+    #[arg(long, env = "RAPPORT_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+
+    /// Prometheus metrics listen address (its own port); "off" disables it.
+    #[arg(long, env = "RAPPORT_METRICS_LISTEN", default_value = "127.0.0.1:9464")]
+    pub metrics_listen: String,
+
+    /// Largest gRPC message accepted, in bytes.
+    #[arg(long, env = "RAPPORT_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Messages of one Score stream in flight at once; beyond it the stream is read no further
+    /// until results go out (HTTP/2 flow control slows the sender).
+    #[arg(long, env = "RAPPORT_STREAM_WINDOW", default_value_t = 64)]
+    pub stream_window: usize,
+
+    /// Seconds to let in-flight calls finish after SIGINT/SIGTERM.
+    #[arg(long, env = "RAPPORT_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    pub shutdown_grace_seconds: u64,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// Logging flags, global to every subcommand.
+#[derive(Args, Clone, Debug, Serialize)]
+pub struct LogArgs {
+    /// Log format: plain or json.
+    #[arg(long, env = "RAPPORT_LOG_FORMAT", default_value = "plain", global = true)]
+    pub log_format: LogFormat,
+
+    /// Log filter, in tracing's EnvFilter syntax (e.g. "info,rapport=debug").
+    #[arg(long, env = "RAPPORT_LOG", default_value = "info", global = true)]
+    pub log: String,
+}
+
+/// Reads the TOML file named by `--config FILE` or `RAPPORT_CONFIG` and exports each of its keys
+/// as `RAPPORT_<KEY>` unless that variable is already set, so that clap's usual precedence
+/// (flag > variable > file > default) applies. Call before clap parses, while single-threaded.
+pub fn load_config_file(args: &[String]) -> Result<Option<PathBuf>> {
+    let from_args = args.iter().enumerate().find_map(|(i, a)| {
+        a.strip_prefix("--config=")
+            .map(str::to_owned)
+            .or_else(|| (a == "--config").then(|| args.get(i + 1).cloned()).flatten())
+    });
+    let Some(path) = from_args.or_else(|| std::env::var("RAPPORT_CONFIG").ok()) else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(path);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| Error::invalid(path.display().to_string(), format!("bad TOML: {e}")))?;
+    for (key, value) in table {
+        let var = format!("RAPPORT_{}", key.replace('-', "_").to_ascii_uppercase());
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+                value.to_string()
+            }
+            other => {
+                return Err(Error::invalid(
+                    format!("{}: {key}", path.display()),
+                    format!("expected a string, number or boolean, got {}", other.type_str()),
+                ))
+            }
+        };
+        if std::env::var_os(&var).is_none() {
+            std::env::set_var(var, value);
+        }
+    }
+    Ok(Some(path))
+}
+
+/// Sets the compute thread count for candle's CPU kernels (rayon) once, before any model runs.
+/// Never more threads than cores: oversubscription only slows the matmuls down.
+pub fn configure_threads(requested: usize) -> usize {
+    let cores = num_cpus::get();
+    let from_env = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0);
+    let n = match (requested, from_env) {
+        (0, Some(n)) => n,
+        (0, None) => cores,
+        (n, _) => n,
+    }
+    .min(cores)
+    .max(1);
+    // Ignore the error: a global pool that already exists keeps its size.
+    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    n
+}
+
+#[derive(clap::Parser)]
+#[command(no_binary_name = true)]
+struct ServeOnly {
+    #[command(flatten)]
+    args: ServeArgs,
+}
+
+impl ServeArgs {
+    /// Parses serve flags from a list of arguments (no program name), with `RAPPORT_*`
+    /// variables and defaults applied as on the command line. For embedding and tests.
+    pub fn try_parse_from<I, T>(args: I) -> std::result::Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        ServeOnly::try_parse_from(args).map(|s| s.args)
+    }
+}

@@ -4,6 +4,7 @@
 //! Domain types live in the core modules; `grpc` converts at the edge.
 
 pub mod analysis;
+pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;

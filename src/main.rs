@@ -1,1 +1,129 @@
-fn main() {}
+//! The `rapport` command: the gRPC server and the CLI beside it, sharing one library.
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use rapport::{
+    cli,
+    config::{self, LogArgs, LogFormat, ServeArgs},
+    grpc, model, train,
+};
+
+/// Tone and communication-style analysis for customer messages (English and Russian).
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// TOML file whose keys (flag names, e.g. `listen = "0.0.0.0:50051"`) fill in flags and
+    /// RAPPORT_* variables left unset. Also RAPPORT_CONFIG.
+    #[arg(long, global = true)]
+    config: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    log: LogArgs,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gRPC server.
+    Serve(Box<ServeArgs>),
+    /// Analyse texts given as arguments (or stdin lines) and print JSON.
+    Analyze(Box<cli::AnalyzeArgs>),
+    /// Analyse a JSONL file of messages in-process and write JSONL analyses.
+    Score(Box<cli::ScoreArgs>),
+    /// Train task heads on the labelled corpora in ../shared/datasets.
+    Train(Box<train::TrainArgs>),
+    /// Evaluate trained heads on official test splits.
+    Eval(Box<train::EvalArgs>),
+    /// Install, inspect or export encoder models.
+    #[command(subcommand)]
+    Models(model::cli::ModelsCmd),
+}
+
+fn init_logging(log: &LogArgs) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&log.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match log.log_format {
+        LogFormat::Plain => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let argv: Vec<String> = std::env::args().collect();
+    let config_file = config::load_config_file(&argv)?;
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    if let Some(path) = config_file {
+        tracing::info!(path = %path.display(), "read configuration file");
+    }
+    match cli.command {
+        Command::Serve(args) => serve(*args),
+        Command::Analyze(args) => runtime(args.model.engine.threads)?
+            .block_on(cli::analyze(*args))
+            .context("analyze"),
+        Command::Score(args) => runtime(args.model.engine.threads)?
+            .block_on(cli::score(*args))
+            .context("score"),
+        Command::Train(args) => train::train(&args).context("train"),
+        Command::Eval(args) => train::eval(&args).context("eval"),
+        Command::Models(cmd) => model::cli::run(cmd).context("models"),
+    }
+}
+
+fn runtime(threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    let n = config::configure_threads(threads);
+    tracing::debug!(compute_threads = n, "configured compute threads");
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let rt = runtime(args.model.engine.threads)?;
+    rt.block_on(async move {
+        tracing::info!(
+            version = rapport::VERSION,
+            config = %serde_json::to_string(&args).unwrap_or_default(),
+            compute_threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_default(),
+            "starting rapport"
+        );
+        let metrics = grpc::install_metrics(&args.metrics_listen)?;
+        if let Some(addr) = metrics {
+            tracing::info!(%addr, "Prometheus metrics at http://{addr}/metrics");
+        }
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?;
+        tracing::info!(addr = %listener.local_addr()?, "gRPC listening (health NOT_SERVING until models load)");
+        grpc::run(args, listener, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,1 +1,358 @@
-//! analysis
+//! Message and conversation analysis: validates input, tokenizes off the async runtime, sends
+//! the tokens through the engine and turns head outputs into domain results.
+pub mod conversation;
+pub mod types;
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+pub use types::*;
+
+use crate::{
+    config::ModelArgs,
+    engine::{Engine, Inference},
+    model::{default_bundle_dir, Encoder, EncoderOptions, HeadSet, ModelSource, Tokenized},
+    text::detect_language,
+    Error, Result,
+};
+
+/// Input limits, enforced the same way for the API and the CLI.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_text_chars: usize,
+    pub max_batch_messages: usize,
+    pub max_tokens: usize,
+}
+
+/// One loaded model as reported by Info.
+#[derive(Clone, Debug)]
+pub struct ModelDescription {
+    pub name: String,
+    pub source: String,
+    pub version: String,
+    pub sha256: String,
+    pub languages: Vec<String>,
+}
+
+/// What this analyzer runs, for the Info API and logs.
+#[derive(Clone, Debug)]
+pub struct ServiceInfo {
+    pub version: String,
+    pub model_version: String,
+    pub models: Vec<ModelDescription>,
+    pub languages: Vec<String>,
+    pub label_sets: Vec<(String, Vec<String>)>,
+    pub limits: Limits,
+}
+
+pub struct Analyzer {
+    encoder: Arc<Encoder>,
+    heads: Arc<HeadSet>,
+    engine: Engine,
+    limits: Limits,
+    model_version: Arc<str>,
+    /// Position of the sentiment head in `heads.heads()` order (the engine's output order).
+    sentiment_index: usize,
+    sentiment_languages: Vec<String>,
+}
+
+impl Analyzer {
+    /// Loads the encoder and heads named by `args` and starts the engine. Blocking: call it off
+    /// the async runtime.
+    pub fn load(args: &ModelArgs) -> Result<Self> {
+        let source = match &args.model {
+            Some(s) => s.parse::<ModelSource>()?,
+            None => ModelSource::Bundle(default_bundle_dir()),
+        };
+        let opts = EncoderOptions {
+            device: args.device.device()?,
+            max_tokens: args.max_tokens,
+            ..EncoderOptions::default()
+        };
+        let started = Instant::now();
+        let encoder = Encoder::load(&source, &opts)?;
+        let heads = HeadSet::load(&args.heads_dir, encoder.info(), args.allow_encoder_mismatch)?;
+        tracing::info!(
+            source = %source,
+            sha256 = %encoder.info().sha256,
+            heads = %heads.version(),
+            secs = started.elapsed().as_secs_f32(),
+            "models loaded"
+        );
+        let limits = Limits {
+            max_text_chars: args.max_text_chars,
+            max_batch_messages: args.max_batch_messages,
+            max_tokens: args.max_tokens,
+        };
+        Self::new(Arc::new(encoder), Arc::new(heads), &args.engine, limits)
+    }
+
+    pub fn new(
+        encoder: Arc<Encoder>,
+        heads: Arc<HeadSet>,
+        engine_args: &crate::config::EngineArgs,
+        limits: Limits,
+    ) -> Result<Self> {
+        let sentiment = heads.sentiment()?;
+        let sentiment_index = heads
+            .heads()
+            .position(|h| h.task == sentiment.task)
+            .expect("the sentiment head is one of the heads");
+        let sentiment_languages = sentiment.languages.clone();
+        for needed in ["negative", "positive"] {
+            if !sentiment.labels.iter().any(|l| l == needed) {
+                return Err(Error::model(format!(
+                    "sentiment head labels {:?} lack {needed:?}",
+                    sentiment.labels
+                )));
+            }
+        }
+        let engine = Engine::start(encoder.clone(), heads.clone(), engine_args)?;
+        Ok(Analyzer {
+            model_version: heads.version().into(),
+            encoder,
+            heads,
+            engine,
+            limits,
+            sentiment_index,
+            sentiment_languages,
+        })
+    }
+
+    /// Runs one message through the whole path so the first real call does not pay for lazy
+    /// initialisation (allocator growth, kernel selection).
+    pub async fn warm_up(&self) -> Result<()> {
+        let msg = MessageInput {
+            text: "Thank you for the quick reply. Спасибо за быстрый ответ.".into(),
+            ..Default::default()
+        };
+        self.analyze(vec![msg], None, "warm-up").await.map(|_| ())
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn model_version(&self) -> &str {
+        &self.model_version
+    }
+
+    /// Checks a batch against the limits. `field` names the repeated field for error messages.
+    pub fn validate(&self, messages: &[MessageInput], field: &str) -> Result<()> {
+        if messages.is_empty() {
+            return Err(Error::invalid(field, "at least one message is required"));
+        }
+        if messages.len() > self.limits.max_batch_messages {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "{} messages, over the limit of {} per call",
+                    messages.len(),
+                    self.limits.max_batch_messages
+                ),
+            ));
+        }
+        for (i, m) in messages.iter().enumerate() {
+            self.validate_text(&m.text, &format!("{field}[{i}].text"))?;
+        }
+        Ok(())
+    }
+
+    fn validate_text(&self, text: &str, field: &str) -> Result<()> {
+        if text.trim().is_empty() {
+            return Err(Error::invalid(field, "must not be empty"));
+        }
+        // Cheap upper bound first: a char is at least one byte.
+        if text.len() > self.limits.max_text_chars {
+            let chars = text.chars().count();
+            if chars > self.limits.max_text_chars {
+                return Err(Error::invalid(
+                    field,
+                    format!(
+                        "{chars} characters, over the limit of {}",
+                        self.limits.max_text_chars
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Analyses independent messages; results in input order. `deadline` is the caller's: work
+    /// still queued when it passes is dropped.
+    pub async fn analyze(
+        &self,
+        messages: Vec<MessageInput>,
+        deadline: Option<Instant>,
+        field: &str,
+    ) -> Result<Vec<MessageAnalysis>> {
+        self.validate(&messages, field)?;
+        let started = Instant::now();
+        let encoder = self.encoder.clone();
+        let texts: Vec<String> = messages.iter().map(|m| m.text.clone()).collect();
+        let tokenized = tokio::task::spawn_blocking(move || tokenize_all(&encoder, &texts))
+            .await
+            .map_err(|e| Error::Unavailable(format!("tokenizer task failed: {e}")))??;
+        let token_counts: Vec<(usize, bool)> =
+            tokenized.iter().map(|(t, _)| (t.ids.len(), t.truncated)).collect();
+        let tokenize_times: Vec<Duration> = tokenized.iter().map(|(_, d)| *d).collect();
+        let receivers = self
+            .engine
+            .submit(tokenized.into_iter().map(|(t, _)| t).collect(), deadline)?;
+        let mut out = Vec::with_capacity(messages.len());
+        for (i, (msg, rx)) in messages.into_iter().zip(receivers).enumerate() {
+            let inference = rx
+                .await
+                .map_err(|_| Error::Unavailable("the inference thread stopped".into()))??;
+            let (tokens, truncated) = token_counts[i];
+            out.push(self.compose(msg, inference, tokens, truncated, tokenize_times[i], started));
+        }
+        Ok(out)
+    }
+
+    fn compose(
+        &self,
+        msg: MessageInput,
+        inference: Inference,
+        tokens: usize,
+        truncated: bool,
+        tokenize: Duration,
+        started: Instant,
+    ) -> MessageAnalysis {
+        metrics::histogram!("rapport_tokenize_seconds").record(tokenize.as_secs_f64());
+        let language = detect_language(
+            &msg.text,
+            msg.language_hint.as_deref(),
+            &self.sentiment_languages,
+        );
+        let sentiment = language.supported.then(|| {
+            let head = self
+                .heads
+                .heads()
+                .nth(self.sentiment_index)
+                .expect("sentiment index is valid");
+            sentiment_from(&head.labels, &inference.head_probs[self.sentiment_index])
+        });
+        MessageAnalysis {
+            id: msg.id,
+            language,
+            sentiment,
+            tokens,
+            truncated,
+            model_version: self.model_version.clone(),
+            timings: Timings {
+                tokenize,
+                queue: inference.queue,
+                inference: inference.inference,
+                total: started.elapsed(),
+            },
+        }
+    }
+
+    /// Analyses the ordered turns of one conversation, then the conversation as a whole.
+    pub async fn analyze_conversation(
+        &self,
+        conversation_id: String,
+        turns: Vec<MessageInput>,
+        deadline: Option<Instant>,
+    ) -> Result<ConversationAnalysis> {
+        let analyses = self.analyze(turns.clone(), deadline, "turns").await?;
+        Ok(ConversationAnalysis {
+            trajectories: conversation::trajectories(&turns, &analyses),
+            metrics: conversation::turn_metrics(&turns),
+            turns: analyses,
+            conversation_id,
+            model_version: self.model_version.clone(),
+        })
+    }
+
+    pub fn info(&self) -> ServiceInfo {
+        let enc = self.encoder.info();
+        let mut models = vec![ModelDescription {
+            name: "encoder".into(),
+            source: enc.source.clone(),
+            version: enc.model_id.clone(),
+            sha256: enc.sha256.clone(),
+            languages: self.sentiment_languages.clone(),
+        }];
+        let mut label_sets = Vec::new();
+        let mut languages: Vec<String> = Vec::new();
+        for head in self.heads.heads() {
+            models.push(ModelDescription {
+                name: format!("head:{}", head.task),
+                source: "trained by `rapport train`".into(),
+                version: head.version.clone(),
+                sha256: String::new(),
+                languages: head.languages.clone(),
+            });
+            label_sets.push((head.task.clone(), head.labels.clone()));
+            for l in &head.languages {
+                if !languages.contains(l) {
+                    languages.push(l.clone());
+                }
+            }
+        }
+        ServiceInfo {
+            version: crate::VERSION.into(),
+            model_version: self.model_version.to_string(),
+            models,
+            languages,
+            label_sets,
+            limits: self.limits,
+        }
+    }
+}
+
+fn tokenize_all(encoder: &Encoder, texts: &[String]) -> Result<Vec<(Tokenized, Duration)>> {
+    texts
+        .iter()
+        .map(|t| {
+            let started = Instant::now();
+            encoder.tokenize(t).map(|tok| (tok, started.elapsed()))
+        })
+        .collect()
+}
+
+/// Label = argmax; score = P(positive) - P(negative).
+pub fn sentiment_from(labels: &[String], probs: &[f32]) -> Sentiment {
+    let p = |name: &str| {
+        labels
+            .iter()
+            .position(|l| l == name)
+            .map_or(0.0, |i| probs[i])
+    };
+    let (best, confidence) = probs
+        .iter()
+        .enumerate()
+        .fold((0, f32::MIN), |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc });
+    Sentiment {
+        label: labels[best].clone(),
+        score: (p("positive") - p("negative")).clamp(-1.0, 1.0),
+        confidence,
+        probabilities: labels.iter().cloned().zip(probs.iter().copied()).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentiment_label_score_and_confidence() {
+        let labels: Vec<String> = ["negative", "neutral", "positive"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let s = sentiment_from(&labels, &[0.7, 0.2, 0.1]);
+        assert_eq!(s.label, "negative");
+        assert!((s.score + 0.6).abs() < 1e-6);
+        assert!((s.confidence - 0.7).abs() < 1e-6);
+        assert_eq!(s.probabilities.len(), 3);
+    }
+}

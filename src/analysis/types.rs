@@ -1,0 +1,111 @@
+//! Domain types of the analysis, independent of the transport.
+use std::{sync::Arc, time::Duration};
+
+use crate::text::Language;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Channel {
+    #[default]
+    Unspecified,
+    Email,
+    Chat,
+    CallTranscript,
+    Sms,
+    Social,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Role {
+    #[default]
+    Unspecified,
+    Customer,
+    Agent,
+    Bot,
+}
+
+/// Transcript segment timing, seconds from the start of the call.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Segment {
+    pub speaker: String,
+    pub start_seconds: f64,
+    pub end_seconds: f64,
+    pub asr_confidence: f32,
+}
+
+/// A message to analyse.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MessageInput {
+    pub id: String,
+    pub customer_id: String,
+    pub conversation_id: String,
+    pub channel: Channel,
+    pub role: Role,
+    pub text: String,
+    /// Seconds since the Unix epoch.
+    pub timestamp: Option<f64>,
+    pub language_hint: Option<String>,
+    pub email_subject: Option<String>,
+    pub segment: Option<Segment>,
+}
+
+/// Three-class polarity with its distribution.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sentiment {
+    pub label: String,
+    /// P(positive) - P(negative), in [-1, 1].
+    pub score: f32,
+    /// Probability of `label`.
+    pub confidence: f32,
+    /// (label, probability) in the head's label order.
+    pub probabilities: Vec<(String, f32)>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Timings {
+    pub tokenize: Duration,
+    pub queue: Duration,
+    pub inference: Duration,
+    pub total: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageAnalysis {
+    pub id: String,
+    pub language: Language,
+    /// None when the text's language is not one the sentiment head covers (it abstains).
+    pub sentiment: Option<Sentiment>,
+    pub tokens: usize,
+    pub truncated: bool,
+    pub model_version: Arc<str>,
+    pub timings: Timings,
+}
+
+/// How one role's sentiment moved through a conversation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Trajectory {
+    pub role: Role,
+    pub scores: Vec<f32>,
+    pub first: f32,
+    pub last: f32,
+    pub mean: f32,
+    pub slope: f32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TurnMetrics {
+    pub turns: usize,
+    pub customer_turns: usize,
+    pub agent_turns: usize,
+    pub customer_word_share: f32,
+    pub mean_agent_response_seconds: f64,
+    pub mean_customer_response_seconds: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConversationAnalysis {
+    pub conversation_id: String,
+    pub turns: Vec<MessageAnalysis>,
+    pub trajectories: Vec<Trajectory>,
+    pub metrics: TurnMetrics,
+    pub model_version: Arc<str>,
+}

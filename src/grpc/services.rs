@@ -1,0 +1,275 @@
+//! tonic service implementations: conversion, readiness and error mapping only; every score is
+//! computed in `analysis`.
+use std::{
+    pin::Pin,
+    sync::{Arc, OnceLock},
+    time::{Duration, Instant},
+};
+
+use futures::{stream::FuturesOrdered, Stream, StreamExt};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::convert::{
+    analysis_to_proto, conversation_to_proto, info_to_proto, message_from_proto,
+    messages_from_proto,
+};
+use crate::{analysis::Analyzer, proto::v1 as pb, Error};
+
+/// The analyzer once models are loaded and warmed; empty before that.
+pub type Ready = Arc<OnceLock<Arc<Analyzer>>>;
+
+fn ready(state: &Ready) -> Result<Arc<Analyzer>, Status> {
+    state
+        .get()
+        .cloned()
+        .ok_or_else(|| Status::unavailable("models are still loading; watch grpc.health.v1"))
+}
+
+/// The caller's deadline from the `grpc-timeout` header, if any.
+pub fn deadline<T>(req: &Request<T>) -> Option<Instant> {
+    let v = req.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (num, unit) = v.split_at(v.len().checked_sub(1)?);
+    let n: u64 = num.parse().ok()?;
+    let d = match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    };
+    Instant::now().checked_add(d)
+}
+
+/// Records the outcome of one call in Prometheus.
+fn observe<T>(rpc: &'static str, started: Instant, result: &Result<T, Status>) {
+    let code = match result {
+        Ok(_) => "Ok".to_string(),
+        Err(s) => format!("{:?}", s.code()),
+    };
+    metrics::counter!("rapport_requests_total", "rpc" => rpc, "code" => code).increment(1);
+    metrics::histogram!("rapport_request_seconds", "rpc" => rpc)
+        .record(started.elapsed().as_secs_f64());
+}
+
+pub struct AnalyzerService {
+    pub state: Ready,
+}
+
+#[tonic::async_trait]
+impl pb::analyzer_server::Analyzer for AnalyzerService {
+    #[tracing::instrument(skip_all, fields(rpc = "Analyze", messages))]
+    async fn analyze(
+        &self,
+        req: Request<pb::AnalyzeRequest>,
+    ) -> Result<Response<pb::AnalyzeResponse>, Status> {
+        let started = Instant::now();
+        let result = async {
+            let analyzer = ready(&self.state)?;
+            let deadline = deadline(&req);
+            let msgs = req.into_inner().messages;
+            tracing::Span::current().record("messages", msgs.len());
+            // Check the count before converting a huge batch.
+            if msgs.len() > analyzer.limits().max_batch_messages {
+                analyzer.validate(&vec![Default::default(); msgs.len()], "messages")?;
+            }
+            let msgs = messages_from_proto(msgs, "messages")?;
+            let analyses = analyzer.analyze(msgs, deadline, "messages").await?;
+            Ok(Response::new(pb::AnalyzeResponse {
+                analyses: analyses.into_iter().map(analysis_to_proto).collect(),
+            }))
+        }
+        .await;
+        observe("Analyze", started, &result);
+        result
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "AnalyzeConversation", turns))]
+    async fn analyze_conversation(
+        &self,
+        req: Request<pb::AnalyzeConversationRequest>,
+    ) -> Result<Response<pb::AnalyzeConversationResponse>, Status> {
+        let started = Instant::now();
+        let result = async {
+            let analyzer = ready(&self.state)?;
+            let deadline = deadline(&req);
+            let req = req.into_inner();
+            tracing::Span::current().record("turns", req.turns.len());
+            if req.turns.len() > analyzer.limits().max_batch_messages {
+                analyzer.validate(&vec![Default::default(); req.turns.len()], "turns")?;
+            }
+            let turns = messages_from_proto(req.turns, "turns")?;
+            let conv = analyzer
+                .analyze_conversation(req.conversation_id, turns, deadline)
+                .await?;
+            Ok(Response::new(conversation_to_proto(conv)))
+        }
+        .await;
+        observe("AnalyzeConversation", started, &result);
+        result
+    }
+}
+
+pub struct ScoringService {
+    pub state: Ready,
+    /// Messages of one stream in flight at once.
+    pub window: usize,
+}
+
+type ScoreStream = Pin<Box<dyn Stream<Item = Result<pb::ScoreResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::scoring_server::Scoring for ScoringService {
+    type ScoreStream = ScoreStream;
+
+    /// Reads messages while fewer than `window` are in flight and sends analyses in arrival
+    /// order. A bad message ends the stream with INVALID_ARGUMENT naming its position; results
+    /// before it have been delivered.
+    async fn score(
+        &self,
+        req: Request<Streaming<pb::ScoreRequest>>,
+    ) -> Result<Response<Self::ScoreStream>, Status> {
+        let analyzer = ready(&self.state)?;
+        let window = self.window.max(1);
+        let mut input = req.into_inner();
+        let (tx, rx) = mpsc::channel::<Result<pb::ScoreResponse, Status>>(window);
+        tokio::spawn(async move {
+            let mut in_flight = FuturesOrdered::new();
+            let mut sequence: u64 = 0;
+            let mut input_open = true;
+            loop {
+                tokio::select! {
+                    biased;
+                    Some((seq, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                        let item = result.map(|analysis| pb::ScoreResponse {
+                            sequence: seq,
+                            analysis: Some(analysis),
+                        });
+                        let failed = item.is_err();
+                        if tx.send(item).await.is_err() || failed {
+                            return; // client gone, or the stream ends on this error
+                        }
+                    }
+                    next = input.message(), if input_open && in_flight.len() < window => {
+                        match next {
+                            Ok(Some(req)) => {
+                                let seq = sequence;
+                                sequence += 1;
+                                let analyzer = analyzer.clone();
+                                in_flight.push_back(async move {
+                                    (seq, score_one(&analyzer, req, seq).await)
+                                });
+                            }
+                            Ok(None) => input_open = false,
+                            Err(status) => {
+                                let _ = tx.send(Err(status)).await;
+                                return;
+                            }
+                        }
+                    }
+                    else => return,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+async fn score_one(
+    analyzer: &Analyzer,
+    req: pb::ScoreRequest,
+    seq: u64,
+) -> Result<pb::MessageAnalysis, Status> {
+    let field = format!("message[{seq}]");
+    let msg = req
+        .message
+        .ok_or_else(|| Error::invalid(&field, "missing"))
+        .and_then(|m| message_from_proto(m, &field))?;
+    let mut out = analyzer.analyze(vec![msg], None, &field).await?;
+    Ok(analysis_to_proto(out.remove(0)))
+}
+
+pub struct InfoService {
+    pub state: Ready,
+}
+
+#[tonic::async_trait]
+impl pb::info_server::Info for InfoService {
+    async fn get_info(
+        &self,
+        _req: Request<pb::GetInfoRequest>,
+    ) -> Result<Response<pb::GetInfoResponse>, Status> {
+        let analyzer = ready(&self.state)?;
+        Ok(Response::new(info_to_proto(analyzer.info())))
+    }
+}
+
+/// Live hints: the API exists; the capability does not yet.
+pub struct LiveAssistService;
+
+type AssistStream = Pin<Box<dyn Stream<Item = Result<pb::AssistResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl pb::live_assist_server::LiveAssist for LiveAssistService {
+    type AssistStream = AssistStream;
+
+    async fn assist(
+        &self,
+        _req: Request<Streaming<pb::AssistRequest>>,
+    ) -> Result<Response<Self::AssistStream>, Status> {
+        Err(Error::Unimplemented("live dialogue hints (LiveAssist.Assist)".into()).into())
+    }
+}
+
+/// Customer profiles: the API exists; the capability does not yet.
+pub struct ProfilesService;
+
+fn profiles_pending<T>(rpc: &str) -> Result<Response<T>, Status> {
+    Err(Error::Unimplemented(format!(
+        "customer psychological profiles and their store (Profiles.{rpc})"
+    ))
+    .into())
+}
+
+#[tonic::async_trait]
+impl pb::profiles_server::Profiles for ProfilesService {
+    async fn ingest_messages(
+        &self,
+        _r: Request<pb::IngestMessagesRequest>,
+    ) -> Result<Response<pb::IngestResponse>, Status> {
+        profiles_pending("IngestMessages")
+    }
+    async fn ingest_events(
+        &self,
+        _r: Request<pb::IngestEventsRequest>,
+    ) -> Result<Response<pb::IngestResponse>, Status> {
+        profiles_pending("IngestEvents")
+    }
+    async fn get_profile(
+        &self,
+        _r: Request<pb::GetProfileRequest>,
+    ) -> Result<Response<pb::Profile>, Status> {
+        profiles_pending("GetProfile")
+    }
+    async fn export_profile(
+        &self,
+        _r: Request<pb::ExportProfileRequest>,
+    ) -> Result<Response<pb::ExportProfileResponse>, Status> {
+        profiles_pending("ExportProfile")
+    }
+    async fn erase_profile(
+        &self,
+        _r: Request<pb::EraseProfileRequest>,
+    ) -> Result<Response<pb::EraseProfileResponse>, Status> {
+        profiles_pending("EraseProfile")
+    }
+    async fn list_segments(
+        &self,
+        _r: Request<pb::ListSegmentsRequest>,
+    ) -> Result<Response<pb::ListSegmentsResponse>, Status> {
+        profiles_pending("ListSegments")
+    }
+}

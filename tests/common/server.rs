@@ -1,0 +1,131 @@
+//! An in-process rapport server on a loopback port, for tests that go through a real gRPC
+//! channel.
+#![allow(dead_code)]
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use rapport::{
+    config::ServeArgs,
+    model::{Encoder, EncoderOptions, HeadSet, ModelSource},
+    proto::v1 as pb,
+};
+use tokio::{sync::oneshot, task::JoinHandle};
+use tonic::transport::Channel;
+use tonic_health::pb::{health_client::HealthClient, health_check_response::ServingStatus, HealthCheckRequest};
+
+pub const SENTIMENT_LABELS: &[&str] = &["negative", "neutral", "positive"];
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub channel: Channel,
+    stop: Option<oneshot::Sender<()>>,
+    pub handle: Option<JoinHandle<rapport::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    pub fn analyzer(&self) -> pb::analyzer_client::AnalyzerClient<Channel> {
+        pb::analyzer_client::AnalyzerClient::new(self.channel.clone())
+    }
+
+    pub fn scoring(&self) -> pb::scoring_client::ScoringClient<Channel> {
+        pb::scoring_client::ScoringClient::new(self.channel.clone())
+    }
+
+    pub fn health(&self) -> HealthClient<Channel> {
+        HealthClient::new(self.channel.clone())
+    }
+
+    /// Signals shutdown and waits for the server to finish draining.
+    pub async fn stop(mut self) -> rapport::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.handle.take().unwrap().await.expect("server task")
+    }
+}
+
+/// Writes a tiny random BERT and random heads for it into `dir`; returns (model, heads dir).
+pub fn tiny_model_and_heads(dir: &Path) -> (String, std::path::PathBuf) {
+    let model_dir = dir.join("tiny-bert");
+    super::tiny::write_tiny_model(&model_dir, 7);
+    let source = ModelSource::Dir(model_dir.clone());
+    let encoder = Encoder::load(&source, &EncoderOptions::default()).expect("tiny model loads");
+    let heads = dir.join("heads");
+    HeadSet::write_random(&heads, encoder.info(), &[("sentiment", SENTIMENT_LABELS)], 11)
+        .expect("random heads");
+    (source.to_string(), heads)
+}
+
+/// Starts a server on the tiny model with `extra` flags, and waits until health says SERVING.
+pub async fn start_tiny(extra: &[&str]) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, heads) = tiny_model_and_heads(dir.path());
+    let mut server = start(&model, &heads, extra).await;
+    server._dir = Some(dir);
+    server
+}
+
+/// Starts a server on `model` and `heads` with `extra` flags, and waits for SERVING.
+pub async fn start(model: &str, heads: &Path, extra: &[&str]) -> TestServer {
+    let mut argv: Vec<String> = vec![
+        "--model".into(),
+        model.into(),
+        "--heads-dir".into(),
+        heads.display().to_string(),
+        "--metrics-listen".into(),
+        "off".into(),
+    ];
+    argv.extend(extra.iter().map(|s| s.to_string()));
+    let args = ServeArgs::try_parse_from(argv).expect("serve args");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(rapport::grpc::run(args, listener, async move {
+        let _ = stopped.await;
+    }));
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect");
+    let server = TestServer {
+        addr,
+        channel,
+        stop: Some(stop),
+        handle: Some(handle),
+        _dir: None,
+    };
+    wait_serving(&server.channel, Duration::from_secs(120)).await;
+    server
+}
+
+/// Polls grpc.health.v1 until the whole server reports SERVING.
+pub async fn wait_serving(channel: &Channel, timeout: Duration) {
+    let mut health = HealthClient::new(channel.clone());
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let status = health
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner().status);
+        if status == Ok(ServingStatus::Serving as i32) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "server not SERVING after {timeout:?}: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub fn message(id: &str, text: &str) -> pb::Message {
+    pb::Message {
+        id: id.into(),
+        text: text.into(),
+        ..Default::default()
+    }
+}

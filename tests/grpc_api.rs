@@ -1,0 +1,297 @@
+//! The API through a real gRPC channel to an in-process server running a tiny random BERT:
+//! health, reflection, every RPC's happy path and each bad input's error.
+mod common;
+
+use common::server::{message, start_tiny, SENTIMENT_LABELS};
+use rapport::proto::v1 as pb;
+use tokio_stream::StreamExt;
+use tonic::Code;
+
+fn assert_invalid(status: tonic::Status, field: &str, needle: &str) {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let msg = status.message();
+    assert!(msg.starts_with(field), "error should name {field}: {msg}");
+    assert!(msg.contains(needle), "error should say {needle:?}: {msg}");
+}
+
+#[tokio::test]
+async fn analyze_returns_sentiment_language_version_and_timings() {
+    let server = start_tiny(&[]).await;
+    let req = pb::AnalyzeRequest {
+        messages: vec![
+            message("en-1", "Thank you so much, the replacement arrived and it works perfectly."),
+            message("ru-1", "Спасибо большое, замена пришла и всё отлично работает."),
+            message("de-1", "Vielen Dank, der Ersatz ist angekommen und funktioniert perfekt."),
+        ],
+    };
+    let analyses = server.analyzer().analyze(req).await.unwrap().into_inner().analyses;
+    assert_eq!(analyses.len(), 3);
+    let ids: Vec<_> = analyses.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["en-1", "ru-1", "de-1"]);
+    for (a, lang) in analyses[..2].iter().zip(["en", "ru"]) {
+        let l = a.language.as_ref().unwrap();
+        assert_eq!((l.code.as_str(), l.supported), (lang, true));
+        let s = a.sentiment.as_ref().expect("sentiment for a supported language");
+        assert!(SENTIMENT_LABELS.contains(&s.label.as_str()));
+        assert!((-1.0..=1.0).contains(&s.score));
+        let sum: f32 = s.probabilities.values().sum();
+        assert!((sum - 1.0).abs() < 1e-4, "probabilities sum to {sum}");
+        assert!((s.confidence - s.probabilities[&s.label]).abs() < 1e-6);
+        assert!(!a.model_version.is_empty());
+        assert!(a.tokens > 2);
+        let t = a.timings.as_ref().unwrap();
+        assert!(t.inference_us > 0 && t.total_us >= t.inference_us);
+    }
+    // A language the heads do not cover is reported as such; sentiment abstains.
+    let de = &analyses[2];
+    assert_eq!(de.language.as_ref().unwrap().code, "de");
+    assert!(!de.language.as_ref().unwrap().supported);
+    assert!(de.sentiment.is_none());
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_inputs_get_invalid_argument_naming_field_and_limit() {
+    let server = start_tiny(&["--max-text-chars", "50", "--max-batch-messages", "3"]).await;
+    let mut client = server.analyzer();
+    let call = |msgs: Vec<pb::Message>| {
+        let mut c = client.clone();
+        async move { c.analyze(pb::AnalyzeRequest { messages: msgs }).await.unwrap_err() }
+    };
+
+    assert_invalid(call(vec![]).await, "messages", "at least one message");
+    assert_invalid(
+        call(vec![message("a", "fine"), message("b", "   ")]).await,
+        "messages[1].text",
+        "must not be empty",
+    );
+    assert_invalid(
+        call(vec![message("a", &"long ".repeat(20))]).await,
+        "messages[0].text",
+        "limit of 50",
+    );
+    assert_invalid(
+        call(vec![message("a", "x"); 4]).await,
+        "messages",
+        "limit of 3",
+    );
+    let mut bad_enum = message("a", "hello");
+    bad_enum.channel = 99;
+    assert_invalid(call(vec![bad_enum]).await, "messages[0].channel", "unknown value 99");
+    let mut bad_role = message("a", "hello");
+    bad_role.role = -1;
+    assert_invalid(call(vec![bad_role]).await, "messages[0].role", "unknown value -1");
+
+    // Bad input does not poison the server.
+    let ok = client
+        .analyze(pb::AnalyzeRequest {
+            messages: vec![message("ok", "still working?")],
+        })
+        .await
+        .unwrap();
+    assert_eq!(ok.into_inner().analyses.len(), 1);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn conversation_gives_turns_trajectories_and_metrics() {
+    let server = start_tiny(&[]).await;
+    let turn = |id: &str, role: pb::Role, text: &str, secs: i64| pb::Message {
+        id: id.into(),
+        role: role as i32,
+        text: text.into(),
+        timestamp: Some(pbjson_types::Timestamp {
+            seconds: 1_800_000_000 + secs,
+            nanos: 0,
+        }),
+        channel: pb::Channel::Chat as i32,
+        ..Default::default()
+    };
+    let req = pb::AnalyzeConversationRequest {
+        conversation_id: "c-1".into(),
+        turns: vec![
+            turn("1", pb::Role::Customer, "My parcel is two weeks late.", 0),
+            turn("2", pb::Role::Agent, "I am sorry, let me check that for you.", 40),
+            turn("3", pb::Role::Customer, "Ok, thanks.", 100),
+        ],
+    };
+    let resp = server.analyzer().analyze_conversation(req).await.unwrap().into_inner();
+    assert_eq!(resp.turns.len(), 3);
+    let conv = resp.conversation.unwrap();
+    assert_eq!(conv.conversation_id, "c-1");
+    let m = conv.metrics.unwrap();
+    assert_eq!((m.turns, m.customer_turns, m.agent_turns), (3, 2, 1));
+    assert!((m.mean_agent_response_seconds - 40.0).abs() < 1e-9);
+    assert!((m.mean_customer_response_seconds - 60.0).abs() < 1e-9);
+    let customer = conv
+        .trajectories
+        .iter()
+        .find(|t| t.role == pb::Role::Customer as i32)
+        .unwrap();
+    assert_eq!(customer.scores.len(), 2);
+    assert_eq!(customer.first, customer.scores[0]);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn score_stream_answers_in_order_and_stops_at_a_bad_message() {
+    let server = start_tiny(&["--stream-window", "4"]).await;
+    let texts: Vec<String> = (0..40).map(|i| format!("message number {i} {}", "word ".repeat(i % 7))).collect();
+    let reqs: Vec<pb::ScoreRequest> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| pb::ScoreRequest {
+            message: Some(message(&format!("m{i}"), t)),
+        })
+        .collect();
+    let mut stream = server
+        .scoring()
+        .score(tokio_stream::iter(reqs))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = 0u64;
+    while let Some(item) = stream.next().await {
+        let item = item.unwrap();
+        assert_eq!(item.sequence, seen);
+        assert_eq!(item.analysis.unwrap().id, format!("m{seen}"));
+        seen += 1;
+    }
+    assert_eq!(seen, 40);
+
+    let reqs = vec![
+        pb::ScoreRequest { message: Some(message("a", "first is fine")) },
+        pb::ScoreRequest { message: Some(message("b", "")) },
+        pb::ScoreRequest { message: Some(message("c", "never reached")) },
+    ];
+    let mut stream = server.scoring().score(tokio_stream::iter(reqs)).await.unwrap().into_inner();
+    assert_eq!(stream.next().await.unwrap().unwrap().analysis.unwrap().id, "a");
+    let err = stream.next().await.unwrap().unwrap_err();
+    assert_invalid(err, "message[1].text", "must not be empty");
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn over_capacity_gets_resource_exhausted_at_once() {
+    let server = start_tiny(&["--queue-capacity", "4"]).await;
+    let started = std::time::Instant::now();
+    let err = server
+        .analyzer()
+        .analyze(pb::AnalyzeRequest {
+            messages: vec![message("x", "hello there"); 5],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert!(err.message().contains("capacity 4"), "{}", err.message());
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    // Within capacity it serves normally.
+    let ok = server
+        .analyzer()
+        .analyze(pb::AnalyzeRequest {
+            messages: vec![message("x", "hello there"); 4],
+        })
+        .await
+        .unwrap();
+    assert_eq!(ok.into_inner().analyses.len(), 4);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn info_reports_models_labels_and_limits() {
+    let server = start_tiny(&[]).await;
+    let info = pb::info_client::InfoClient::new(server.channel.clone())
+        .get_info(pb::GetInfoRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.version, rapport::VERSION);
+    assert!(!info.model_version.is_empty());
+    let encoder = info.models.iter().find(|m| m.name == "encoder").unwrap();
+    assert_eq!(encoder.sha256.len(), 64);
+    assert!(encoder.source.starts_with("dir:"));
+    let sentiment = info.label_sets.iter().find(|l| l.task == "sentiment").unwrap();
+    assert_eq!(sentiment.labels, SENTIMENT_LABELS);
+    assert!(info.languages.contains(&"en".to_string()) && info.languages.contains(&"ru".to_string()));
+    assert_eq!(info.limits.unwrap().max_batch_messages, 256);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn later_capabilities_answer_unimplemented_by_name() {
+    let server = start_tiny(&[]).await;
+    let err = pb::profiles_client::ProfilesClient::new(server.channel.clone())
+        .get_profile(pb::GetProfileRequest {
+            customer_id: "c".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented);
+    assert!(err.message().contains("profiles"), "{}", err.message());
+    let err = pb::live_assist_client::LiveAssistClient::new(server.channel.clone())
+        .assist(tokio_stream::iter(Vec::<pb::AssistRequest>::new()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented);
+    assert!(err.message().contains("live dialogue hints"), "{}", err.message());
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn reflection_lists_every_service() {
+    use tonic_reflection::pb::v1::{
+        server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
+        server_reflection_response::MessageResponse, ServerReflectionRequest,
+    };
+    let server = start_tiny(&[]).await;
+    let req = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = ServerReflectionClient::new(server.channel.clone())
+        .server_reflection_info(tokio_stream::iter(vec![req]))
+        .await
+        .unwrap()
+        .into_inner();
+    let resp = stream.next().await.unwrap().unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
+        panic!("unexpected reflection answer: {resp:?}");
+    };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    for want in [
+        "rapport.v1.Analyzer",
+        "rapport.v1.Scoring",
+        "rapport.v1.LiveAssist",
+        "rapport.v1.Profiles",
+        "rapport.v1.Info",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn health_goes_not_serving_on_shutdown_and_drains() {
+    let server = start_tiny(&[]).await;
+    let mut health = server.health();
+    // In-flight work started before the signal completes.
+    let mut client = server.analyzer();
+    let pending = tokio::spawn(async move {
+        client
+            .analyze(pb::AnalyzeRequest {
+                messages: vec![message("x", "a message in flight during shutdown"); 32],
+            })
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let stopped = server.stop();
+    let (stopped, pending) = tokio::join!(stopped, pending);
+    stopped.unwrap();
+    assert_eq!(pending.unwrap().unwrap().into_inner().analyses.len(), 32);
+    // The server is gone: health can no longer answer SERVING.
+    let after = health
+        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .await;
+    assert!(after.is_err() || after.unwrap().into_inner().status != 1);
+}

@@ -143,21 +143,26 @@ impl Analyzer {
         &self.model_version
     }
 
-    /// Checks a batch against the limits. `field` names the repeated field for error messages.
-    pub fn validate(&self, messages: &[MessageInput], field: &str) -> Result<()> {
-        if messages.is_empty() {
+    /// Checks a batch size against the limits; `field` names the repeated field in errors.
+    pub fn check_batch_len(&self, n: usize, field: &str) -> Result<()> {
+        if n == 0 {
             return Err(Error::invalid(field, "at least one message is required"));
         }
-        if messages.len() > self.limits.max_batch_messages {
+        if n > self.limits.max_batch_messages {
             return Err(Error::invalid(
                 field,
                 format!(
-                    "{} messages, over the limit of {} per call",
-                    messages.len(),
+                    "{n} messages, over the limit of {} per call",
                     self.limits.max_batch_messages
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// Checks a batch against the limits. `field` names the repeated field for error messages.
+    pub fn validate(&self, messages: &[MessageInput], field: &str) -> Result<()> {
+        self.check_batch_len(messages.len(), field)?;
         for (i, m) in messages.iter().enumerate() {
             self.validate_text(&m.text, &format!("{field}[{i}].text"))?;
         }

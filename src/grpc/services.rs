@@ -73,9 +73,7 @@ impl pb::analyzer_server::Analyzer for AnalyzerService {
             let msgs = req.into_inner().messages;
             tracing::Span::current().record("messages", msgs.len());
             // Check the count before converting a huge batch.
-            if msgs.len() > analyzer.limits().max_batch_messages {
-                analyzer.validate(&vec![Default::default(); msgs.len()], "messages")?;
-            }
+            analyzer.check_batch_len(msgs.len(), "messages")?;
             let msgs = messages_from_proto(msgs, "messages")?;
             let analyses = analyzer.analyze(msgs, deadline, "messages").await?;
             Ok(Response::new(pb::AnalyzeResponse {
@@ -98,9 +96,7 @@ impl pb::analyzer_server::Analyzer for AnalyzerService {
             let deadline = deadline(&req);
             let req = req.into_inner();
             tracing::Span::current().record("turns", req.turns.len());
-            if req.turns.len() > analyzer.limits().max_batch_messages {
-                analyzer.validate(&vec![Default::default(); req.turns.len()], "turns")?;
-            }
+            analyzer.check_batch_len(req.turns.len(), "turns")?;
             let turns = messages_from_proto(req.turns, "turns")?;
             let conv = analyzer
                 .analyze_conversation(req.conversation_id, turns, deadline)

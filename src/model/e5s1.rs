@@ -40,6 +40,8 @@ pub const Q4_BLOCK_BYTES: usize = 18;
 /// Upper bound for any single dimension in the header: rejects garbage before it turns into
 /// huge allocations.
 const MAX_DIM: i64 = 1 << 24;
+/// Upper bound for the layer count (the directory needs 16 tensors per layer).
+const MAX_LAYERS: i64 = 4096;
 
 /// Tensor storage type in the directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -391,7 +393,10 @@ pub fn parse(bytes: &[u8]) -> Result<E5s1> {
         )));
     }
     let hidden = c.dim("hidden size")?;
-    let layers = c.dim("layer count")?;
+    let layers = c.count("layer count", MAX_LAYERS)?;
+    if layers == 0 {
+        return Err(Error::model("E5S1 header: layer count is 0"));
+    }
     let heads = c.dim("head count")?;
     let ff = c.dim("intermediate size")?;
     let vocab = c.dim("vocabulary size")?;

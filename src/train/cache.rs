@@ -300,9 +300,9 @@ mod tests {
         .unwrap();
         assert_eq!(calls, n);
         assert_eq!(e.embedded_now, n);
-        for i in 0..n {
+        for (i, t) in toks.iter().enumerate() {
             assert_eq!(e.row(i)[0], i as f32);
-            assert_eq!(e.row(i)[1], toks[i].ids.len() as f32);
+            assert_eq!(e.row(i)[1], t.ids.len() as f32);
         }
         // simulate an interrupted run: drop the second chunk
         std::fs::remove_file(chunk_path(dir.path(), 1)).unwrap();

@@ -13,9 +13,11 @@ pub mod cli;
 pub mod e5s1;
 pub mod encoder;
 pub mod export;
+pub mod heads;
 pub mod source;
 
 pub use candle_core::{Device, Tensor};
 pub use encoder::{parse_bert_config, Encoder, EncoderInfo, EncoderOptions, Tokenized};
 pub use export::export_hf;
+pub use heads::{HeadSet, LinearHead};
 pub use source::{default_bundle_dir, resolve_hub, HfFiles, HubOptions, ModelSource};

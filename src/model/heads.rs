@@ -1,0 +1,608 @@
+//! Task heads on top of the frozen encoder, and the on-disk format the serving code loads.
+//!
+//! Layout under a models directory (see `models/` in the repository):
+//! ```text
+//! manifest.json                 {"encoder": {model_id, source, sha256, prefix, pooling, normalize, max_tokens},
+//!                                "heads": ["sentiment", ...]}
+//! <task>/head.safetensors       weight [C, D] f32, bias [C] f32
+//! <task>/head.json              {task, labels, languages, version, temperature, encoder_sha256, metrics, training}
+//! ```
+//! A head maps a mean-pooled, L2-normalised embedding `e` to `softmax((e·Wᵀ + b) / T)`.
+//! The manifest pins the exact encoder weights (sha256) the heads were trained on; loading heads
+//! against a different encoder is refused unless explicitly allowed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use crate::model::EncoderInfo;
+use crate::{Error, Result};
+
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const HEAD_WEIGHTS_FILE: &str = "head.safetensors";
+pub const HEAD_JSON_FILE: &str = "head.json";
+
+/// The encoder a set of heads was trained on, as pinned in `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestEncoder {
+    pub model_id: String,
+    pub source: String,
+    pub sha256: String,
+    pub prefix: String,
+    pub pooling: String,
+    pub normalize: bool,
+    pub max_tokens: usize,
+}
+
+impl ManifestEncoder {
+    pub fn from_info(info: &EncoderInfo) -> Self {
+        Self {
+            model_id: info.model_id.clone(),
+            source: info.source.clone(),
+            sha256: info.sha256.clone(),
+            prefix: info.prefix.clone(),
+            pooling: "mean".into(),
+            normalize: true,
+            max_tokens: info.max_tokens,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub encoder: ManifestEncoder,
+    pub heads: Vec<String>,
+}
+
+impl Manifest {
+    pub fn load(dir: &Path) -> Result<Manifest> {
+        let path = dir.join(MANIFEST_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| Error::model(format!("{}: invalid manifest: {e}", path.display())))
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let path = dir.join(MANIFEST_FILE);
+        write_json(
+            &path,
+            &serde_json::to_value(self).expect("manifest serialises"),
+        )
+    }
+}
+
+/// The JSON side of a head (everything but the tensors).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct HeadJson {
+    task: String,
+    labels: Vec<String>,
+    languages: Vec<String>,
+    version: String,
+    temperature: f32,
+    encoder_sha256: String,
+}
+
+/// A softmax-regression head: `softmax((emb·Wᵀ + b) / T)`.
+#[derive(Debug, Clone)]
+pub struct LinearHead {
+    pub task: String,
+    pub labels: Vec<String>,
+    pub languages: Vec<String>,
+    pub version: String,
+    pub temperature: f32,
+    /// [C, D] f32
+    weight: Tensor,
+    /// [C] f32
+    bias: Tensor,
+}
+
+impl LinearHead {
+    pub fn new(
+        task: impl Into<String>,
+        labels: Vec<String>,
+        languages: Vec<String>,
+        version: impl Into<String>,
+        weight: Tensor,
+        bias: Tensor,
+        temperature: f32,
+    ) -> Result<Self> {
+        let task = task.into();
+        let weight = weight.to_dtype(DType::F32)?;
+        let bias = bias.to_dtype(DType::F32)?;
+        let c = labels.len();
+        match weight.dims() {
+            [wc, _] if *wc == c => {}
+            dims => {
+                return Err(Error::model(format!(
+                    "head {task}: weight has shape {dims:?}, expected [{c}, D] for {c} labels"
+                )))
+            }
+        }
+        if bias.dims() != [c] {
+            return Err(Error::model(format!(
+                "head {task}: bias has shape {:?}, expected [{c}]",
+                bias.dims()
+            )));
+        }
+        if c < 2 {
+            return Err(Error::model(format!(
+                "head {task}: needs at least 2 labels"
+            )));
+        }
+        if !(temperature.is_finite() && temperature > 0.0) {
+            return Err(Error::model(format!(
+                "head {task}: temperature must be a positive number, got {temperature}"
+            )));
+        }
+        Ok(Self {
+            task,
+            labels,
+            languages,
+            version: version.into(),
+            temperature,
+            weight,
+            bias,
+        })
+    }
+
+    /// Embedding width the head expects.
+    pub fn dim(&self) -> usize {
+        self.weight.dims()[1]
+    }
+
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    pub fn bias(&self) -> &Tensor {
+        &self.bias
+    }
+
+    /// Raw logits `emb·Wᵀ + b`, [B, C] (no temperature).
+    pub fn logits(&self, emb: &Tensor) -> Result<Tensor> {
+        let emb = emb.to_dtype(DType::F32)?;
+        let (_, d) = emb.dims2()?;
+        if d != self.dim() {
+            return Err(Error::model(format!(
+                "head {}: embedding width {d} differs from head width {}",
+                self.task,
+                self.dim()
+            )));
+        }
+        let w = self.weight.to_device(emb.device())?;
+        let b = self.bias.to_device(emb.device())?;
+        Ok(emb.matmul(&w.t()?)?.broadcast_add(&b)?)
+    }
+
+    /// `softmax((emb·Wᵀ + b) / T)` per row; `emb` [B, D] -> B probability vectors in label order.
+    pub fn probabilities(&self, emb: &Tensor) -> Result<Vec<Vec<f32>>> {
+        let logits = (self.logits(emb)? / self.temperature as f64)?;
+        let probs = candle_nn::ops::softmax_last_dim(&logits)?;
+        Ok(probs.to_device(&Device::Cpu)?.to_vec2::<f32>()?)
+    }
+
+    /// Writes `<dir>/head.safetensors` and `<dir>/head.json`. The keys of `extra_json` (an object,
+    /// typically `metrics` and `training`) are added to head.json.
+    pub fn save(
+        &self,
+        dir: &Path,
+        extra_json: serde_json::Value,
+        encoder_sha256: &str,
+    ) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let tensors: HashMap<String, Tensor> = [
+            ("weight".to_string(), self.weight.to_device(&Device::Cpu)?),
+            ("bias".to_string(), self.bias.to_device(&Device::Cpu)?),
+        ]
+        .into_iter()
+        .collect();
+        let wpath = dir.join(HEAD_WEIGHTS_FILE);
+        candle_core::safetensors::save(&tensors, &wpath)?;
+        let meta = HeadJson {
+            task: self.task.clone(),
+            labels: self.labels.clone(),
+            languages: self.languages.clone(),
+            version: self.version.clone(),
+            temperature: self.temperature,
+            encoder_sha256: encoder_sha256.to_string(),
+        };
+        let mut json = serde_json::to_value(&meta).expect("head json serialises");
+        match extra_json {
+            serde_json::Value::Object(extra) => {
+                let obj = json.as_object_mut().expect("object");
+                for (k, v) in extra {
+                    obj.insert(k, v);
+                }
+            }
+            serde_json::Value::Null => {}
+            other => {
+                return Err(Error::invalid(
+                    "extra_json",
+                    format!("must be a JSON object, got {other}"),
+                ))
+            }
+        }
+        write_json(&dir.join(HEAD_JSON_FILE), &json)
+    }
+
+    /// Loads `<dir>/head.json` + `<dir>/head.safetensors`; returns the head and the encoder sha256
+    /// recorded in head.json.
+    pub fn load(dir: &Path) -> Result<(LinearHead, String)> {
+        let jpath = dir.join(HEAD_JSON_FILE);
+        let text = std::fs::read_to_string(&jpath).map_err(|e| Error::io(&jpath, e))?;
+        let meta: HeadJson = serde_json::from_str(&text)
+            .map_err(|e| Error::model(format!("{}: invalid head json: {e}", jpath.display())))?;
+        let wpath = dir.join(HEAD_WEIGHTS_FILE);
+        if !wpath.is_file() {
+            return Err(Error::io(
+                &wpath,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "head weights not found"),
+            ));
+        }
+        let mut tensors = candle_core::safetensors::load(&wpath, &Device::Cpu)
+            .map_err(|e| Error::model(format!("{}: {e}", wpath.display())))?;
+        let take = |t: &mut HashMap<String, Tensor>, name: &str| {
+            t.remove(name).ok_or_else(|| {
+                Error::model(format!("{}: missing tensor {name:?}", wpath.display()))
+            })
+        };
+        let weight = take(&mut tensors, "weight")?;
+        let bias = take(&mut tensors, "bias")?;
+        let head = LinearHead::new(
+            meta.task,
+            meta.labels,
+            meta.languages,
+            meta.version,
+            weight,
+            bias,
+            meta.temperature,
+        )
+        .map_err(|e| Error::model(format!("{}: {e}", dir.display())))?;
+        Ok((head, meta.encoder_sha256))
+    }
+}
+
+/// The manifest's encoder pin plus every head it lists, checked against the loaded encoder.
+#[derive(Debug, Clone)]
+pub struct HeadSet {
+    encoder: ManifestEncoder,
+    heads: BTreeMap<String, LinearHead>,
+    order: Vec<String>,
+}
+
+impl HeadSet {
+    /// Loads `dir/manifest.json` and every head it lists. Fails with `Error::Model` when a head's
+    /// width differs from `encoder.hidden_size`, or when the manifest's or a head's encoder sha256
+    /// differs from `encoder.sha256` (with `allow_mismatch`, the sha256 check only warns).
+    pub fn load(dir: &Path, encoder: &EncoderInfo, allow_mismatch: bool) -> Result<HeadSet> {
+        let manifest = Manifest::load(dir)?;
+        let mismatch = |what: String| -> Result<()> {
+            if allow_mismatch {
+                tracing::warn!("{what}; continuing because mismatches are allowed");
+                Ok(())
+            } else {
+                Err(Error::model(format!(
+                    "{what}; the heads were trained on other encoder weights (retrain them, or allow the mismatch explicitly)"
+                )))
+            }
+        };
+        if !manifest
+            .encoder
+            .sha256
+            .eq_ignore_ascii_case(&encoder.sha256)
+        {
+            mismatch(format!(
+                "{}: encoder sha256 {} differs from the loaded encoder's {}",
+                dir.join(MANIFEST_FILE).display(),
+                manifest.encoder.sha256,
+                encoder.sha256
+            ))?;
+        }
+        if manifest.encoder.prefix != encoder.prefix {
+            tracing::warn!(
+                manifest = %manifest.encoder.prefix,
+                encoder = %encoder.prefix,
+                "input prefix differs from the one the heads were trained with"
+            );
+        }
+        if manifest.heads.is_empty() {
+            return Err(Error::model(format!(
+                "{}: lists no heads",
+                dir.join(MANIFEST_FILE).display()
+            )));
+        }
+        let mut heads = BTreeMap::new();
+        for task in &manifest.heads {
+            let hdir = dir.join(task);
+            let (head, sha) = LinearHead::load(&hdir)?;
+            if head.task != *task {
+                return Err(Error::model(format!(
+                    "{}: head.json says task {:?}, the manifest lists it as {task:?}",
+                    hdir.display(),
+                    head.task
+                )));
+            }
+            if head.dim() != encoder.hidden_size {
+                return Err(Error::model(format!(
+                    "{}: head width {} differs from the encoder's hidden size {}",
+                    hdir.display(),
+                    head.dim(),
+                    encoder.hidden_size
+                )));
+            }
+            if !sha.eq_ignore_ascii_case(&encoder.sha256) {
+                mismatch(format!(
+                    "{}: head trained on encoder sha256 {sha}, loaded encoder is {}",
+                    hdir.join(HEAD_JSON_FILE).display(),
+                    encoder.sha256
+                ))?;
+            }
+            heads.insert(task.clone(), head);
+        }
+        Ok(HeadSet {
+            encoder: manifest.encoder,
+            heads,
+            order: manifest.heads,
+        })
+    }
+
+    pub fn encoder(&self) -> &ManifestEncoder {
+        &self.encoder
+    }
+
+    pub fn get(&self, task: &str) -> Option<&LinearHead> {
+        self.heads.get(task)
+    }
+
+    pub fn sentiment(&self) -> Result<&LinearHead> {
+        self.get("sentiment")
+            .ok_or_else(|| Error::model("no sentiment head in the models directory's manifest"))
+    }
+
+    /// `<encoder sha256[..8]>+<head version>+...` in manifest order: one string naming the encoder
+    /// weights and every head.
+    pub fn version(&self) -> String {
+        let short: String = self.encoder.sha256.chars().take(8).collect();
+        let mut parts = vec![short];
+        parts.extend(self.heads().map(|h| h.version.clone()));
+        parts.join("+")
+    }
+
+    /// Heads in manifest order.
+    pub fn heads(&self) -> impl Iterator<Item = &LinearHead> {
+        self.order.iter().filter_map(|t| self.heads.get(t))
+    }
+
+    /// Writes a manifest and randomly initialised heads (seeded) for `encoder`; for tests that run
+    /// a tiny random model.
+    pub fn write_random(
+        dir: &Path,
+        encoder: &EncoderInfo,
+        tasks: &[(&str, &[&str])],
+        seed: u64,
+    ) -> Result<()> {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let d = encoder.hidden_size;
+        let scale = 1.0 / (d as f32).sqrt();
+        for (task, labels) in tasks {
+            let c = labels.len();
+            let w: Vec<f32> = (0..c * d)
+                .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * scale)
+                .collect();
+            let b: Vec<f32> = (0..c).map(|_| (rng.random::<f32>() - 0.5) * 0.1).collect();
+            let head = LinearHead::new(
+                *task,
+                labels.iter().map(|s| s.to_string()).collect(),
+                vec!["en".into(), "ru".into()],
+                format!("{task}-random-{seed}"),
+                Tensor::from_vec(w, (c, d), &Device::Cpu)?,
+                Tensor::from_vec(b, c, &Device::Cpu)?,
+                1.0,
+            )?;
+            head.save(
+                &dir.join(task),
+                serde_json::json!({"metrics": {}, "training": {"random_init_seed": seed}}),
+                &encoder.sha256,
+            )?;
+        }
+        Manifest {
+            encoder: ManifestEncoder::from_info(encoder),
+            heads: tasks.iter().map(|(t, _)| t.to_string()).collect(),
+        }
+        .save(dir)
+    }
+}
+
+/// Writes pretty JSON (with a trailing newline) atomically.
+pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value).expect("json serialises");
+    text.push('\n');
+    let tmp: PathBuf = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(d: usize, sha: &str) -> EncoderInfo {
+        EncoderInfo {
+            source: "test".into(),
+            model_id: "test/tiny".into(),
+            sha256: sha.into(),
+            hidden_size: d,
+            max_tokens: 32,
+            prefix: "query: ".into(),
+        }
+    }
+
+    const SHA: &str = "1571fc98aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+    fn labels() -> Vec<String> {
+        ["negative", "neutral", "positive"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    }
+
+    fn head(d: usize) -> LinearHead {
+        let w: Vec<f32> = (0..3 * d).map(|i| ((i % 7) as f32 - 3.0) * 0.1).collect();
+        LinearHead::new(
+            "sentiment",
+            labels(),
+            vec!["en".into(), "ru".into()],
+            "sentiment-test",
+            Tensor::from_vec(w, (3, d), &Device::Cpu).unwrap(),
+            Tensor::new(&[0.1f32, -0.2, 0.3], &Device::Cpu).unwrap(),
+            1.5,
+        )
+        .unwrap()
+    }
+
+    fn emb(b: usize, d: usize) -> Tensor {
+        let v: Vec<f32> = (0..b * d)
+            .map(|i| ((i * 31 % 17) as f32 - 8.0) / 8.0)
+            .collect();
+        Tensor::from_vec(v, (b, d), &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn probabilities_sum_to_one_and_follow_temperature() {
+        let h = head(8);
+        let p = h.probabilities(&emb(4, 8)).unwrap();
+        assert_eq!(p.len(), 4);
+        for row in &p {
+            assert_eq!(row.len(), 3);
+            let s: f32 = row.iter().sum();
+            assert!((s - 1.0).abs() < 1e-5, "sum {s}");
+            assert!(row.iter().all(|&x| x > 0.0));
+        }
+        // by hand for row 0: softmax((e·Wᵀ+b)/T)
+        let e = emb(1, 8).to_vec2::<f32>().unwrap().remove(0);
+        let w = h.weight().to_vec2::<f32>().unwrap();
+        let b = h.bias().to_vec1::<f32>().unwrap();
+        let z: Vec<f32> = (0..3)
+            .map(|c| (e.iter().zip(&w[c]).map(|(a, b)| a * b).sum::<f32>() + b[c]) / 1.5)
+            .collect();
+        let m = z.iter().cloned().fold(f32::MIN, f32::max);
+        let s: f32 = z.iter().map(|x| (x - m).exp()).sum();
+        for c in 0..3 {
+            assert!((p[0][c] - (z[c] - m).exp() / s).abs() < 1e-5);
+        }
+        // higher temperature -> flatter distribution
+        let mut hot = h.clone();
+        hot.temperature = 100.0;
+        let q = hot.probabilities(&emb(1, 8)).unwrap();
+        let spread = |r: &[f32]| {
+            r.iter().cloned().fold(0.0, f32::max) - r.iter().cloned().fold(1.0, f32::min)
+        };
+        assert!(spread(&q[0]) < spread(&p[0]));
+    }
+
+    #[test]
+    fn rejects_bad_shapes_and_temperature() {
+        let d = Device::Cpu;
+        let w = Tensor::zeros((2, 4), DType::F32, &d).unwrap();
+        let b = Tensor::zeros(3, DType::F32, &d).unwrap();
+        assert!(LinearHead::new("s", labels(), vec![], "v", w, b.clone(), 1.0).is_err());
+        let w = Tensor::zeros((3, 4), DType::F32, &d).unwrap();
+        assert!(LinearHead::new("s", labels(), vec![], "v", w.clone(), b.clone(), 0.0).is_err());
+        let h = LinearHead::new("s", labels(), vec![], "v", w, b, 1.0).unwrap();
+        assert!(h.probabilities(&emb(2, 5)).is_err());
+    }
+
+    #[test]
+    fn save_load_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = head(8);
+        let enc = info(8, SHA);
+        h.save(
+            &dir.path().join("sentiment"),
+            serde_json::json!({"metrics": {"dev": {"macro_f1": 0.5}}, "training": {"seed": 1}}),
+            SHA,
+        )
+        .unwrap();
+        Manifest {
+            encoder: ManifestEncoder::from_info(&enc),
+            heads: vec!["sentiment".into()],
+        }
+        .save(dir.path())
+        .unwrap();
+        let set = HeadSet::load(dir.path(), &enc, false).unwrap();
+        let g = set.sentiment().unwrap();
+        assert_eq!(g.labels, h.labels);
+        assert_eq!(g.languages, h.languages);
+        assert_eq!(g.version, "sentiment-test");
+        assert_eq!(g.temperature, 1.5);
+        assert_eq!(g.dim(), 8);
+        assert_eq!(
+            g.weight().to_vec2::<f32>().unwrap(),
+            h.weight().to_vec2::<f32>().unwrap()
+        );
+        assert_eq!(
+            g.probabilities(&emb(3, 8)).unwrap(),
+            h.probabilities(&emb(3, 8)).unwrap()
+        );
+        assert_eq!(set.version(), "1571fc98+sentiment-test");
+        assert_eq!(set.heads().count(), 1);
+        assert!(set.get("toxicity").is_none());
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("sentiment/head.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["metrics"]["dev"]["macro_f1"], 0.5);
+        assert_eq!(json["encoder_sha256"], SHA);
+        assert_eq!(json["task"], "sentiment");
+    }
+
+    #[test]
+    fn dim_and_sha_mismatch_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let enc = info(8, SHA);
+        HeadSet::write_random(dir.path(), &enc, &[("sentiment", &["a", "b", "c"])], 7).unwrap();
+        assert!(HeadSet::load(dir.path(), &enc, false).is_ok());
+
+        let err = HeadSet::load(dir.path(), &info(16, SHA), false).unwrap_err();
+        assert!(err.to_string().contains("hidden size 16"), "{err}");
+        // width mismatch is not waived by allow_mismatch
+        assert!(HeadSet::load(dir.path(), &info(16, SHA), true).is_err());
+
+        let other = info(8, &"0".repeat(64));
+        let err = HeadSet::load(dir.path(), &other, false).unwrap_err();
+        assert!(err.to_string().contains("sha256"), "{err}");
+        let set = HeadSet::load(dir.path(), &other, true).unwrap();
+        assert_eq!(set.sentiment().unwrap().labels, vec!["a", "b", "c"]);
+    }
+
+    #[test]
+    fn missing_files_name_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let enc = info(8, SHA);
+        let err = HeadSet::load(dir.path(), &enc, false).unwrap_err();
+        assert!(err.to_string().contains("manifest.json"), "{err}");
+        HeadSet::write_random(dir.path(), &enc, &[("sentiment", &["a", "b"])], 1).unwrap();
+        std::fs::remove_file(dir.path().join("sentiment/head.safetensors")).unwrap();
+        let err = HeadSet::load(dir.path(), &enc, false).unwrap_err();
+        assert!(err.to_string().contains("head.safetensors"), "{err}");
+    }
+
+    #[test]
+    fn write_random_is_seeded() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let enc = info(8, SHA);
+        HeadSet::write_random(a.path(), &enc, &[("sentiment", &["x", "y"])], 3).unwrap();
+        HeadSet::write_random(b.path(), &enc, &[("sentiment", &["x", "y"])], 3).unwrap();
+        let ha = HeadSet::load(a.path(), &enc, false).unwrap();
+        let hb = HeadSet::load(b.path(), &enc, false).unwrap();
+        assert_eq!(
+            ha.sentiment().unwrap().weight().to_vec2::<f32>().unwrap(),
+            hb.sentiment().unwrap().weight().to_vec2::<f32>().unwrap()
+        );
+    }
+}

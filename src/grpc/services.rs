@@ -1,6 +1,7 @@
 //! tonic service implementations: conversion, readiness and error mapping only; every score is
 //! computed in `analysis`.
 use std::{
+    future::Future,
     pin::Pin,
     sync::{Arc, OnceLock},
     time::{Duration, Instant},
@@ -133,7 +134,9 @@ impl pb::scoring_server::Scoring for ScoringService {
         let mut input = req.into_inner();
         let (tx, rx) = mpsc::channel::<Result<pb::ScoreResponse, Status>>(window);
         tokio::spawn(async move {
-            let mut in_flight = FuturesOrdered::new();
+            let mut in_flight: FuturesOrdered<
+                Pin<Box<dyn Future<Output = (u64, Result<pb::MessageAnalysis, Status>)> + Send>>,
+            > = FuturesOrdered::new();
             let mut sequence: u64 = 0;
             let mut input_open = true;
             loop {
@@ -155,9 +158,9 @@ impl pb::scoring_server::Scoring for ScoringService {
                                 let seq = sequence;
                                 sequence += 1;
                                 let analyzer = analyzer.clone();
-                                in_flight.push_back(async move {
+                                in_flight.push_back(Box::pin(async move {
                                     (seq, score_one(&analyzer, req, seq).await)
-                                });
+                                }));
                             }
                             Ok(None) => input_open = false,
                             Err(status) => {

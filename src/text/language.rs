@@ -3,6 +3,10 @@
 //! whatlang is unreliable on short texts ("ok thanks", "спасибо!"). When its verdict is not
 //! reliable we fall back to the writing system among the languages the models cover (Cyrillic ->
 //! Russian, Latin -> English) at reduced confidence, rather than guess an arbitrary language.
+//!
+//! Its trigram model also confuses the Cyrillic languages (plain Russian support requests come
+//! back as Bulgarian, "reliably"). Letters unique to one language settle those cases; without
+//! such evidence, Cyrillic text is taken as Russian.
 use whatlang::{Detector, Lang, Script};
 
 /// A text's language as rapport reports it.
@@ -37,6 +41,21 @@ pub fn detect_language(text: &str, hint: Option<&str>, supported: &[String]) -> 
             from_hint: false,
         };
     };
+    if info.script() == Script::Cyrillic {
+        let lang = cyrillic_by_letters(text);
+        let code = iso639_1(lang).unwrap_or(lang.code()).to_string();
+        let confidence = if lang == info.lang() {
+            info.confidence()
+        } else {
+            info.confidence().min(0.8)
+        };
+        return Language {
+            supported: is_supported(&code),
+            code,
+            confidence: confidence as f32,
+            from_hint: false,
+        };
+    }
     if info.is_reliable() {
         let code = iso639_1(info.lang()).unwrap_or(info.lang().code()).to_string();
         return Language {
@@ -80,6 +99,45 @@ pub fn detect_language(text: &str, hint: Option<&str>, supported: &[String]) -> 
             }
         }
     }
+}
+
+/// Tells the Cyrillic languages apart by the letters only one of them uses.
+fn cyrillic_by_letters(text: &str) -> Lang {
+    let has = |set: &[char]| text.chars().any(|c| set.contains(&c.to_lowercase().next().unwrap_or(c)));
+    if has(&['ї', 'є', 'ґ']) {
+        Lang::Ukr
+    } else if has(&['ў']) {
+        Lang::Bel
+    } else if has(&['і']) {
+        Lang::Ukr
+    } else if has(&['ј', 'љ', 'њ', 'ђ', 'ћ', 'џ']) {
+        Lang::Srp
+    } else if has(&['ѓ', 'ќ', 'ѕ']) {
+        Lang::Mkd
+    } else if has(&['ы', 'э', 'ё']) {
+        Lang::Rus
+    } else if bulgarian_hard_sign(text) {
+        Lang::Bul
+    } else {
+        Lang::Rus
+    }
+}
+
+/// Bulgarian writes ъ inside words as a vowel ("съм", "България"); Russian almost never does.
+fn bulgarian_hard_sign(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let mut inside = 0usize;
+    for word in lower.split(|c: char| !c.is_alphabetic()) {
+        let chars: Vec<char> = word.chars().collect();
+        for (i, c) in chars.iter().enumerate() {
+            // Russian's ъ is a separator before е/ё/ю/я ("объявление"); Bulgarian's is not.
+            let next = chars.get(i + 1);
+            if *c == 'ъ' && !matches!(next, Some('е' | 'ё' | 'ю' | 'я')) {
+                inside += 1;
+            }
+        }
+    }
+    inside >= 1
 }
 
 fn script_of(lang: Lang) -> Option<Script> {
@@ -169,6 +227,15 @@ mod tests {
             &sup(),
         );
         assert_eq!((ru.code.as_str(), ru.supported), ("ru", true));
+    }
+
+    #[test]
+    fn cyrillic_languages_by_their_own_letters() {
+        let code = |t: &str| detect_language(t, None, &sup()).code;
+        assert_eq!(code("Добрий день, коли ви повернете гроші? Я чекаю вже тиждень."), "uk");
+        assert_eq!(code("Здравейте, все още чакам възстановяването на сумата, благодаря."), "bg");
+        assert_eq!(code("Объявление о съезде: подъезд закрыт, извините."), "ru");
+        assert_eq!(code("Где мой заказ? Жду уже неделю, никто не отвечает."), "ru");
     }
 
     #[test]

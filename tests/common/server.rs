@@ -111,7 +111,7 @@ pub async fn wait_serving(channel: &Channel, timeout: Duration) {
             })
             .await
             .map(|r| r.into_inner().status);
-        if status == Ok(ServingStatus::Serving as i32) {
+        if matches!(status, Ok(s) if s == ServingStatus::Serving as i32) {
             return;
         }
         assert!(

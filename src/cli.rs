@@ -71,7 +71,10 @@ pub async fn analyze(args: AnalyzeArgs) -> Result<()> {
         args.texts
     };
     if texts.is_empty() {
-        return Err(Error::invalid("texts", "give a text argument or lines on stdin"));
+        return Err(Error::invalid(
+            "texts",
+            "give a text argument or lines on stdin",
+        ));
     }
     let analyzer = load(&args.model).await?;
     let msgs = texts
@@ -118,9 +121,11 @@ fn parse_line(line: &str, n: usize, analyzer: &Analyzer) -> Parsed {
         }
     };
     let id = msg.id.clone();
-    match message_from_proto(msg, &field)
-        .and_then(|m| analyzer.validate(std::slice::from_ref(&m), &field).map(|_| m))
-    {
+    match message_from_proto(msg, &field).and_then(|m| {
+        analyzer
+            .validate_text(&m.text, &format!("{field}.text"))
+            .map(|_| m)
+    }) {
         Ok(m) => Parsed::Ok(m),
         Err(e) => Parsed::Bad {
             id,

@@ -150,7 +150,12 @@ pub struct ServeArgs {
 #[derive(Args, Clone, Debug, Serialize)]
 pub struct LogArgs {
     /// Log format: plain or json.
-    #[arg(long, env = "RAPPORT_LOG_FORMAT", default_value = "plain", global = true)]
+    #[arg(
+        long,
+        env = "RAPPORT_LOG_FORMAT",
+        default_value = "plain",
+        global = true
+    )]
     pub log_format: LogFormat,
 
     /// Log filter, in tracing's EnvFilter syntax (e.g. "info,rapport=debug").
@@ -163,9 +168,11 @@ pub struct LogArgs {
 /// (flag > variable > file > default) applies. Call before clap parses, while single-threaded.
 pub fn load_config_file(args: &[String]) -> Result<Option<PathBuf>> {
     let from_args = args.iter().enumerate().find_map(|(i, a)| {
-        a.strip_prefix("--config=")
-            .map(str::to_owned)
-            .or_else(|| (a == "--config").then(|| args.get(i + 1).cloned()).flatten())
+        a.strip_prefix("--config=").map(str::to_owned).or_else(|| {
+            (a == "--config")
+                .then(|| args.get(i + 1).cloned())
+                .flatten()
+        })
     });
     let Some(path) = from_args.or_else(|| std::env::var("RAPPORT_CONFIG").ok()) else {
         return Ok(None);
@@ -185,7 +192,10 @@ pub fn load_config_file(args: &[String]) -> Result<Option<PathBuf>> {
             other => {
                 return Err(Error::invalid(
                     format!("{}: {key}", path.display()),
-                    format!("expected a string, number or boolean, got {}", other.type_str()),
+                    format!(
+                        "expected a string, number or boolean, got {}",
+                        other.type_str()
+                    ),
                 ))
             }
         };
@@ -212,7 +222,9 @@ pub fn configure_threads(requested: usize) -> usize {
     .min(cores)
     .max(1);
     // Ignore the error: a global pool that already exists keeps its size.
-    let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(n)
+        .build_global();
     std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     n
 }

@@ -24,7 +24,11 @@ fn free_port() -> u16 {
 fn http_get(addr: &str, path: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     out
@@ -38,7 +42,10 @@ async fn serve_from_env_exposes_metrics_and_exits_cleanly_on_sigterm() {
     let mut child = Command::new(BIN)
         .arg("serve")
         .env("RAPPORT_LISTEN", format!("127.0.0.1:{grpc_port}"))
-        .env("RAPPORT_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
+        .env(
+            "RAPPORT_METRICS_LISTEN",
+            format!("127.0.0.1:{metrics_port}"),
+        )
         .env("RAPPORT_MODEL", &model)
         .env("RAPPORT_HEADS_DIR", &heads)
         .env("RAPPORT_LOG_FORMAT", "json")
@@ -51,7 +58,11 @@ async fn serve_from_env_exposes_metrics_and_exits_cleanly_on_sigterm() {
     let endpoint = format!("http://127.0.0.1:{grpc_port}");
     let started = Instant::now();
     let channel = loop {
-        match tonic::transport::Channel::from_shared(endpoint.clone()).unwrap().connect().await {
+        match tonic::transport::Channel::from_shared(endpoint.clone())
+            .unwrap()
+            .connect()
+            .await
+        {
             Ok(c) => break c,
             Err(_) if started.elapsed() < Duration::from_secs(60) => {
                 tokio::time::sleep(Duration::from_millis(100)).await
@@ -79,7 +90,10 @@ async fn serve_from_env_exposes_metrics_and_exits_cleanly_on_sigterm() {
         "rapport_batch_size_bucket",
         "rapport_queue_depth",
     ] {
-        assert!(metrics.contains(name), "{name} missing from metrics:\n{metrics}");
+        assert!(
+            metrics.contains(name),
+            "{name} missing from metrics:\n{metrics}"
+        );
     }
 
     let status = Command::new("kill")
@@ -87,20 +101,36 @@ async fn serve_from_env_exposes_metrics_and_exits_cleanly_on_sigterm() {
         .status()
         .unwrap();
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let term_sent = Instant::now();
+    let deadline = term_sent + Duration::from_secs(30);
     let exit = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
         assert!(Instant::now() < deadline, "server ignored SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
+        // Async sleep: the client connection must keep running to answer the server's GOAWAY.
+        tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    // Idle connections close at once; only in-flight calls may use the grace period.
+    assert!(
+        term_sent.elapsed() < Duration::from_secs(10),
+        "shutdown took {:?}",
+        term_sent.elapsed()
+    );
     let mut logs = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
     assert!(exit.success(), "exit {exit:?}; logs:\n{logs}");
     // JSON logs, with the effective configuration logged at start-up.
     let first: serde_json::Value = serde_json::from_str(logs.lines().next().unwrap()).unwrap();
-    assert!(first["fields"]["config"].as_str().unwrap().contains("queue_capacity"));
+    assert!(first["fields"]["config"]
+        .as_str()
+        .unwrap()
+        .contains("queue_capacity"));
     assert!(logs.contains("shutting down"));
 }
 
@@ -114,7 +144,11 @@ fn analyze_and_score_print_proto_json() {
         .arg("The delivery was late again and nobody called me.")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["language"]["code"], "en");
     assert!(v["sentiment"]["label"].is_string());
@@ -143,13 +177,21 @@ fn analyze_and_score_print_proto_json() {
         .arg(&output)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&output)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 5, "one output per non-empty input line: {lines:?}");
+    assert_eq!(
+        lines.len(),
+        5,
+        "one output per non-empty input line: {lines:?}"
+    );
     assert_eq!(lines[0]["id"], "a");
     assert_eq!(lines[0]["language"]["code"], "en");
     assert!(lines[0]["sentiment"]["score"].is_number());
@@ -157,8 +199,14 @@ fn analyze_and_score_print_proto_json() {
     assert_eq!(lines[1]["language"]["code"], "ru");
     assert!(lines[1]["sentiment"]["label"].is_string());
     assert_eq!(lines[2]["id"], "c");
-    assert!(lines[2]["error"].as_str().unwrap().contains("line 4.text: must not be empty"));
-    assert!(lines[3]["error"].as_str().unwrap().starts_with("line 5: not a Message"));
+    assert!(lines[2]["error"]
+        .as_str()
+        .unwrap()
+        .contains("line 4.text: must not be empty"));
+    assert!(lines[3]["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("line 5: not a Message"));
     assert_eq!(lines[4]["id"], "d");
     assert_eq!(lines[4]["language"]["from_hint"], serde_json::Value::Null);
     assert_eq!(lines[4]["language"]["fromHint"], true);

@@ -19,19 +19,37 @@ async fn analyze_returns_sentiment_language_version_and_timings() {
     let server = start_tiny(&[]).await;
     let req = pb::AnalyzeRequest {
         messages: vec![
-            message("en-1", "Thank you so much, the replacement arrived and it works perfectly."),
-            message("ru-1", "Спасибо большое, замена пришла и всё отлично работает."),
-            message("de-1", "Vielen Dank, der Ersatz ist angekommen und funktioniert perfekt."),
+            message(
+                "en-1",
+                "Thank you so much, the replacement arrived and it works perfectly.",
+            ),
+            message(
+                "ru-1",
+                "Спасибо большое, замена пришла и всё отлично работает.",
+            ),
+            message(
+                "de-1",
+                "Vielen Dank, der Ersatz ist angekommen und funktioniert perfekt.",
+            ),
         ],
     };
-    let analyses = server.analyzer().analyze(req).await.unwrap().into_inner().analyses;
+    let analyses = server
+        .analyzer()
+        .analyze(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .analyses;
     assert_eq!(analyses.len(), 3);
     let ids: Vec<_> = analyses.iter().map(|a| a.id.as_str()).collect();
     assert_eq!(ids, ["en-1", "ru-1", "de-1"]);
     for (a, lang) in analyses[..2].iter().zip(["en", "ru"]) {
         let l = a.language.as_ref().unwrap();
         assert_eq!((l.code.as_str(), l.supported), (lang, true));
-        let s = a.sentiment.as_ref().expect("sentiment for a supported language");
+        let s = a
+            .sentiment
+            .as_ref()
+            .expect("sentiment for a supported language");
         assert!(SENTIMENT_LABELS.contains(&s.label.as_str()));
         assert!((-1.0..=1.0).contains(&s.score));
         let sum: f32 = s.probabilities.values().sum();
@@ -56,7 +74,11 @@ async fn bad_inputs_get_invalid_argument_naming_field_and_limit() {
     let mut client = server.analyzer();
     let call = |msgs: Vec<pb::Message>| {
         let mut c = client.clone();
-        async move { c.analyze(pb::AnalyzeRequest { messages: msgs }).await.unwrap_err() }
+        async move {
+            c.analyze(pb::AnalyzeRequest { messages: msgs })
+                .await
+                .unwrap_err()
+        }
     };
 
     assert_invalid(call(vec![]).await, "messages", "at least one message");
@@ -77,10 +99,18 @@ async fn bad_inputs_get_invalid_argument_naming_field_and_limit() {
     );
     let mut bad_enum = message("a", "hello");
     bad_enum.channel = 99;
-    assert_invalid(call(vec![bad_enum]).await, "messages[0].channel", "unknown value 99");
+    assert_invalid(
+        call(vec![bad_enum]).await,
+        "messages[0].channel",
+        "unknown value 99",
+    );
     let mut bad_role = message("a", "hello");
     bad_role.role = -1;
-    assert_invalid(call(vec![bad_role]).await, "messages[0].role", "unknown value -1");
+    assert_invalid(
+        call(vec![bad_role]).await,
+        "messages[0].role",
+        "unknown value -1",
+    );
 
     // Bad input does not poison the server.
     let ok = client
@@ -111,11 +141,21 @@ async fn conversation_gives_turns_trajectories_and_metrics() {
         conversation_id: "c-1".into(),
         turns: vec![
             turn("1", pb::Role::Customer, "My parcel is two weeks late.", 0),
-            turn("2", pb::Role::Agent, "I am sorry, let me check that for you.", 40),
+            turn(
+                "2",
+                pb::Role::Agent,
+                "I am sorry, let me check that for you.",
+                40,
+            ),
             turn("3", pb::Role::Customer, "Ok, thanks.", 100),
         ],
     };
-    let resp = server.analyzer().analyze_conversation(req).await.unwrap().into_inner();
+    let resp = server
+        .analyzer()
+        .analyze_conversation(req)
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(resp.turns.len(), 3);
     let conv = resp.conversation.unwrap();
     assert_eq!(conv.conversation_id, "c-1");
@@ -136,7 +176,9 @@ async fn conversation_gives_turns_trajectories_and_metrics() {
 #[tokio::test]
 async fn score_stream_answers_in_order_and_stops_at_a_bad_message() {
     let server = start_tiny(&["--stream-window", "4"]).await;
-    let texts: Vec<String> = (0..40).map(|i| format!("message number {i} {}", "word ".repeat(i % 7))).collect();
+    let texts: Vec<String> = (0..40)
+        .map(|i| format!("message number {i} {}", "word ".repeat(i % 7)))
+        .collect();
     let reqs: Vec<pb::ScoreRequest> = texts
         .iter()
         .enumerate()
@@ -160,12 +202,26 @@ async fn score_stream_answers_in_order_and_stops_at_a_bad_message() {
     assert_eq!(seen, 40);
 
     let reqs = vec![
-        pb::ScoreRequest { message: Some(message("a", "first is fine")) },
-        pb::ScoreRequest { message: Some(message("b", "")) },
-        pb::ScoreRequest { message: Some(message("c", "never reached")) },
+        pb::ScoreRequest {
+            message: Some(message("a", "first is fine")),
+        },
+        pb::ScoreRequest {
+            message: Some(message("b", "")),
+        },
+        pb::ScoreRequest {
+            message: Some(message("c", "never reached")),
+        },
     ];
-    let mut stream = server.scoring().score(tokio_stream::iter(reqs)).await.unwrap().into_inner();
-    assert_eq!(stream.next().await.unwrap().unwrap().analysis.unwrap().id, "a");
+    let mut stream = server
+        .scoring()
+        .score(tokio_stream::iter(reqs))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        stream.next().await.unwrap().unwrap().analysis.unwrap().id,
+        "a"
+    );
     let err = stream.next().await.unwrap().unwrap_err();
     assert_invalid(err, "message[1].text", "must not be empty");
     server.stop().await.unwrap();
@@ -210,9 +266,15 @@ async fn info_reports_models_labels_and_limits() {
     let encoder = info.models.iter().find(|m| m.name == "encoder").unwrap();
     assert_eq!(encoder.sha256.len(), 64);
     assert!(encoder.source.starts_with("dir:"));
-    let sentiment = info.label_sets.iter().find(|l| l.task == "sentiment").unwrap();
+    let sentiment = info
+        .label_sets
+        .iter()
+        .find(|l| l.task == "sentiment")
+        .unwrap();
     assert_eq!(sentiment.labels, SENTIMENT_LABELS);
-    assert!(info.languages.contains(&"en".to_string()) && info.languages.contains(&"ru".to_string()));
+    assert!(
+        info.languages.contains(&"en".to_string()) && info.languages.contains(&"ru".to_string())
+    );
     assert_eq!(info.limits.unwrap().max_batch_messages, 256);
     server.stop().await.unwrap();
 }
@@ -233,15 +295,20 @@ async fn later_capabilities_answer_unimplemented_by_name() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
-    assert!(err.message().contains("live dialogue hints"), "{}", err.message());
+    assert!(
+        err.message().contains("live dialogue hints"),
+        "{}",
+        err.message()
+    );
     server.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn reflection_lists_every_service() {
     use tonic_reflection::pb::v1::{
-        server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
-        server_reflection_response::MessageResponse, ServerReflectionRequest,
+        server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        ServerReflectionRequest,
     };
     let server = start_tiny(&[]).await;
     let req = ServerReflectionRequest {
@@ -291,7 +358,9 @@ async fn health_goes_not_serving_on_shutdown_and_drains() {
     assert_eq!(pending.unwrap().unwrap().into_inner().analyses.len(), 32);
     // The server is gone: health can no longer answer SERVING.
     let after = health
-        .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
         .await;
     assert!(after.is_err() || after.unwrap().into_inner().status != 1);
 }

@@ -30,7 +30,10 @@ async fn python_client_generated_from_proto_calls_analyze() {
         .expect("python runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "python client failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "python client failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("python client ok"), "{stdout}");
     server.stop().await.unwrap();
 }

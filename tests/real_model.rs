@@ -12,7 +12,10 @@ fn bundle() -> Option<String> {
     if dir.join("e5-small-q4.bin").exists() && dir.join("tokenizer.json").exists() {
         Some(format!("bundle:{}", dir.display()))
     } else {
-        eprintln!("skipped: no model bundle at {} (run scripts/install-model.sh)", dir.display());
+        eprintln!(
+            "skipped: no model bundle at {} (run scripts/install-model.sh)",
+            dir.display()
+        );
         None
     }
 }
@@ -23,15 +26,40 @@ async fn real_model_gets_clear_english_and_russian_sentiment_right() {
     let heads = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
     let server = start(&model, &heads, &[]).await;
     let cases = [
-        ("en+", "Thank you so much, you solved my problem in minutes. Great service!", "positive"),
-        ("en-", "This is the third time my order is late. Terrible service, I want a refund.", "negative"),
-        ("ru+", "Огромное спасибо, вы очень быстро решили мою проблему! Отличный сервис.", "positive"),
-        ("ru-", "Ужасный сервис, третий раз задерживают заказ, верните деньги.", "negative"),
+        (
+            "en+",
+            "Thank you so much, you solved my problem in minutes. Great service!",
+            "positive",
+        ),
+        (
+            "en-",
+            "This is the third time my order is late. Terrible service, I want a refund.",
+            "negative",
+        ),
+        (
+            "ru+",
+            "Огромное спасибо, вы очень быстро решили мою проблему! Отличный сервис.",
+            "positive",
+        ),
+        (
+            "ru-",
+            "Ужасный сервис, третий раз задерживают заказ, верните деньги.",
+            "negative",
+        ),
     ];
     let req = pb::AnalyzeRequest {
-        messages: cases.iter().map(|(id, text, _)| message(id, text)).collect(),
+        messages: cases
+            .iter()
+            .map(|(id, text, _)| message(id, text))
+            .collect(),
     };
-    let analyses = server.analyzer().analyze(req).await.unwrap().into_inner().analyses;
+    let analyses = server
+        .analyzer()
+        .analyze(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .analyses;
     for (a, (id, text, want)) in analyses.iter().zip(cases) {
         assert_eq!(a.id, id);
         let s = a.sentiment.as_ref().unwrap();

@@ -128,7 +128,8 @@ impl Analyzer {
             text: "Thank you for the quick reply. Спасибо за быстрый ответ.".into(),
             ..Default::default()
         };
-        self.analyze(vec![msg], None, "warm-up").await.map(|_| ())
+        // Not validated: the operator's limits are for callers, not for this fixed text.
+        self.run(vec![msg], None).await.map(|_| ())
     }
 
     pub fn limits(&self) -> Limits {
@@ -169,7 +170,8 @@ impl Analyzer {
         Ok(())
     }
 
-    fn validate_text(&self, text: &str, field: &str) -> Result<()> {
+    /// Checks one text against the limits; `field` names it in errors.
+    pub fn validate_text(&self, text: &str, field: &str) -> Result<()> {
         if text.trim().is_empty() {
             return Err(Error::invalid(field, "must not be empty"));
         }
@@ -198,14 +200,25 @@ impl Analyzer {
         field: &str,
     ) -> Result<Vec<MessageAnalysis>> {
         self.validate(&messages, field)?;
+        self.run(messages, deadline).await
+    }
+
+    /// Analyses messages already validated.
+    async fn run(
+        &self,
+        messages: Vec<MessageInput>,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<MessageAnalysis>> {
         let started = Instant::now();
         let encoder = self.encoder.clone();
         let texts: Vec<String> = messages.iter().map(|m| m.text.clone()).collect();
         let tokenized = tokio::task::spawn_blocking(move || tokenize_all(&encoder, &texts))
             .await
             .map_err(|e| Error::Unavailable(format!("tokenizer task failed: {e}")))??;
-        let token_counts: Vec<(usize, bool)> =
-            tokenized.iter().map(|(t, _)| (t.ids.len(), t.truncated)).collect();
+        let token_counts: Vec<(usize, bool)> = tokenized
+            .iter()
+            .map(|(t, _)| (t.ids.len(), t.truncated))
+            .collect();
         let tokenize_times: Vec<Duration> = tokenized.iter().map(|(_, d)| *d).collect();
         let receivers = self
             .engine
@@ -216,7 +229,14 @@ impl Analyzer {
                 .await
                 .map_err(|_| Error::Unavailable("the inference thread stopped".into()))??;
             let (tokens, truncated) = token_counts[i];
-            out.push(self.compose(msg, inference, tokens, truncated, tokenize_times[i], started));
+            out.push(self.compose(
+                msg,
+                inference,
+                tokens,
+                truncated,
+                tokenize_times[i],
+                started,
+            ));
         }
         Ok(out)
     }
@@ -332,10 +352,11 @@ pub fn sentiment_from(labels: &[String], probs: &[f32]) -> Sentiment {
             .position(|l| l == name)
             .map_or(0.0, |i| probs[i])
     };
-    let (best, confidence) = probs
-        .iter()
-        .enumerate()
-        .fold((0, f32::MIN), |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc });
+    let (best, confidence) =
+        probs.iter().enumerate().fold(
+            (0, f32::MIN),
+            |acc, (i, &v)| if v > acc.1 { (i, v) } else { acc },
+        );
     Sentiment {
         label: labels[best].clone(),
         score: (p("positive") - p("negative")).clamp(-1.0, 1.0),

@@ -68,7 +68,10 @@ fn drop_abandoned(pending: &mut Vec<WorkItem>) {
 /// length, while batch size x longest length stays within the token budget.
 fn take_batch(pending: &mut Vec<WorkItem>, policy: BatchPolicy) -> Vec<WorkItem> {
     pending.sort_by_key(|it| it.tokens.ids.len());
-    let lens: Vec<usize> = pending.iter().map(|it| it.tokens.ids.len().max(1)).collect();
+    let lens: Vec<usize> = pending
+        .iter()
+        .map(|it| it.tokens.ids.len().max(1))
+        .collect();
     let oldest = (0..pending.len())
         .min_by_key(|&i| pending[i].enqueued)
         .expect("pending is not empty");
@@ -137,7 +140,9 @@ fn run_batch(batch: Vec<WorkItem>, encoder: &Encoder, heads: &HeadSet) {
             tracing::error!(error = %e, batch = n, "inference failed");
             let msg = e.to_string();
             for item in batch {
-                let _ = item.reply.send(Err(Error::Unavailable(format!("inference failed: {msg}"))));
+                let _ = item
+                    .reply
+                    .send(Err(Error::Unavailable(format!("inference failed: {msg}"))));
             }
         }
     }

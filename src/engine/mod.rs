@@ -101,7 +101,11 @@ impl Engine {
             let permit = if i + 1 == count {
                 permits.take().expect("permits left for the last item")
             } else {
-                permits.as_mut().expect("permits left").split(1).expect("enough permits")
+                permits
+                    .as_mut()
+                    .expect("permits left")
+                    .split(1)
+                    .expect("enough permits")
             };
             let (reply, rx) = oneshot::channel();
             let item = WorkItem {

@@ -20,7 +20,10 @@ pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
         Err(_) => {
             return Err(Error::invalid(
                 format!("{field}.channel"),
-                format!("unknown value {}; expected 0..=5 (CHANNEL_UNSPECIFIED..CHANNEL_SOCIAL)", m.channel),
+                format!(
+                    "unknown value {}; expected 0..=5 (CHANNEL_UNSPECIFIED..CHANNEL_SOCIAL)",
+                    m.channel
+                ),
             ))
         }
     };
@@ -32,7 +35,10 @@ pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
         Err(_) => {
             return Err(Error::invalid(
                 format!("{field}.role"),
-                format!("unknown value {}; expected 0..=3 (ROLE_UNSPECIFIED..ROLE_BOT)", m.role),
+                format!(
+                    "unknown value {}; expected 0..=3 (ROLE_UNSPECIFIED..ROLE_BOT)",
+                    m.role
+                ),
             ))
         }
     };
@@ -155,7 +161,11 @@ pub fn conversation_to_proto(c: ConversationAnalysis) -> pb::AnalyzeConversation
         turns: c.turns.into_iter().map(analysis_to_proto).collect(),
         conversation: Some(pb::ConversationAnalysis {
             conversation_id: c.conversation_id,
-            trajectories: c.trajectories.into_iter().map(trajectory_to_proto).collect(),
+            trajectories: c
+                .trajectories
+                .into_iter()
+                .map(trajectory_to_proto)
+                .collect(),
             metrics: Some(pb::TurnMetrics {
                 turns: m.turns as u32,
                 customer_turns: m.customer_turns as u32,
@@ -209,19 +219,26 @@ mod tests {
             channel: 42,
             ..Default::default()
         };
-        let e = message_from_proto(m, "messages[1]").unwrap_err().to_string();
-        assert!(e.starts_with("messages[1].channel: unknown value 42"), "{e}");
+        let e = message_from_proto(m, "messages[1]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("messages[1].channel: unknown value 42"),
+            "{e}"
+        );
     }
 
     #[test]
     fn bad_transcript_times_are_rejected() {
         let m = pb::Message {
             text: "hi".into(),
-            channel_fields: Some(pb::message::ChannelFields::Transcript(pb::TranscriptSegment {
-                start_seconds: 5.0,
-                end_seconds: 2.0,
-                ..Default::default()
-            })),
+            channel_fields: Some(pb::message::ChannelFields::Transcript(
+                pb::TranscriptSegment {
+                    start_seconds: 5.0,
+                    end_seconds: 2.0,
+                    ..Default::default()
+                },
+            )),
             ..Default::default()
         };
         let e = message_from_proto(m, "turns[0]").unwrap_err().to_string();

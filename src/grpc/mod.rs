@@ -16,9 +16,8 @@ use tonic_health::ServingStatus;
 
 use crate::{analysis::Analyzer, config::ServeArgs, proto, Error, Result};
 use proto::v1::{
-    analyzer_server::AnalyzerServer, info_server::InfoServer,
-    live_assist_server::LiveAssistServer, profiles_server::ProfilesServer,
-    scoring_server::ScoringServer,
+    analyzer_server::AnalyzerServer, info_server::InfoServer, live_assist_server::LiveAssistServer,
+    profiles_server::ProfilesServer, scoring_server::ScoringServer,
 };
 use services::{
     AnalyzerService, InfoService, LiveAssistService, ProfilesService, Ready, ScoringService,
@@ -44,7 +43,9 @@ pub fn install_metrics(listen: &str) -> Result<Option<SocketAddr>> {
     let seconds = [
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
     ];
-    let sizes = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0, 16384.0];
+    let sizes = [
+        1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 4096.0, 16384.0,
+    ];
     let builder = metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_http_listener(addr)
         .set_buckets_for_metric(
@@ -125,10 +126,8 @@ pub async fn run(
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let server = router.serve_with_incoming_shutdown(
-        TcpListenerStream::new(listener),
-        stopped(stop_rx.clone()),
-    );
+    let server = router
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped(stop_rx.clone()));
     let grace = Duration::from_secs(args.shutdown_grace_seconds);
     let grace_over = async move {
         stopped(stop_rx).await;
@@ -175,7 +174,9 @@ async fn load_models(
     );
     let _ = state.set(Arc::new(analyzer));
     for name in SERVICE_NAMES {
-        health.set_service_status(*name, ServingStatus::Serving).await;
+        health
+            .set_service_status(*name, ServingStatus::Serving)
+            .await;
     }
     Ok(())
 }

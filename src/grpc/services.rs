@@ -187,7 +187,8 @@ async fn score_one(
         .message
         .ok_or_else(|| Error::invalid(&field, "missing"))
         .and_then(|m| message_from_proto(m, &field))?;
-    let mut out = analyzer.analyze(vec![msg], None, &field).await?;
+    analyzer.validate_text(&msg.text, &format!("{field}.text"))?;
+    let mut out = analyzer.analyze(vec![msg], None, "message").await?;
     Ok(analysis_to_proto(out.remove(0)))
 }
 

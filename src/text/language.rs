@@ -57,7 +57,9 @@ pub fn detect_language(text: &str, hint: Option<&str>, supported: &[String]) -> 
         };
     }
     if info.is_reliable() {
-        let code = iso639_1(info.lang()).unwrap_or(info.lang().code()).to_string();
+        let code = iso639_1(info.lang())
+            .unwrap_or(info.lang().code())
+            .to_string();
         return Language {
             supported: is_supported(&code),
             code,
@@ -90,7 +92,9 @@ pub fn detect_language(text: &str, hint: Option<&str>, supported: &[String]) -> 
             }
         }
         None => {
-            let code = iso639_1(info.lang()).unwrap_or(info.lang().code()).to_string();
+            let code = iso639_1(info.lang())
+                .unwrap_or(info.lang().code())
+                .to_string();
             Language {
                 supported: is_supported(&code),
                 code,
@@ -103,7 +107,10 @@ pub fn detect_language(text: &str, hint: Option<&str>, supported: &[String]) -> 
 
 /// Tells the Cyrillic languages apart by the letters only one of them uses.
 fn cyrillic_by_letters(text: &str) -> Lang {
-    let has = |set: &[char]| text.chars().any(|c| set.contains(&c.to_lowercase().next().unwrap_or(c)));
+    let has = |set: &[char]| {
+        text.chars()
+            .any(|c| set.contains(&c.to_lowercase().next().unwrap_or(c)))
+    };
     if has(&['ї', 'є', 'ґ']) {
         Lang::Ukr
     } else if has(&['ў']) {
@@ -232,10 +239,19 @@ mod tests {
     #[test]
     fn cyrillic_languages_by_their_own_letters() {
         let code = |t: &str| detect_language(t, None, &sup()).code;
-        assert_eq!(code("Добрий день, коли ви повернете гроші? Я чекаю вже тиждень."), "uk");
-        assert_eq!(code("Здравейте, все още чакам възстановяването на сумата, благодаря."), "bg");
+        assert_eq!(
+            code("Добрий день, коли ви повернете гроші? Я чекаю вже тиждень."),
+            "uk"
+        );
+        assert_eq!(
+            code("Здравейте, все още чакам възстановяването на сумата, благодаря."),
+            "bg"
+        );
         assert_eq!(code("Объявление о съезде: подъезд закрыт, извините."), "ru");
-        assert_eq!(code("Где мой заказ? Жду уже неделю, никто не отвечает."), "ru");
+        assert_eq!(
+            code("Где мой заказ? Жду уже неделю, никто не отвечает."),
+            "ru"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests (`mod common;` in each test file).
 #![allow(dead_code)]
 
-pub mod tiny;
 pub mod server;
+pub mod tiny;

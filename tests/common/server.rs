@@ -11,7 +11,9 @@ use rapport::{
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::transport::Channel;
-use tonic_health::pb::{health_client::HealthClient, health_check_response::ServingStatus, HealthCheckRequest};
+use tonic_health::pb::{
+    health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
+};
 
 pub const SENTIMENT_LABELS: &[&str] = &["negative", "neutral", "positive"];
 
@@ -52,8 +54,13 @@ pub fn tiny_model_and_heads(dir: &Path) -> (String, std::path::PathBuf) {
     let source = ModelSource::Dir(model_dir.clone());
     let encoder = Encoder::load(&source, &EncoderOptions::default()).expect("tiny model loads");
     let heads = dir.join("heads");
-    HeadSet::write_random(&heads, encoder.info(), &[("sentiment", SENTIMENT_LABELS)], 11)
-        .expect("random heads");
+    HeadSet::write_random(
+        &heads,
+        encoder.info(),
+        &[("sentiment", SENTIMENT_LABELS)],
+        11,
+    )
+    .expect("random heads");
     (source.to_string(), heads)
 }
 

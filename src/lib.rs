@@ -4,6 +4,7 @@
 //! Domain types live in the core modules; `grpc` converts at the edge.
 
 pub mod analysis;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod engine;

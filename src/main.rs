@@ -36,6 +36,8 @@ enum Command {
     Train(Box<train::TrainArgs>),
     /// Evaluate trained heads on official test splits.
     Eval(Box<train::EvalArgs>),
+    /// Measure throughput and latency (encoder alone, Analyze in-process and via gRPC).
+    Bench(Box<rapport::bench::BenchArgs>),
     /// Install, inspect or export encoder models.
     #[command(subcommand)]
     Models(model::cli::ModelsCmd),
@@ -69,6 +71,9 @@ fn main() -> anyhow::Result<()> {
         Command::Score(args) => runtime(args.model.engine.threads)?
             .block_on(cli::score(*args))
             .context("score"),
+        Command::Bench(args) => runtime(args.model.engine.threads)?
+            .block_on(rapport::bench::run(*args))
+            .context("bench"),
         Command::Train(args) => train::train(&args).context("train"),
         Command::Eval(args) => train::eval(&args).context("eval"),
         Command::Models(cmd) => model::cli::run(cmd).context("models"),

@@ -136,6 +136,10 @@ impl Analyzer {
         self.limits
     }
 
+    pub fn encoder(&self) -> &Arc<Encoder> {
+        &self.encoder
+    }
+
     pub fn engine(&self) -> &Engine {
         &self.engine
     }

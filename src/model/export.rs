@@ -96,6 +96,14 @@ pub fn export_hf(bundle_dir: &Path, out_dir: &Path) -> Result<()> {
     let st = out_dir.join(SAFETENSORS_FILE);
     candle_core::safetensors::save(&parts.tensors, &st)
         .map_err(|e| Error::model(format!("writing {}: {e}", st.display())))?;
+    // The safetensors writer creates the file owner-only; it is a public model, let others read it
+    // (e.g. a benchmark container running as another user).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&st, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| Error::io(&st, e))?;
+    }
     tracing::info!(out = %out_dir.display(), tensors = parts.tensors.len(), "exported HF model");
     Ok(())
 }

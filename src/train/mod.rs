@@ -658,6 +658,49 @@ fn markdown_table(labels: &[String], rows: &[(Source, Report)]) -> String {
 mod tests {
     use super::*;
 
+    /// Real encoder + committed head on a few obvious messages:
+    /// `cargo test --lib -- --ignored real_head_smoke` (needs scripts/install-model.sh).
+    #[test]
+    #[ignore]
+    fn real_head_smoke() {
+        let enc = Encoder::load(
+            &ModelSource::Bundle(crate::model::default_bundle_dir()),
+            &EncoderOptions::default(),
+        )
+        .unwrap();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let heads = HeadSet::load(&dir, enc.info(), false).unwrap();
+        let head = heads.sentiment().unwrap();
+        let cases = [
+            (
+                "Thank you so much, the support team was fantastic!",
+                "positive",
+            ),
+            (
+                "This is the worst service ever, I want my money back.",
+                "negative",
+            ),
+            ("Спасибо огромное, всё быстро решили!", "positive"),
+            (
+                "Ужасный банк, третий день не могу снять деньги.",
+                "negative",
+            ),
+            // Known weakness (EVAL.md): polite neutral requests lean positive, e.g.
+            // "Please send the invoice to my work address." -> positive 0.74.
+        ];
+        let toks: Vec<_> = cases
+            .iter()
+            .map(|(t, _)| enc.tokenize(t).unwrap())
+            .collect();
+        let refs: Vec<_> = toks.iter().collect();
+        let p = head.probabilities(&enc.embed(&refs).unwrap()).unwrap();
+        for ((text, want), p) in cases.iter().zip(&p) {
+            let got = &head.labels[metrics::argmax(p).0];
+            println!("{p:?} {got} {text}");
+            assert_eq!(got, want, "{text}: {p:?}");
+        }
+    }
+
     #[test]
     fn today_is_a_date() {
         let d = today();

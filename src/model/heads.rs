@@ -592,6 +592,28 @@ mod tests {
     }
 
     #[test]
+    fn committed_models_load_against_the_pinned_encoder() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let m = Manifest::load(&dir).unwrap();
+        let enc = EncoderInfo {
+            source: m.encoder.source.clone(),
+            model_id: m.encoder.model_id.clone(),
+            sha256: m.encoder.sha256.clone(),
+            hidden_size: 384,
+            max_tokens: m.encoder.max_tokens,
+            prefix: m.encoder.prefix.clone(),
+        };
+        assert!(m.encoder.sha256.starts_with("1571fc98"));
+        let set = HeadSet::load(&dir, &enc, false).unwrap();
+        let h = set.sentiment().unwrap();
+        assert_eq!(h.labels, vec!["negative", "neutral", "positive"]);
+        assert_eq!(h.dim(), 384);
+        assert!(set.version().starts_with("1571fc98+sentiment-"));
+        let p = h.probabilities(&emb(2, 384)).unwrap();
+        assert!((p[0].iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
     fn write_random_is_seeded() {
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();

@@ -109,11 +109,34 @@ fn home_cache(sub: &str) -> PathBuf {
     home.join(".cache/rapport").join(sub)
 }
 
-fn load_encoder(model: &Option<String>, cfg: &TrainConfig) -> Result<Encoder> {
-    let source: ModelSource = match model {
+fn model_source(model: &Option<String>) -> Result<ModelSource> {
+    Ok(match model {
         Some(s) => s.parse()?,
         None => ModelSource::Bundle(crate::model::default_bundle_dir()),
-    };
+    })
+}
+
+/// Provenance for the manifest: for a packaged bundle, `packaged bundle <package> <file>` from
+/// its bundle.json (where the weights came from, not where this machine keeps them); otherwise
+/// the encoder's own source string.
+fn manifest_source(source: &ModelSource, info: &crate::model::EncoderInfo) -> String {
+    use crate::model::source::{BUNDLE_META_FILE, BUNDLE_WEIGHTS_FILE};
+    if let ModelSource::Bundle(dir) = source {
+        let meta = std::fs::read_to_string(dir.join(BUNDLE_META_FILE))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+        if let Some(pkg) = meta
+            .as_ref()
+            .and_then(|m| m["files"][BUNDLE_WEIGHTS_FILE]["package"].as_str())
+        {
+            return format!("packaged bundle {pkg} {BUNDLE_WEIGHTS_FILE}");
+        }
+    }
+    info.source.clone()
+}
+
+fn load_encoder(model: &Option<String>, cfg: &TrainConfig) -> Result<Encoder> {
+    let source = model_source(model)?;
     let opts = EncoderOptions {
         device: Device::Cpu,
         max_tokens: cfg.max_tokens,
@@ -509,8 +532,10 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             );
         }
     }
+    let mut pin = ManifestEncoder::from_info(&info);
+    pin.source = manifest_source(&model_source(&args.model)?, &info);
     Manifest {
-        encoder: ManifestEncoder::from_info(&info),
+        encoder: pin,
         heads,
     }
     .save(&args.output)?;
@@ -632,6 +657,49 @@ fn markdown_table(labels: &[String], rows: &[(Source, Report)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Real encoder + committed head on a few obvious messages:
+    /// `cargo test --lib -- --ignored real_head_smoke` (needs scripts/install-model.sh).
+    #[test]
+    #[ignore]
+    fn real_head_smoke() {
+        let enc = Encoder::load(
+            &ModelSource::Bundle(crate::model::default_bundle_dir()),
+            &EncoderOptions::default(),
+        )
+        .unwrap();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+        let heads = HeadSet::load(&dir, enc.info(), false).unwrap();
+        let head = heads.sentiment().unwrap();
+        let cases = [
+            (
+                "Thank you so much, the support team was fantastic!",
+                "positive",
+            ),
+            (
+                "This is the worst service ever, I want my money back.",
+                "negative",
+            ),
+            ("Спасибо огромное, всё быстро решили!", "positive"),
+            (
+                "Ужасный банк, третий день не могу снять деньги.",
+                "negative",
+            ),
+            // Known weakness (EVAL.md): polite neutral requests lean positive, e.g.
+            // "Please send the invoice to my work address." -> positive 0.74.
+        ];
+        let toks: Vec<_> = cases
+            .iter()
+            .map(|(t, _)| enc.tokenize(t).unwrap())
+            .collect();
+        let refs: Vec<_> = toks.iter().collect();
+        let p = head.probabilities(&enc.embed(&refs).unwrap()).unwrap();
+        for ((text, want), p) in cases.iter().zip(&p) {
+            let got = &head.labels[metrics::argmax(p).0];
+            println!("{p:?} {got} {text}");
+            assert_eq!(got, want, "{text}: {p:?}");
+        }
+    }
 
     #[test]
     fn today_is_a_date() {

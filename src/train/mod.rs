@@ -26,22 +26,12 @@ use config::{Roots, Source, TrainConfig};
 use data::Example;
 use metrics::Report;
 
-/// Train a task head on the frozen encoder.
+/// Where the encoder, the corpora and the embedding cache are; shared by `train` and `eval`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct TrainArgs {
-    /// Training config (data sources, splits, hyper-parameters).
-    #[arg(
-        long,
-        env = "RAPPORT_TRAIN_CONFIG",
-        default_value = "models/sentiment/train.toml"
-    )]
-    pub config: PathBuf,
+pub struct SourceArgs {
     /// Encoder source: `bundle:PATH`, `dir:PATH` or `hub:REPO@REV` [default: the installed bundle].
     #[arg(long, env = "RAPPORT_MODEL")]
     pub model: Option<String>,
-    /// Models directory the head and manifest are written to.
-    #[arg(long, env = "RAPPORT_MODELS_DIR", default_value = "models")]
-    pub output: PathBuf,
     /// Embedding cache [default: ~/.cache/rapport/embeddings].
     #[arg(long, env = "RAPPORT_EMBEDDING_CACHE")]
     pub cache_dir: Option<PathBuf>,
@@ -55,6 +45,41 @@ pub struct TrainArgs {
     /// Where scripts/ put fetched corpora [default: ~/.cache/rapport/data].
     #[arg(long, env = "RAPPORT_DATA_CACHE")]
     pub data_cache: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    fn roots(&self) -> Roots {
+        Roots {
+            datasets: self.datasets_dir.clone(),
+            data_cache: self
+                .data_cache
+                .clone()
+                .unwrap_or_else(|| home_cache("data")),
+        }
+    }
+
+    fn embedding_cache(&self) -> PathBuf {
+        self.cache_dir
+            .clone()
+            .unwrap_or_else(cache::default_cache_dir)
+    }
+}
+
+/// Train a task head on the frozen encoder.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub sources: SourceArgs,
+    /// Training config (data sources, splits, hyper-parameters).
+    #[arg(
+        long,
+        env = "RAPPORT_TRAIN_CONFIG",
+        default_value = "models/sentiment/train.toml"
+    )]
+    pub config: PathBuf,
+    /// Models directory the head and manifest are written to.
+    #[arg(long, env = "RAPPORT_MODELS_DIR", default_value = "models")]
+    pub output: PathBuf,
     /// Override the config's seed.
     #[arg(long, env = "RAPPORT_SEED")]
     pub seed: Option<u64>,
@@ -66,33 +91,19 @@ pub struct TrainArgs {
 /// Score a trained head on the official test splits of its config.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EvalArgs {
+    #[command(flatten)]
+    pub sources: SourceArgs,
     /// Task to evaluate.
     #[arg(default_value = "sentiment")]
     pub task: String,
     /// Config naming the test sets [default: MODELS_DIR/TASK/train.toml].
     #[arg(long, env = "RAPPORT_TRAIN_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Encoder source: `bundle:PATH`, `dir:PATH` or `hub:REPO@REV` [default: the installed bundle].
-    #[arg(long, env = "RAPPORT_MODEL")]
-    pub model: Option<String>,
     /// Models directory holding manifest.json and the heads.
     #[arg(long, env = "RAPPORT_MODELS_DIR", default_value = "models")]
     pub models_dir: PathBuf,
-    /// Embedding cache [default: ~/.cache/rapport/embeddings].
-    #[arg(long, env = "RAPPORT_EMBEDDING_CACHE")]
-    pub cache_dir: Option<PathBuf>,
-    /// Where the shared labelled corpora live.
-    #[arg(
-        long,
-        env = "RAPPORT_DATASETS_DIR",
-        default_value = "../shared/datasets"
-    )]
-    pub datasets_dir: PathBuf,
-    /// Where scripts/ put fetched corpora [default: ~/.cache/rapport/data].
-    #[arg(long, env = "RAPPORT_DATA_CACHE")]
-    pub data_cache: Option<PathBuf>,
     /// Load heads even if they were trained on other encoder weights.
-    #[arg(long, env = "RAPPORT_ALLOW_MODEL_MISMATCH")]
+    #[arg(long, env = "RAPPORT_ALLOW_ENCODER_MISMATCH")]
     pub allow_mismatch: bool,
     /// JSON results file [default: MODELS_DIR/TASK/eval.json].
     #[arg(long, env = "RAPPORT_EVAL_OUT")]
@@ -233,17 +244,8 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     if let Some(s) = args.seed {
         cfg.seed = s;
     }
-    let roots = Roots {
-        datasets: args.datasets_dir.clone(),
-        data_cache: args
-            .data_cache
-            .clone()
-            .unwrap_or_else(|| home_cache("data")),
-    };
-    let cache = args
-        .cache_dir
-        .clone()
-        .unwrap_or_else(cache::default_cache_dir);
+    let roots = args.sources.roots();
+    let cache = args.sources.embedding_cache();
     let labels = cfg.labels.clone();
     let c = labels.len();
 
@@ -294,7 +296,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     }
 
     // ---- embed
-    let enc = load_encoder(&args.model, &cfg)?;
+    let enc = load_encoder(&args.sources.model, &cfg)?;
     let info = enc.info().clone();
     let eb = cfg.optim.embed_batch;
     let mut train_sets = Vec::new();
@@ -533,7 +535,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         }
     }
     let mut pin = ManifestEncoder::from_info(&info);
-    pin.source = manifest_source(&model_source(&args.model)?, &info);
+    pin.source = manifest_source(&model_source(&args.sources.model)?, &info);
     Manifest {
         encoder: pin,
         heads,
@@ -561,18 +563,9 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
             format!("{} lists no test sets", cfg_path.display()),
         ));
     }
-    let roots = Roots {
-        datasets: args.datasets_dir.clone(),
-        data_cache: args
-            .data_cache
-            .clone()
-            .unwrap_or_else(|| home_cache("data")),
-    };
-    let cache = args
-        .cache_dir
-        .clone()
-        .unwrap_or_else(cache::default_cache_dir);
-    let enc = load_encoder(&args.model, &cfg)?;
+    let roots = args.sources.roots();
+    let cache = args.sources.embedding_cache();
+    let enc = load_encoder(&args.sources.model, &cfg)?;
     let heads = HeadSet::load(&args.models_dir, enc.info(), args.allow_mismatch)?;
     let head = heads.get(&args.task).ok_or_else(|| {
         Error::model(format!(

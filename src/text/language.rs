@@ -1,0 +1,205 @@
+//! Language identification with whatlang, reported with its confidence.
+//!
+//! whatlang is unreliable on short texts ("ok thanks", "спасибо!"). When its verdict is not
+//! reliable we fall back to the writing system among the languages the models cover (Cyrillic ->
+//! Russian, Latin -> English) at reduced confidence, rather than guess an arbitrary language.
+use whatlang::{Detector, Lang, Script};
+
+/// A text's language as rapport reports it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Language {
+    /// ISO 639-1 where one exists ("en", "ru"), else whatlang's ISO 639-3 code; "und" if unknown.
+    pub code: String,
+    pub confidence: f32,
+    /// Whether the loaded heads cover this language.
+    pub supported: bool,
+    pub from_hint: bool,
+}
+
+/// Detects the language of `text`, or takes `hint` (ISO 639-1/639-3, any case) when given.
+/// `supported` lists the ISO 639-1 codes the heads were trained on.
+pub fn detect_language(text: &str, hint: Option<&str>, supported: &[String]) -> Language {
+    let is_supported = |code: &str| supported.iter().any(|s| s == code);
+    if let Some(hint) = hint.map(str::trim).filter(|h| !h.is_empty()) {
+        let code = normalise_code(hint);
+        return Language {
+            supported: is_supported(&code),
+            code,
+            confidence: 1.0,
+            from_hint: true,
+        };
+    }
+    let Some(info) = whatlang::detect(text) else {
+        return Language {
+            code: "und".into(),
+            confidence: 0.0,
+            supported: false,
+            from_hint: false,
+        };
+    };
+    if info.is_reliable() {
+        let code = iso639_1(info.lang()).unwrap_or(info.lang().code()).to_string();
+        return Language {
+            supported: is_supported(&code),
+            code,
+            confidence: info.confidence() as f32,
+            from_hint: false,
+        };
+    }
+    // Unreliable: decide among the supported languages written in this script.
+    let candidates: Vec<Lang> = supported
+        .iter()
+        .filter_map(|c| Lang::from_code(iso639_3(c)))
+        .filter(|l| script_of(*l) == Some(info.script()))
+        .collect();
+    let pick = match candidates.len() {
+        0 => None,
+        1 => Some((candidates[0], info.confidence())),
+        _ => Detector::with_allowlist(candidates)
+            .detect(text)
+            .map(|i| (i.lang(), i.confidence())),
+    };
+    match pick {
+        Some((lang, confidence)) => {
+            let code = iso639_1(lang).unwrap_or(lang.code()).to_string();
+            Language {
+                supported: is_supported(&code),
+                code,
+                // Never more sure than whatlang itself was about the unrestricted question.
+                confidence: (confidence as f32).min(info.confidence() as f32).max(0.05),
+                from_hint: false,
+            }
+        }
+        None => {
+            let code = iso639_1(info.lang()).unwrap_or(info.lang().code()).to_string();
+            Language {
+                supported: is_supported(&code),
+                code,
+                confidence: info.confidence() as f32,
+                from_hint: false,
+            }
+        }
+    }
+}
+
+fn script_of(lang: Lang) -> Option<Script> {
+    match lang {
+        Lang::Rus | Lang::Ukr | Lang::Bel | Lang::Bul | Lang::Srp | Lang::Mkd => {
+            Some(Script::Cyrillic)
+        }
+        Lang::Eng | Lang::Deu | Lang::Fra | Lang::Spa | Lang::Ita | Lang::Por | Lang::Nld => {
+            Some(Script::Latin)
+        }
+        _ => None,
+    }
+}
+
+const ISO_PAIRS: &[(&str, &str)] = &[
+    ("en", "eng"),
+    ("ru", "rus"),
+    ("uk", "ukr"),
+    ("be", "bel"),
+    ("bg", "bul"),
+    ("sr", "srp"),
+    ("mk", "mkd"),
+    ("de", "deu"),
+    ("fr", "fra"),
+    ("es", "spa"),
+    ("it", "ita"),
+    ("pt", "por"),
+    ("nl", "nld"),
+    ("pl", "pol"),
+    ("tr", "tur"),
+    ("zh", "cmn"),
+    ("ja", "jpn"),
+    ("ko", "kor"),
+    ("ar", "ara"),
+    ("hi", "hin"),
+    ("kk", "kaz"),
+];
+
+fn iso639_1(lang: Lang) -> Option<&'static str> {
+    ISO_PAIRS
+        .iter()
+        .find(|(_, three)| *three == lang.code())
+        .map(|(two, _)| *two)
+}
+
+fn iso639_3(code: &str) -> &str {
+    ISO_PAIRS
+        .iter()
+        .find(|(two, _)| *two == code)
+        .map(|(_, three)| *three)
+        .unwrap_or(code)
+}
+
+/// "EN", "eng", "en-US" -> "en"; unknown codes are kept, lower-cased.
+fn normalise_code(code: &str) -> String {
+    let base = code
+        .split(['-', '_'])
+        .next()
+        .unwrap_or(code)
+        .to_ascii_lowercase();
+    ISO_PAIRS
+        .iter()
+        .find(|(_, three)| *three == base)
+        .map(|(two, _)| two.to_string())
+        .unwrap_or(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sup() -> Vec<String> {
+        vec!["en".into(), "ru".into()]
+    }
+
+    #[test]
+    fn detects_english_and_russian() {
+        let en = detect_language(
+            "I have been waiting for my refund for three weeks and nobody answers my emails.",
+            None,
+            &sup(),
+        );
+        assert_eq!((en.code.as_str(), en.supported), ("en", true));
+        let ru = detect_language(
+            "Я уже три недели жду возврата денег, и никто не отвечает на мои письма.",
+            None,
+            &sup(),
+        );
+        assert_eq!((ru.code.as_str(), ru.supported), ("ru", true));
+    }
+
+    #[test]
+    fn short_texts_fall_back_to_script() {
+        assert_eq!(detect_language("спасибо!", None, &sup()).code, "ru");
+        assert_eq!(detect_language("ok thanks", None, &sup()).code, "en");
+    }
+
+    #[test]
+    fn unsupported_language_is_reported_not_guessed() {
+        let de = detect_language(
+            "Ich warte seit drei Wochen auf meine Rückerstattung und niemand antwortet mir.",
+            None,
+            &sup(),
+        );
+        assert_eq!(de.code, "de");
+        assert!(!de.supported);
+    }
+
+    #[test]
+    fn hint_wins_and_is_normalised() {
+        let l = detect_language("whatever", Some("RU-ru"), &sup());
+        assert_eq!(l.code, "ru");
+        assert!(l.from_hint && l.supported);
+        assert_eq!(detect_language("x", Some("eng"), &sup()).code, "en");
+    }
+
+    #[test]
+    fn no_letters_is_undetermined() {
+        let l = detect_language("12345 !!!", None, &sup());
+        assert_eq!(l.code, "und");
+        assert!(!l.supported);
+    }
+}

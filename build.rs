@@ -21,7 +21,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bytes = fds.encode_to_vec();
     fs::write(&descriptor_path, &bytes)?;
 
+    // Well-known types come from pbjson_types (they carry the proto3-JSON serde impls); telling
+    // prost not to map them to prost_types itself avoids a duplicate `.google.protobuf` extern.
     tonic_prost_build::configure()
+        .compile_well_known_types(true)
         .extern_path(".google.protobuf", "::pbjson_types")
         .compile_fds(fds)?;
 

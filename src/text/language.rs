@@ -37,8 +37,25 @@ pub fn detect_language(text: &str, hint: Option<&str>, supported: &[String]) -> 
             from_hint: false,
         };
     };
+    if info.script() == Script::Cyrillic
+        && info.lang() != Lang::Rus
+        && is_supported("ru")
+        && !is_supported(iso639_1(info.lang()).unwrap_or(""))
+        && russian_orthography(text, info.lang())
+    {
+        // whatlang confuses Russian with Bulgarian, Ukrainian and others on ordinary sentences;
+        // the alphabets settle it (see `russian_orthography`).
+        return Language {
+            code: "ru".into(),
+            supported: true,
+            confidence: (info.confidence() as f32).max(0.05),
+            from_hint: false,
+        };
+    }
     if info.is_reliable() {
-        let code = iso639_1(info.lang()).unwrap_or(info.lang().code()).to_string();
+        let code = iso639_1(info.lang())
+            .unwrap_or(info.lang().code())
+            .to_string();
         return Language {
             supported: is_supported(&code),
             code,
@@ -71,7 +88,9 @@ pub fn detect_language(text: &str, hint: Option<&str>, supported: &[String]) -> 
             }
         }
         None => {
-            let code = iso639_1(info.lang()).unwrap_or(info.lang().code()).to_string();
+            let code = iso639_1(info.lang())
+                .unwrap_or(info.lang().code())
+                .to_string();
             Language {
                 supported: is_supported(&code),
                 code,
@@ -79,6 +98,106 @@ pub fn detect_language(text: &str, hint: Option<&str>, supported: &[String]) -> 
                 from_hint: false,
             }
         }
+    }
+}
+
+/// How the languages of a text's sentences mix.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LanguageMix {
+    /// Languages of the sentences with their share of the text's letters, largest first.
+    pub shares: Vec<(String, f32)>,
+    /// Share of letters that are Cyrillic / Latin.
+    pub cyrillic: f32,
+    pub latin: f32,
+    /// Two languages each carry at least 15% of the sentences' letters, or Cyrillic and Latin
+    /// each at least 15% of the letters (code-switching inside sentences).
+    pub mixed: bool,
+}
+
+/// Share of Cyrillic and Latin letters in `text` (placeholders such as "[EMAIL]" excluded).
+pub fn script_shares(text: &str) -> (f32, f32) {
+    let (mut cyr, mut lat, mut all) = (0usize, 0usize, 0usize);
+    let mut in_placeholder = false;
+    for c in text.chars() {
+        match c {
+            '[' => in_placeholder = true,
+            ']' => in_placeholder = false,
+            c if c.is_alphabetic() && !in_placeholder => {
+                all += 1;
+                if ('\u{0400}'..='\u{04FF}').contains(&c) {
+                    cyr += 1;
+                } else if c.is_ascii_alphabetic() || ('\u{00C0}'..='\u{024F}').contains(&c) {
+                    lat += 1;
+                }
+            }
+            c if !c.is_alphanumeric() && c != ' ' => in_placeholder = in_placeholder && c != '\n',
+            _ => {}
+        }
+    }
+    if all == 0 {
+        (0.0, 0.0)
+    } else {
+        (cyr as f32 / all as f32, lat as f32 / all as f32)
+    }
+}
+
+/// Summarises per-sentence languages (`(sentence text, language)`) into a mix.
+pub fn language_mix<'a>(
+    sentences: impl IntoIterator<Item = (&'a str, &'a Language)>,
+    whole: &str,
+) -> LanguageMix {
+    let mut letters: Vec<(String, usize)> = Vec::new();
+    let mut total = 0usize;
+    for (text, lang) in sentences {
+        let n = text.chars().filter(|c| c.is_alphabetic()).count();
+        if n == 0 || lang.code == "und" {
+            continue;
+        }
+        total += n;
+        match letters.iter_mut().find(|(c, _)| *c == lang.code) {
+            Some(e) => e.1 += n,
+            None => letters.push((lang.code.clone(), n)),
+        }
+    }
+    let mut shares: Vec<(String, f32)> = letters
+        .into_iter()
+        .map(|(c, n)| (c, n as f32 / total.max(1) as f32))
+        .collect();
+    shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (cyrillic, latin) = script_shares(whole);
+    let mixed = shares.iter().filter(|(_, s)| *s >= 0.15).count() >= 2
+        || (cyrillic >= 0.15 && latin >= 0.15);
+    LanguageMix {
+        shares,
+        cyrillic,
+        latin,
+        mixed,
+    }
+}
+
+/// Whether a Cyrillic text that whatlang took for `guess` is written in the Russian alphabet:
+/// no letter found only in the other languages (і ї є ґ ў ђ ј љ њ ћ џ ѓ ќ ѕ ә ғ қ ң ө ұ ү һ),
+/// and a letter that `guess`'s alphabet lacks (Bulgarian: ы э ё, or no ъ at all in a text long
+/// enough to have one; Ukrainian: ы э ё ъ; Belarusian: и щ ъ; Serbian and Macedonian: й щ ъ ь
+/// ы э ё я ю).
+fn russian_orthography(text: &str, guess: Lang) -> bool {
+    let lower = text.to_lowercase();
+    if lower.contains([
+        'і', 'ї', 'є', 'ґ', 'ў', 'ђ', 'ј', 'љ', 'њ', 'ћ', 'џ', 'ѓ', 'ќ', 'ѕ', 'ә', 'ғ', 'қ', 'ң',
+        'ө', 'ұ', 'ү', 'һ',
+    ]) {
+        return false;
+    }
+    let cyrillic = lower
+        .chars()
+        .filter(|c| ('\u{0430}'..='\u{044F}').contains(c))
+        .count();
+    match guess {
+        Lang::Bul => lower.contains(['ы', 'э', 'ё']) || (cyrillic >= 25 && !lower.contains('ъ')),
+        Lang::Ukr => lower.contains(['ы', 'э', 'ё', 'ъ']),
+        Lang::Bel => lower.contains(['и', 'щ', 'ъ']),
+        Lang::Srp | Lang::Mkd => lower.contains(['й', 'щ', 'ъ', 'ь', 'ы', 'э', 'ё', 'я', 'ю']),
+        _ => false,
     }
 }
 
@@ -194,6 +313,34 @@ mod tests {
         assert_eq!(l.code, "ru");
         assert!(l.from_hint && l.supported);
         assert_eq!(detect_language("x", Some("eng"), &sup()).code, "en");
+    }
+
+    #[test]
+    fn mixed_russian_english() {
+        let en = detect_language(
+            "The invoice you sent last week has the wrong company address on it.",
+            None,
+            &sup(),
+        );
+        let ru = detect_language(
+            "Пожалуйста, исправьте адрес и пришлите новый счёт.",
+            None,
+            &sup(),
+        );
+        let mix = language_mix(
+            [
+                (
+                    "The invoice you sent last week has the wrong company address on it.",
+                    &en,
+                ),
+                ("Пожалуйста, исправьте адрес и пришлите новый счёт.", &ru),
+            ],
+            "x",
+        );
+        assert!(mix.mixed);
+        assert_eq!(mix.shares.len(), 2);
+        let (c, l) = script_shares("Сделал deploy на prod, но pipeline упал [EMAIL]");
+        assert!(c > 0.3 && l > 0.3, "{c} {l}");
     }
 
     #[test]

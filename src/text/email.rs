@@ -169,9 +169,9 @@ static FORWARD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^\s*(?:[-_=]{2,}\s*(?:forwarded\s+message|пересылаемое\s+сообщение|переадресованное\s+сообщение|пересланное\s+сообщение|forwarded\s+by\b.*?)\s*[-_=]*\s*$|begin\s+forwarded\s+message\s*:\s*$)").unwrap()
 });
 static HEADER_FROM: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^\s*\*?(?:from|от|de|von)\s*\*?\s*:\s*\S").unwrap());
+    LazyLock::new(|| Regex::new(r"(?i)^\s*\**(?:from|от|de|von)\s*\**\s*:\s*\S").unwrap());
 static HEADER_OTHER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*\*?(?:sent|date|to|cc|subject|отправлено|дата|кому|копия|тема|gesendet|envoyé)\s*\*?\s*:").unwrap()
+    Regex::new(r"(?i)^\s*\**(?:sent|date|to|cc|subject|отправлено|дата|кому|копия|тема|gesendet|envoyé)\s*\**\s*:").unwrap()
 });
 static RULE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*(?:[_─━-]{8,}|<hr>)\s*$").unwrap());
@@ -181,6 +181,9 @@ static MOBILE_SIG: LazyLock<Regex> = LazyLock::new(|| {
 });
 static SIGN_OFF: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^\s*(?:best\s+regards|kind\s+regards|warm\s+regards|regards|best\s+wishes|best|cheers|sincerely|yours\s+sincerely|yours\s+truly|yours|thanks|thank\s+you|many\s+thanks|thanks\s+in\s+advance|thx|с\s+уважением|с\s+наилучшими\s+пожеланиями|всего\s+доброго|всего\s+хорошего|спасибо|заранее\s+спасибо|благодарю|с\s+благодарностью)(?:[,.!]?\s*(?:[-—]\s*)?(?:\p{Lu}[\p{L}.\-]*(?:\s+\p{Lu}[\p{L}.\-]*){0,2})?)?\s*[,.!]?\s*$").unwrap()
+});
+static NAME_LINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\p{Lu}[\p{L}.'\-]{0,30}(?:\s+\p{Lu}[\p{L}.'\-]{0,30}){0,2}$").unwrap()
 });
 static DISCLAIMER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)confidential|intended\s+(?:solely\s+)?(?:only\s+)?for\s+the\s+(?:use|addressee)|intended\s+recipient|privileged|disclaimer|if\s+you\s+(?:have\s+)?received\s+this|do\s+not\s+(?:disclose|copy|distribute)|конфиденциальн|предназначен\S*\s+(?:исключительно|только)|если\s+вы\s+получили\s+(?:это|данное)|не\s+является\s+(?:публичной\s+)?офертой|получено\s+(?:вами\s+)?по\s+ошибке|не\s+являетесь\s+адресатом").unwrap()
@@ -306,7 +309,7 @@ pub fn find_cuts(text: &str) -> Vec<Cut> {
         .filter(|&k| !in_cut(ls[k], &cuts) && !blank(text, ls[k]))
         .collect();
     let Some(&last_own) = own.last() else {
-        return finish(cuts);
+        return finish(text, cuts);
     };
     let region_end = ls[last_own].end;
     let first_own = own[0];
@@ -342,7 +345,7 @@ pub fn find_cuts(text: &str) -> Vec<Cut> {
             .max()
             .unwrap_or(first_own);
         if s == first_own {
-            return finish(cuts);
+            return finish(text, cuts);
         }
     }
     let sig_region_end = ls[tail_end_line].end;
@@ -376,24 +379,34 @@ pub fn find_cuts(text: &str) -> Vec<Cut> {
             break;
         }
     }
+    // A bare name (or name and initials) as the last paragraph: "Алексей", "J. Smith".
+    if sig_start.is_none() {
+        if let Some(&last) = own_lines.last() {
+            let line = text[ls[last].start..ls[last].end].trim();
+            let paragraph_start = last > first_own && blank(text, ls[last - 1]);
+            if paragraph_start && NAME_LINE.is_match(line) {
+                sig_start = Some(last);
+            }
+        }
+    }
     if let Some(s) = sig_start {
         cuts.push(Cut {
             kind: CutKind::Signature,
             range: ls[s].start..sig_region_end,
         });
     }
-    finish(cuts)
+    finish(text, cuts)
 }
 
-fn finish(mut cuts: Vec<Cut>) -> Vec<Cut> {
+fn finish(text: &str, mut cuts: Vec<Cut>) -> Vec<Cut> {
     cuts.retain(|c| c.range.start < c.range.end);
     cuts.sort_by_key(|c| c.range.start);
     let mut out: Vec<Cut> = Vec::with_capacity(cuts.len());
     for c in cuts {
         if let Some(last) = out.last_mut() {
-            if c.range.start < last.range.end
-                || (c.kind == last.kind && c.range.start <= last.range.end + 1)
-            {
+            let only_space_between = c.range.start >= last.range.end
+                && text[last.range.end..c.range.start].trim().is_empty();
+            if c.range.start < last.range.end || (c.kind == last.kind && only_space_between) {
                 if c.range.end > last.range.end {
                     last.range.end = c.range.end;
                 }

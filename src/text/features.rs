@@ -28,9 +28,13 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     let mut start: Option<usize> = None;
     let mut iter = text.char_indices().peekable();
     while let Some((i, c)) = iter.next() {
-        let inner_joiner = matches!(c, '\'' | '’' | '-')
+        let inner_joiner = (matches!(c, '\'' | '’' | '-')
             && start.is_some()
-            && iter.peek().is_some_and(|(_, n)| n.is_alphanumeric());
+            && iter.peek().is_some_and(|(_, n)| n.is_alphanumeric()))
+            || (c == '.'
+                && start
+                    .is_some_and(|s| text[s..i].chars().all(char::is_alphabetic) && i - s <= 4)
+                && iter.peek().is_some_and(|(_, n)| n.is_alphabetic()));
         if c.is_alphanumeric() || inner_joiner {
             start.get_or_insert(i);
         } else if let Some(s) = start.take() {
@@ -358,23 +362,30 @@ pub fn features(text: &str, sentences: &[Range<usize>]) -> Features {
         if st.ends_with('!') || st.contains("!!") {
             f.exclamations += 1;
         }
+        // An imperative among the first words ("Please send", "Срочно заблокируйте"), in a
+        // sentence that is not a question, and not after a subject pronoun ("вы говорите").
         let first: Vec<&Token> = tokens
             .iter()
-            .filter(|t| t.range.start >= s.start && t.range.end <= s.end)
-            .take(2)
+            .skip_while(|t| t.range.start < s.start)
+            .take_while(|t| t.range.end <= s.end)
+            .take(3)
             .collect();
-        let lead = match first.as_slice() {
-            [a, b, ..] if POLITENESS.contains_word(&a.lower) => Some(b),
-            [a, ..] => Some(a),
-            [] => None,
-        };
-        if let Some(t) = lead {
-            let w = t.lower.as_str();
-            let ru_imperative = (w.ends_with("йте") || w.ends_with("ите"))
-                && w.chars().count() > 4
-                && !NOT_IMPERATIVE.contains(&w)
-                && !st.contains('?');
-            if (IMPERATIVES.contains_word(w) && !st.contains('?')) || ru_imperative {
+        if !st.contains('?') {
+            let mut lead = first.iter().take_while(|t| {
+                !matches!(
+                    t.lower.as_str(),
+                    "вы" | "ты" | "you" | "i" | "я" | "we" | "мы"
+                )
+            });
+            let imperative = lead.any(|t| {
+                let w = t.lower.as_str();
+                let ru = (w.ends_with("йте") || w.ends_with("ите"))
+                    && w.chars().count() > 4
+                    && !NOT_IMPERATIVE.contains(&w);
+                ru || (IMPERATIVES.contains_word(w) && t.range.start == first[0].range.start)
+                    || (IMPERATIVES.contains_word(w) && POLITENESS.contains_word(&first[0].lower))
+            });
+            if imperative {
                 f.imperatives += 1;
             }
         }

@@ -65,7 +65,7 @@ pub fn html_to_text(html: &str) -> String {
     if nesting_depth(html) > MAX_NESTING {
         return strip_tags(html);
     }
-    let rendered = html2text::config::plain()
+    let rendered = html2text::config::plain_no_decorate()
         .link_footnotes(false)
         .no_table_borders()
         .allow_width_overflow()

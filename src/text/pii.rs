@@ -80,7 +80,7 @@ static PASSPORT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)(?:серия\s*)?(\d{2}\s?\d{2})(?:\s*(?:номер|№|no\.?|n)\s*|\s?)(\d{6})").unwrap()
 });
 static PHONE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:\+\d{1,3}[\s\-.]?)?(?:\(\d{1,5}\)[\s\-.]?)?\d{1,5}(?:[\s\-.]?\d{2,5}){1,4}")
+    Regex::new(r"(?:\+\d{1,3}[\s\-.]?)?(?:\(\d{1,5}\)[\s\-.]?)?\d{1,5}(?:[\s\-.]?\d{2,6}){1,4}")
         .unwrap()
 });
 static IPV4: LazyLock<Regex> =

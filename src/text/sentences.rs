@@ -153,6 +153,32 @@ fn word_before(text: &str, dot: usize) -> String {
     before[start..].to_lowercase()
 }
 
+/// Abbreviations that often end a sentence too ("... 350 руб. Курьер", "... and so on, etc. Then"):
+/// after them a dot ends the sentence when an upper-case word follows.
+const CAN_END: &[&str] = &[
+    "etc", "inc", "ltd", "co", "corp", "a.m", "p.m", "руб", "коп", "тыс", "млн", "млрд", "т.д",
+    "т.п", "др", "гг",
+];
+
+/// Whether the dot after `word` (lower case) may end a sentence before `next` (the next char).
+fn abbreviation_blocks(text: &str, dot: usize, word: &str, next: char) -> bool {
+    if !is_abbreviation(word) {
+        return false;
+    }
+    let trimmed = word.trim_start_matches('.');
+    if CAN_END.contains(&trimmed) {
+        return !next.is_uppercase();
+    }
+    // "г." after a year ("в 2024 г. Мы") can end a sentence; "г. Москва" cannot.
+    if trimmed == "г" {
+        let before = text[..dot - word.len()].trim_end();
+        if before.ends_with(|c: char| c.is_ascii_digit()) {
+            return !next.is_uppercase();
+        }
+    }
+    true
+}
+
 fn is_abbreviation(word: &str) -> bool {
     if word.is_empty() {
         return false;
@@ -223,7 +249,7 @@ pub fn split_sentences(text: &str) -> Vec<Range<usize>> {
                 false
             } else if c == '.' && j == i + 1 {
                 // A single dot: not after an abbreviation or an initial.
-                !is_abbreviation(&word_before(text, pos))
+                !abbreviation_blocks(text, pos, &word_before(text, pos), chars[k].1)
             } else {
                 true
             };

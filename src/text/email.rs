@@ -297,16 +297,21 @@ pub fn find_cuts(text: &str) -> Vec<Cut> {
     }
 
     // Own region: lines before the history, minus trailing quote cuts.
-    let region: Vec<usize> = (0..region_end_line).collect();
-    let in_cut = |l: Line, cuts: &[Cut]| {
-        cuts.iter().any(|c| {
-            c.range.start <= l.start && l.end <= c.range.end && c.range.start < c.range.end
-        })
-    };
-    let own: Vec<usize> = region
-        .iter()
-        .copied()
-        .filter(|&k| !in_cut(ls[k], &cuts) && !blank(text, ls[k]))
+    // Which lines the quote cuts so far cover (cuts are in line order: one linear sweep).
+    let mut cut_line = vec![false; ls.len()];
+    {
+        let mut c = 0;
+        for (k, l) in ls.iter().enumerate() {
+            while c < cuts.len() && cuts[c].range.end < l.start {
+                c += 1;
+            }
+            cut_line[k] = cuts
+                .get(c)
+                .is_some_and(|cut| cut.range.start <= l.start && l.end <= cut.range.end);
+        }
+    }
+    let own: Vec<usize> = (0..region_end_line)
+        .filter(|&k| !cut_line[k] && !blank(text, ls[k]))
         .collect();
     let Some(&last_own) = own.last() else {
         return finish(text, cuts);
@@ -319,7 +324,7 @@ pub fn find_cuts(text: &str) -> Vec<Cut> {
     let mut para_start: Option<usize> = None;
     let mut disclaimer_at: Option<usize> = None;
     for k in first_own..=last_own + 1 {
-        let is_blank = k > last_own || blank(text, ls[k]) || in_cut(ls[k], &cuts);
+        let is_blank = k > last_own || blank(text, ls[k]) || cut_line[k];
         match (is_blank, para_start) {
             (false, None) => para_start = Some(k),
             (true, Some(s)) => {

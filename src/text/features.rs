@@ -299,14 +299,10 @@ pub fn features(text: &str, sentences: &[Range<usize>]) -> Features {
         f.mean_sentence_words = tokens.len() as f32 / sentences.len() as f32;
     }
     // Sentence starts, to tell a capitalised "Вы" that is deferential from one that opens a sentence.
+    let first_token = |s: &Range<usize>| tokens.partition_point(|t| t.range.start < s.start);
     let sentence_starts: HashSet<usize> = sentences
         .iter()
-        .filter_map(|s| {
-            tokens
-                .iter()
-                .find(|t| t.range.start >= s.start)
-                .map(|t| t.range.start)
-        })
+        .filter_map(|s| tokens.get(first_token(s)).map(|t| t.range.start))
         .collect();
     let mut prev_word: Option<&str> = None;
     for t in &tokens {
@@ -364,9 +360,8 @@ pub fn features(text: &str, sentences: &[Range<usize>]) -> Features {
         }
         // An imperative among the first words ("Please send", "Срочно заблокируйте"), in a
         // sentence that is not a question, and not after a subject pronoun ("вы говорите").
-        let first: Vec<&Token> = tokens
+        let first: Vec<&Token> = tokens[first_token(s)..]
             .iter()
-            .skip_while(|t| t.range.start < s.start)
             .take_while(|t| t.range.end <= s.end)
             .take(3)
             .collect();

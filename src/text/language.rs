@@ -101,6 +101,98 @@ pub fn detect_language(text: &str, hint: Option<&str>, supported: &[String]) -> 
     }
 }
 
+/// Sentences with fewer letters than this are not given to whatlang (it cannot tell languages
+/// apart on a few words): they take the message's language when written in its script.
+pub const MIN_SENTENCE_LETTERS: usize = 40;
+
+fn letters(text: &str) -> usize {
+    text.chars().filter(|c| c.is_alphabetic()).count()
+}
+
+fn dominant_script(text: &str) -> Option<Script> {
+    let (cyr, lat) = script_shares(text);
+    if cyr == 0.0 && lat == 0.0 {
+        None
+    } else if cyr >= lat {
+        Some(Script::Cyrillic)
+    } else {
+        Some(Script::Latin)
+    }
+}
+
+/// Languages per sentence and for the whole text, running whatlang once over each long sentence
+/// rather than over the text and every sentence again.
+///
+/// - A sentence of at least [`MIN_SENTENCE_LETTERS`] letters: [`detect_language`] on it.
+/// - The whole text: the letter-weighted majority of the long sentences (confidence: their mean
+///   confidence times the majority's share); with no long sentence, [`detect_language`] on the
+///   whole text.
+/// - A short sentence: the whole text's language when the sentence is in that language's
+///   script (confidence halved), else [`detect_language`] on the sentence.
+pub fn detect_sentences(
+    text: &str,
+    sentences: &[std::ops::Range<usize>],
+    hint: Option<&str>,
+    supported: &[String],
+) -> (Vec<Language>, Language) {
+    if hint.is_some_and(|h| !h.trim().is_empty()) {
+        let l = detect_language(text, hint, supported);
+        return (vec![l.clone(); sentences.len()], l);
+    }
+    let mut out: Vec<Option<Language>> = vec![None; sentences.len()];
+    let mut votes: Vec<(String, usize, f32)> = Vec::new(); // code, letters, confidence * letters
+    let mut total = 0usize;
+    for (i, r) in sentences.iter().enumerate() {
+        let s = &text[r.clone()];
+        let n = letters(s);
+        if n >= MIN_SENTENCE_LETTERS {
+            let l = detect_language(s, None, supported);
+            if l.code != "und" {
+                total += n;
+                match votes.iter_mut().find(|v| v.0 == l.code) {
+                    Some(v) => {
+                        v.1 += n;
+                        v.2 += l.confidence * n as f32;
+                    }
+                    None => votes.push((l.code.clone(), n, l.confidence * n as f32)),
+                }
+            }
+            out[i] = Some(l);
+        }
+    }
+    let whole = match votes.iter().max_by_key(|v| v.1) {
+        Some((code, n, conf)) => Language {
+            code: code.clone(),
+            confidence: (conf / *n as f32) * (*n as f32 / total as f32),
+            supported: supported.iter().any(|s| s == code),
+            from_hint: false,
+        },
+        None => detect_language(text, None, supported),
+    };
+    let whole_script = Lang::from_code(iso639_3(&whole.code)).and_then(script_of);
+    let langs = out
+        .into_iter()
+        .zip(sentences)
+        .map(|(l, r)| {
+            l.unwrap_or_else(|| {
+                let s = &text[r.clone()];
+                if whole.code != "und"
+                    && whole_script.is_some()
+                    && dominant_script(s) == whole_script
+                {
+                    Language {
+                        confidence: whole.confidence * 0.5,
+                        ..whole.clone()
+                    }
+                } else {
+                    detect_language(s, None, supported)
+                }
+            })
+        })
+        .collect();
+    (langs, whole)
+}
+
 /// How the languages of a text's sentences mix.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LanguageMix {

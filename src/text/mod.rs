@@ -358,18 +358,17 @@ fn finish(
     let hint = input.language_hint.as_deref();
     let supported = &options.supported_languages;
     let sentence_ranges = sentences::split_sentences(&red.text);
+    let (sentences, language) =
+        language::detect_sentences(&red.text, &sentence_ranges, hint, supported);
     let sentences: Vec<Sentence> = sentence_ranges
         .iter()
-        .map(|r| {
-            let s = &red.text[r.clone()];
-            Sentence {
-                range: r.clone(),
-                text: s.to_string(),
-                language: detect_language(s, hint, supported),
-            }
+        .zip(sentences)
+        .map(|(r, language)| Sentence {
+            range: r.clone(),
+            text: red.text[r.clone()].to_string(),
+            language,
         })
         .collect();
-    let language = detect_language(&red.text, hint, supported);
     let languages = language::language_mix(
         sentences.iter().map(|s| (s.text.as_str(), &s.language)),
         &red.text,

@@ -200,10 +200,14 @@ fn keyword_before(text: &str, start: usize, keywords: &[&str]) -> bool {
 /// Finds the personal data in `text`, without changing it.
 pub fn find_pii(text: &str) -> Vec<(PiiKind, Range<usize>)> {
     let mut found: Vec<(PiiKind, Range<usize>)> = Vec::new();
-    for m in EMAIL.find_iter(text) {
+    let has_digit = text.bytes().any(|b| b.is_ascii_digit());
+    let has_at = text.contains('@');
+    let has_url = text.contains("://") || text.contains("www.") || text.contains("WWW.");
+    let has_colon = text.contains(':');
+    for m in EMAIL.find_iter(if has_at { text } else { "" }) {
         found.push((PiiKind::Email, m.range()));
     }
-    for m in URL.find_iter(text) {
+    for m in URL.find_iter(if has_url { text } else { "" }) {
         let mut r = m.range();
         // Trailing punctuation belongs to the sentence.
         while r.end > r.start && text[..r.end].ends_with(['.', ',', ')', '!', '?', ';', ':']) {
@@ -213,18 +217,18 @@ pub fn find_pii(text: &str) -> Vec<(PiiKind, Range<usize>)> {
             found.push((PiiKind::Url, r));
         }
     }
-    for m in CARD.find_iter(text) {
+    for m in CARD.find_iter(if has_digit { text } else { "" }) {
         let d = digits_of(m.as_str());
         if (13..=19).contains(&d.len()) && luhn_valid(&d) && standalone(text, &m.range()) {
             found.push((PiiKind::Card, m.range()));
         }
     }
-    for m in IBAN.find_iter(text) {
+    for m in IBAN.find_iter(if has_digit { text } else { "" }) {
         if iban_valid(m.as_str()) {
             found.push((PiiKind::Iban, m.range()));
         }
     }
-    for m in SNILS.find_iter(text) {
+    for m in SNILS.find_iter(if has_digit { text } else { "" }) {
         let d = digits_of(m.as_str());
         let formatted = m.as_str().len() > 11;
         if standalone(text, &m.range())
@@ -234,7 +238,7 @@ pub fn find_pii(text: &str) -> Vec<(PiiKind, Range<usize>)> {
             found.push((PiiKind::Snils, m.range()));
         }
     }
-    for m in INN.find_iter(text) {
+    for m in INN.find_iter(if has_digit { text } else { "" }) {
         let d = digits_of(m.as_str());
         if standalone(text, &m.range())
             && inn_valid(&d)
@@ -243,7 +247,7 @@ pub fn find_pii(text: &str) -> Vec<(PiiKind, Range<usize>)> {
             found.push((PiiKind::Inn, m.range()));
         }
     }
-    for c in PASSPORT.captures_iter(text) {
+    for c in PASSPORT.captures_iter(if has_digit { text } else { "" }) {
         let m = c.get(0).expect("group 0");
         let spaced = c.get(1).is_some_and(|g| g.as_str().contains(' '));
         if standalone(text, &m.range())
@@ -258,7 +262,7 @@ pub fn find_pii(text: &str) -> Vec<(PiiKind, Range<usize>)> {
             found.push((PiiKind::Passport, m.range()));
         }
     }
-    for m in PHONE.find_iter(text) {
+    for m in PHONE.find_iter(if has_digit { text } else { "" }) {
         let s = m.as_str();
         let d = digits_of(s);
         let r = m.range();
@@ -281,7 +285,7 @@ pub fn find_pii(text: &str) -> Vec<(PiiKind, Range<usize>)> {
             found.push((PiiKind::Phone, r));
         }
     }
-    for m in IPV4.find_iter(text) {
+    for m in IPV4.find_iter(if has_digit { text } else { "" }) {
         let dotted_on = text[..m.start()].ends_with('.')
             || (text[m.end()..].starts_with('.')
                 && text[m.end() + 1..].starts_with(|c: char| c.is_ascii_digit()));
@@ -293,7 +297,7 @@ pub fn find_pii(text: &str) -> Vec<(PiiKind, Range<usize>)> {
             found.push((PiiKind::Ip, m.range()));
         }
     }
-    for m in IPV6.find_iter(text) {
+    for m in IPV6.find_iter(if has_colon { text } else { "" }) {
         let s = m.as_str();
         if s.matches(':').count() >= 2 && s.parse::<Ipv6Addr>().is_ok() && s.len() >= 6 {
             found.push((PiiKind::Ip, m.range()));
@@ -306,17 +310,19 @@ pub fn find_pii(text: &str) -> Vec<(PiiKind, Range<usize>)> {
             .then(a.0.cmp(&b.0))
             .then(a.1.start.cmp(&b.1.start))
     });
-    let mut kept: Vec<(PiiKind, Range<usize>)> = Vec::new();
+    // Kept spans are disjoint, so the one starting last before `r.end` is the only one that
+    // can overlap `r`: a BTreeMap lookup keeps this linear-logarithmic on huge inputs.
+    let mut kept: std::collections::BTreeMap<usize, (PiiKind, usize)> = Default::default();
     for (k, r) in found {
-        if kept
-            .iter()
-            .all(|(_, o)| r.end <= o.start || r.start >= o.end)
-        {
-            kept.push((k, r));
+        let overlaps = kept
+            .range(..r.end)
+            .next_back()
+            .is_some_and(|(_, (_, end))| *end > r.start);
+        if !overlaps {
+            kept.insert(r.start, (k, r.end));
         }
     }
-    kept.sort_by_key(|(_, r)| r.start);
-    kept
+    kept.into_iter().map(|(s, (k, e))| (k, s..e)).collect()
 }
 
 /// No digit glued to either side.

@@ -52,9 +52,12 @@ pub(crate) fn json_items(doc: &Value) -> Option<&Vec<Value>> {
 /// continues the previous turn.
 pub fn parse_chat(text: &str) -> Result<Vec<Turn>> {
     let trimmed = text.trim_start();
-    if trimmed.starts_with('[') && trimmed[1..].trim_start().starts_with(['{', ']'])
-        || trimmed.starts_with('{')
-    {
+    // JSON: an object, or an array whose first item is an object or an array (or which is
+    // empty); "[12:01] Name: text" is a chat line, not JSON.
+    let json_array = trimmed
+        .strip_prefix('[')
+        .is_some_and(|rest| rest.trim_start().starts_with(['{', '[', ']']));
+    if json_array || trimmed.starts_with('{') {
         return parse_json(trimmed);
     }
     let mut turns: Vec<Turn> = Vec::new();

@@ -436,6 +436,22 @@ mod tests {
     }
 
     #[test]
+    fn per_sentence_languages() {
+        let text = "The invoice you sent last week has the wrong company address on it. Пожалуйста, исправьте адрес и пришлите новый счёт до пятницы. Thanks!";
+        let ranges = crate::text::sentences::split_sentences(text);
+        let (langs, whole) = detect_sentences(text, &ranges, None, &sup());
+        let codes: Vec<&str> = langs.iter().map(|l| l.code.as_str()).collect();
+        assert_eq!(codes, vec!["en", "ru", "en"]);
+        assert!(whole.code == "en" || whole.code == "ru");
+        assert!(
+            whole.confidence < 1.0,
+            "a mixed text is not certain: {whole:?}"
+        );
+        let (langs, whole) = detect_sentences(text, &ranges, Some("ru"), &sup());
+        assert!(whole.from_hint && langs.iter().all(|l| l.code == "ru"));
+    }
+
+    #[test]
     fn no_letters_is_undetermined() {
         let l = detect_language("12345 !!!", None, &sup());
         assert_eq!(l.code, "und");

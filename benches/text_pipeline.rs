@@ -94,11 +94,46 @@ fn main() {
         .flat_map(|e| load("transcript", e))
         .map(|b| RawText::new(Channel::Transcript(TranscriptFormat::Auto), b))
         .collect();
+    // The same emails under a realistic quoted history of about 4 KB.
+    let history: String = (0..40)
+        .map(|i| format!("> line {i} of the earlier thread, with an address a{i}@example.com and more words.\n"))
+        .collect();
+    let threads: Vec<RawText> = plain
+        .iter()
+        .map(|r| {
+            let mut b = r.body.clone();
+            b.extend_from_slice(
+                b"\nOn Mon, 3 Jun 2024 at 10:02, Support <support@example.com> wrote:\n",
+            );
+            b.extend_from_slice(history.as_bytes());
+            RawText::new(Channel::Email(EmailFormat::Plain), b)
+        })
+        .collect();
+    // Whole MIME messages (the fixtures without template markers).
+    let mime: Vec<RawText> = load("mime", "eml")
+        .into_iter()
+        .filter(|b| !b.windows(2).any(|w| w == b"{{"))
+        .map(|b| RawText::new(Channel::Email(EmailFormat::Rfc822), b))
+        .collect();
     println!("text pipeline throughput (one thread)");
-    let rate = measure("emails, text/plain (22 threads)", &plain, secs);
-    measure("emails, text/html (6)", &html, secs);
-    measure("chats (13)", &chats, secs);
-    measure("call transcripts (12)", &calls, secs);
+    let rate = measure(
+        &format!("emails, text/plain ({})", plain.len()),
+        &plain,
+        secs,
+    );
+    measure(
+        &format!("emails + 4 KB quoted thread ({})", threads.len()),
+        &threads,
+        secs,
+    );
+    measure(&format!("emails, text/html ({})", html.len()), &html, secs);
+    measure(
+        &format!("emails, message/rfc822 ({})", mime.len()),
+        &mime,
+        secs,
+    );
+    measure(&format!("chats ({})", chats.len()), &chats, secs);
+    measure(&format!("call transcripts ({})", calls.len()), &calls, secs);
 
     // Stage breakdown on the plain-text emails.
     let decoded: Vec<String> = plain

@@ -389,7 +389,7 @@ pub fn features(text: &str, sentences: &[Range<usize>]) -> Features {
     let mut letters = 0usize;
     let mut upper = 0usize;
     for c in text.chars() {
-        if super::sentences::is_emoji(c) {
+        if is_emoji(c) {
             f.emoji += 1;
             if EMOJI_POSITIVE.contains(&c) {
                 f.emoji_positive += 1;
@@ -417,7 +417,6 @@ pub fn features(text: &str, sentences: &[Range<usize>]) -> Features {
         }
     }
     f.repeated_punctuation = REPEATED_PUNCT.find_iter(text).count();
-    let _ = is_emoji;
     f
 }
 

@@ -76,7 +76,7 @@ pub fn html_to_text(html: &str) -> String {
     }
 }
 
-/// html2text marks emphasis and links with brackets and stars; those are decoration, not words.
+/// Trailing spaces off every line, trailing blank lines off the text.
 fn tidy(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {

@@ -26,12 +26,35 @@ impl Role {
     /// "Support Bot", "agent_2").
     pub fn from_label(label: &str) -> Role {
         let l = label.to_lowercase();
-        let has = |words: &[&str]| words.iter().any(|w| l.contains(w));
-        if has(&["bot", "бот", "assistant", "автоответ", "ivr"]) {
+        let words: Vec<&str> = l
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let starts = |prefixes: &[&str]| {
+            words
+                .iter()
+                .any(|w| prefixes.iter().any(|p| w.starts_with(p)))
+        };
+        if words
+            .iter()
+            .any(|w| w.ends_with("bot") || w.starts_with("бот") || *w == "ivr")
+            || starts(&["assistant", "автоответ", "автоинформ"])
+        {
             Role::Bot
-        } else if has(&["system", "систем"]) {
+        } else if starts(&["system", "систем"]) {
             Role::System
-        } else if has(&[
+        } else if starts(&[
+            "support",
+            "service",
+            "care",
+            "helpdesk",
+            "поддержк",
+            "техподдерж",
+            "сервис",
+        ]) {
+            // Before the customer words: "Customer Service" is an agent.
+            Role::Agent
+        } else if starts(&[
             "customer",
             "client",
             "клиент",
@@ -47,22 +70,20 @@ impl Role {
             "заказчик",
         ]) {
             Role::Customer
-        } else if has(&[
+        } else if starts(&[
             "agent",
-            "support",
             "operator",
             "оператор",
-            "поддержк",
             "специалист",
             "менеджер",
             "manager",
             "консультант",
-            "rep",
             "сотрудник",
             "staff",
-            "helpdesk",
-            "service",
-        ]) {
+            "advisor",
+            "адвайзер",
+        ]) || words.contains(&"rep")
+        {
             Role::Agent
         } else {
             Role::Unknown
@@ -240,6 +261,9 @@ mod tests {
         assert_eq!(Role::from_label("Оператор Мария"), Role::Agent);
         assert_eq!(Role::from_label("Клиент"), Role::Customer);
         assert_eq!(Role::from_label("SupportBot"), Role::Bot);
+        assert_eq!(Role::from_label("Customer Service"), Role::Agent);
+        assert_eq!(Role::from_label("customer_42"), Role::Customer);
+        assert_eq!(Role::from_label("Reporter"), Role::Unknown);
         let mut turns = vec![
             Turn {
                 speaker: "Anna (Support)".into(),

@@ -329,7 +329,15 @@ pub fn find_cuts(text: &str) -> Vec<Cut> {
             (false, None) => para_start = Some(k),
             (true, Some(s)) => {
                 let para = &text[ls[s].start..ls[k - 1].end];
-                if s > first_own && para.len() >= 60 && DISCLAIMER.is_match(para) {
+                // Two legal phrases anywhere after the first paragraph, or one in the last
+                // paragraph: a customer who calls something "confidential" mid-message keeps it.
+                let hits = if para.len() >= 60 {
+                    DISCLAIMER.find_iter(para).take(2).count()
+                } else {
+                    0
+                };
+                let last_paragraph = k > last_own;
+                if s > first_own && (hits >= 2 || (hits == 1 && last_paragraph)) {
                     disclaimer_at = Some(s);
                     break;
                 }
@@ -377,7 +385,11 @@ pub fn find_cuts(text: &str) -> Vec<Cut> {
         let line = &text[ls[k].start..ls[k].end];
         if k > first_own && SIGN_OFF.is_match(line) {
             let after = &own_lines[idx + 1..];
-            let short = after.iter().all(|&a| ls[a].end - ls[a].start <= 100);
+            // Names, titles and contact lines: short, and not sentences of their own.
+            let short = after.iter().all(|&a| {
+                let l = text[ls[a].start..ls[a].end].trim();
+                l.len() <= 100 && l.split_whitespace().count() <= 8 && !l.ends_with(['?', '!'])
+            });
             if !after.is_empty() && after.len() <= 8 && short {
                 sig_start = Some(after[0]);
             }
@@ -479,6 +491,14 @@ mod tests {
             kept(t),
             "Добрый день! Заказ так и не пришёл.\n\nС уважением,"
         );
+    }
+
+    #[test]
+    fn thanks_midway_and_confidential_in_passing_are_kept() {
+        let t = "Hi,\n\nThanks\nOne more question: when will it ship?\n";
+        assert_eq!(kinds(t), Vec::<&str>::new());
+        let t = "Hello,\n\nI shared confidential data with your agent by mistake, please delete it from the ticket as soon as you can.\n\nAlso please call me back tomorrow morning about the refund.";
+        assert_eq!(kinds(t), Vec::<&str>::new());
     }
 
     #[test]

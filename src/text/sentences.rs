@@ -141,7 +141,7 @@ fn starts_sentence(c: char) -> bool {
 }
 
 /// The word right before byte `dot` (letters, digits and inner dots), lower-cased.
-fn word_before(text: &str, dot: usize) -> String {
+fn word_before(text: &str, dot: usize) -> (usize, String) {
     let before = &text[..dot];
     let start = before
         .char_indices()
@@ -150,7 +150,7 @@ fn word_before(text: &str, dot: usize) -> String {
         .last()
         .map(|(i, _)| i)
         .unwrap_or(dot);
-    before[start..].to_lowercase()
+    (start, before[start..].to_lowercase())
 }
 
 /// Abbreviations that often end a sentence too ("... 350 руб. Курьер", "... and so on, etc. Then"):
@@ -161,7 +161,7 @@ const CAN_END: &[&str] = &[
 ];
 
 /// Whether the dot after `word` (lower case) may end a sentence before `next` (the next char).
-fn abbreviation_blocks(text: &str, dot: usize, word: &str, next: char) -> bool {
+fn abbreviation_blocks(text: &str, (word_start, word): (usize, &str), next: char) -> bool {
     if !is_abbreviation(word) {
         return false;
     }
@@ -171,7 +171,8 @@ fn abbreviation_blocks(text: &str, dot: usize, word: &str, next: char) -> bool {
     }
     // "г." after a year ("в 2024 г. Мы") can end a sentence; "г. Москва" cannot.
     if trimmed == "г" {
-        let before = text[..dot - word.len()].trim_end();
+        // (Lower-casing can change a word's length: slice at the original start.)
+        let before = text[..word_start].trim_end();
         if before.ends_with(|c: char| c.is_ascii_digit()) {
             return !next.is_uppercase();
         }
@@ -249,7 +250,8 @@ pub fn split_sentences(text: &str) -> Vec<Range<usize>> {
                 false
             } else if c == '.' && j == i + 1 {
                 // A single dot: not after an abbreviation or an initial.
-                !abbreviation_blocks(text, pos, &word_before(text, pos), chars[k].1)
+                let (word_start, word) = word_before(text, pos);
+                !abbreviation_blocks(text, (word_start, &word), chars[k].1)
             } else {
                 true
             };

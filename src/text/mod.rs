@@ -19,6 +19,22 @@
 //!   -> measure  lexical and stylometric features; chat summary; call metrics per speaker
 //! ```
 //!
+//! Entry point: [`prepare`] (or [`prepare_with`] for other [`Options`]) on a [`RawText`], giving a
+//! [`PreparedText`]. The stages are public on their own, one module per concern: [`email`]
+//! (decode, `find_cuts`), [`html`], [`chat`], [`transcript`] (parse, `call_metrics`), [`turns`]
+//! (roles, times), [`normalize`], [`pii`] (`redact`), [`sentences`] (`split_sentences`),
+//! [`language`] (`detect_language`, `detect_sentences`, `language_mix`), [`features`] and
+//! [`lexicon`] (word lists compiled in from `models/lexicons/`).
+//!
+//! ```no_run
+//! use rapport::text::{prepare, Channel, EmailFormat, RawText};
+//! let raw = std::fs::read("message.eml").unwrap();
+//! let p = prepare(&RawText::new(Channel::Email(EmailFormat::Rfc822), raw)).unwrap();
+//! for s in &p.sentences {
+//!     println!("{} [{}]", s.text, s.language.code); // redacted, safe to log
+//! }
+//! ```
+//!
 //! Everything is a pure function of the input. Spans are byte ranges: cuts and `kept` index
 //! [`PreparedText::decoded`]; [`PiiSpan::original`] indexes [`PreparedText::text`];
 //! [`PiiSpan::redacted`] and [`Sentence::range`] index [`PreparedText::redacted`].

@@ -1,4 +1,4 @@
-//! Chats: turns with speakers, roles and times, from JSON or from "[12:01] Name: text" lines.
+//! Chats: turns with speakers, roles and times, from JSON or from `[12:01] Name: text` lines.
 use std::sync::LazyLock;
 
 use regex::Regex;

@@ -206,7 +206,7 @@ pub struct LanguageMix {
     pub mixed: bool,
 }
 
-/// Share of Cyrillic and Latin letters in `text` (placeholders such as "[EMAIL]" excluded).
+/// Share of Cyrillic and Latin letters in `text` (placeholders such as `[EMAIL]` excluded).
 pub fn script_shares(text: &str) -> (f32, f32) {
     let (mut cyr, mut lat, mut all) = (0usize, 0usize, 0usize);
     let mut in_placeholder = false;

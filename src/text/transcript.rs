@@ -22,7 +22,7 @@ pub enum TranscriptFormat {
     Json,
     WebVtt,
     Srt,
-    /// "Speaker: text" lines, optionally with "[00:01:02]" timestamps.
+    /// "Speaker: text" lines, optionally with `[00:01:02]` timestamps.
     Lines,
 }
 

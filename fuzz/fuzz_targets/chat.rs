@@ -4,7 +4,9 @@ use libfuzzer_sys::fuzz_target;
 use rapport_fuzz::text::{prepare, Channel, RawText};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, body)) = data.split_first() else { return };
+    let Some((&sel, body)) = data.split_first() else {
+        return;
+    };
     let mut raw = RawText::new(Channel::Chat, body);
     if sel & 1 == 1 {
         raw = raw.with_customer("Customer");

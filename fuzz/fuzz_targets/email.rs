@@ -4,7 +4,9 @@ use libfuzzer_sys::fuzz_target;
 use rapport_fuzz::text::{prepare, Channel, EmailFormat, RawText};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, body)) = data.split_first() else { return };
+    let Some((&sel, body)) = data.split_first() else {
+        return;
+    };
     let format = match sel % 3 {
         0 => EmailFormat::Plain,
         1 => EmailFormat::Html,
@@ -12,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut raw = RawText::new(Channel::Email(format), body);
     if sel & 0x80 != 0 {
-        raw = raw.with_charset(if sel & 0x40 != 0 { "windows-1251" } else { "koi8-r" });
+        raw = raw.with_charset(if sel & 0x40 != 0 {
+            "windows-1251"
+        } else {
+            "koi8-r"
+        });
     }
     if let Ok(p) = prepare(&raw) {
         rapport_fuzz::check(&p);

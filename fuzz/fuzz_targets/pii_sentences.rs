@@ -15,7 +15,11 @@ fuzz_target!(|data: &[u8]| {
         }
         let cuts = email::find_cuts(s);
         for c in &cuts {
-            assert!(c.range.end <= s.len() && s.is_char_boundary(c.range.start) && s.is_char_boundary(c.range.end));
+            assert!(
+                c.range.end <= s.len()
+                    && s.is_char_boundary(c.range.start)
+                    && s.is_char_boundary(c.range.end)
+            );
         }
         let _ = email::kept_ranges(s, &cuts);
     }

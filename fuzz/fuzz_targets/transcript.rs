@@ -4,7 +4,9 @@ use libfuzzer_sys::fuzz_target;
 use rapport_fuzz::text::{prepare, Channel, RawText, TranscriptFormat};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, body)) = data.split_first() else { return };
+    let Some((&sel, body)) = data.split_first() else {
+        return;
+    };
     let format = match sel % 5 {
         0 => TranscriptFormat::Auto,
         1 => TranscriptFormat::Json,

@@ -15,7 +15,10 @@ pub mod error {
 
     impl Error {
         pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
-            Error::InvalidArgument { field: field.into(), reason: reason.into() }
+            Error::InvalidArgument {
+                field: field.into(),
+                reason: reason.into(),
+            }
         }
     }
 }
@@ -32,12 +35,18 @@ pub fn check(p: &PreparedText) {
     let mut last = 0;
     for c in &p.cuts {
         assert!(c.range.start <= c.range.end && c.range.end <= p.decoded.len());
-        assert!(p.decoded.is_char_boundary(c.range.start) && p.decoded.is_char_boundary(c.range.end));
+        assert!(
+            p.decoded.is_char_boundary(c.range.start) && p.decoded.is_char_boundary(c.range.end)
+        );
         assert!(c.range.start >= last, "cuts overlap");
         last = c.range.end;
     }
     for r in &p.kept {
-        assert!(r.end <= p.decoded.len() && p.decoded.is_char_boundary(r.start) && p.decoded.is_char_boundary(r.end));
+        assert!(
+            r.end <= p.decoded.len()
+                && p.decoded.is_char_boundary(r.start)
+                && p.decoded.is_char_boundary(r.end)
+        );
     }
     for s in &p.pii {
         assert_eq!(&p.redacted[s.redacted.clone()], s.kind.placeholder());
@@ -50,7 +59,10 @@ pub fn check(p: &PreparedText) {
     assert!(p.features.caps_ratio.is_finite() && p.features.type_token_ratio.is_finite());
     if let Some(call) = &p.call {
         let total: f64 = call.speakers.iter().map(|s| s.talk_ratio).sum();
-        assert!(call.speakers.is_empty() || total == 0.0 || (total - 1.0).abs() < 1e-6, "ratios sum {total}");
+        assert!(
+            call.speakers.is_empty() || total == 0.0 || (total - 1.0).abs() < 1e-6,
+            "ratios sum {total}"
+        );
         for s in &call.speakers {
             assert!(s.talk_time_s >= 0.0 && s.talk_time_s.is_finite());
         }

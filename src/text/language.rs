@@ -3,10 +3,6 @@
 //! whatlang is unreliable on short texts ("ok thanks", "спасибо!"). When its verdict is not
 //! reliable we fall back to the writing system among the languages the models cover (Cyrillic ->
 //! Russian, Latin -> English) at reduced confidence, rather than guess an arbitrary language.
-//!
-//! Its trigram model also confuses the Cyrillic languages (plain Russian support requests come
-//! back as Bulgarian, "reliably"). Letters unique to one language settle those cases; without
-//! such evidence, Cyrillic text is taken as Russian.
 use whatlang::{Detector, Lang, Script};
 
 /// A text's language as rapport reports it.
@@ -41,18 +37,18 @@ pub fn detect_language(text: &str, hint: Option<&str>, supported: &[String]) -> 
             from_hint: false,
         };
     };
-    if info.script() == Script::Cyrillic {
-        let lang = cyrillic_by_letters(text);
-        let code = iso639_1(lang).unwrap_or(lang.code()).to_string();
-        let confidence = if lang == info.lang() {
-            info.confidence()
-        } else {
-            info.confidence().min(0.8)
-        };
+    if info.script() == Script::Cyrillic
+        && info.lang() != Lang::Rus
+        && is_supported("ru")
+        && !is_supported(iso639_1(info.lang()).unwrap_or(""))
+        && russian_orthography(text, info.lang())
+    {
+        // whatlang confuses Russian with Bulgarian, Ukrainian and others on ordinary sentences;
+        // the alphabets settle it (see `russian_orthography`).
         return Language {
-            supported: is_supported(&code),
-            code,
-            confidence: confidence as f32,
+            code: "ru".into(),
+            supported: true,
+            confidence: (info.confidence() as f32).max(0.05),
             from_hint: false,
         };
     }
@@ -105,46 +101,196 @@ pub fn detect_language(text: &str, hint: Option<&str>, supported: &[String]) -> 
     }
 }
 
-/// Tells the Cyrillic languages apart by the letters only one of them uses.
-fn cyrillic_by_letters(text: &str) -> Lang {
-    let has = |set: &[char]| {
-        text.chars()
-            .any(|c| set.contains(&c.to_lowercase().next().unwrap_or(c)))
-    };
-    if has(&['ї', 'є', 'ґ']) {
-        Lang::Ukr
-    } else if has(&['ў']) {
-        Lang::Bel
-    } else if has(&['і']) {
-        Lang::Ukr
-    } else if has(&['ј', 'љ', 'њ', 'ђ', 'ћ', 'џ']) {
-        Lang::Srp
-    } else if has(&['ѓ', 'ќ', 'ѕ']) {
-        Lang::Mkd
-    } else if has(&['ы', 'э', 'ё']) {
-        Lang::Rus
-    } else if bulgarian_hard_sign(text) {
-        Lang::Bul
+/// Sentences with fewer letters than this are not given to whatlang (it cannot tell languages
+/// apart on a few words): they take the message's language when written in its script.
+pub const MIN_SENTENCE_LETTERS: usize = 40;
+
+fn letters(text: &str) -> usize {
+    text.chars().filter(|c| c.is_alphabetic()).count()
+}
+
+fn dominant_script(text: &str) -> Option<Script> {
+    let (cyr, lat) = script_shares(text);
+    if cyr == 0.0 && lat == 0.0 {
+        None
+    } else if cyr >= lat {
+        Some(Script::Cyrillic)
     } else {
-        Lang::Rus
+        Some(Script::Latin)
     }
 }
 
-/// Bulgarian writes ъ inside words as a vowel ("съм", "България"); Russian almost never does.
-fn bulgarian_hard_sign(text: &str) -> bool {
-    let lower = text.to_lowercase();
-    let mut inside = 0usize;
-    for word in lower.split(|c: char| !c.is_alphabetic()) {
-        let chars: Vec<char> = word.chars().collect();
-        for (i, c) in chars.iter().enumerate() {
-            // Russian's ъ is a separator before е/ё/ю/я ("объявление"); Bulgarian's is not.
-            let next = chars.get(i + 1);
-            if *c == 'ъ' && !matches!(next, Some('е' | 'ё' | 'ю' | 'я')) {
-                inside += 1;
+/// Languages per sentence and for the whole text, running whatlang once over each long sentence
+/// rather than over the text and every sentence again.
+///
+/// - A sentence of at least [`MIN_SENTENCE_LETTERS`] letters: [`detect_language`] on it.
+/// - The whole text: the letter-weighted majority of the long sentences (confidence: their mean
+///   confidence times the majority's share); with no long sentence, [`detect_language`] on the
+///   whole text.
+/// - A short sentence: the whole text's language when the sentence is in that language's
+///   script (confidence halved), else [`detect_language`] on the sentence.
+pub fn detect_sentences(
+    text: &str,
+    sentences: &[std::ops::Range<usize>],
+    hint: Option<&str>,
+    supported: &[String],
+) -> (Vec<Language>, Language) {
+    if hint.is_some_and(|h| !h.trim().is_empty()) {
+        let l = detect_language(text, hint, supported);
+        return (vec![l.clone(); sentences.len()], l);
+    }
+    let mut out: Vec<Option<Language>> = vec![None; sentences.len()];
+    let mut votes: Vec<(String, usize, f32)> = Vec::new(); // code, letters, confidence * letters
+    let mut total = 0usize;
+    for (i, r) in sentences.iter().enumerate() {
+        let s = &text[r.clone()];
+        let n = letters(s);
+        if n >= MIN_SENTENCE_LETTERS {
+            let l = detect_language(s, None, supported);
+            if l.code != "und" {
+                total += n;
+                match votes.iter_mut().find(|v| v.0 == l.code) {
+                    Some(v) => {
+                        v.1 += n;
+                        v.2 += l.confidence * n as f32;
+                    }
+                    None => votes.push((l.code.clone(), n, l.confidence * n as f32)),
+                }
             }
+            out[i] = Some(l);
         }
     }
-    inside >= 1
+    let whole = match votes.iter().max_by_key(|v| v.1) {
+        Some((code, n, conf)) => Language {
+            code: code.clone(),
+            confidence: (conf / *n as f32) * (*n as f32 / total as f32),
+            supported: supported.iter().any(|s| s == code),
+            from_hint: false,
+        },
+        None => detect_language(text, None, supported),
+    };
+    let whole_script = Lang::from_code(iso639_3(&whole.code)).and_then(script_of);
+    let langs = out
+        .into_iter()
+        .zip(sentences)
+        .map(|(l, r)| {
+            l.unwrap_or_else(|| {
+                let s = &text[r.clone()];
+                if whole.code != "und"
+                    && whole_script.is_some()
+                    && dominant_script(s) == whole_script
+                {
+                    Language {
+                        confidence: whole.confidence * 0.5,
+                        ..whole.clone()
+                    }
+                } else {
+                    detect_language(s, None, supported)
+                }
+            })
+        })
+        .collect();
+    (langs, whole)
+}
+
+/// How the languages of a text's sentences mix.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LanguageMix {
+    /// Languages of the sentences with their share of the text's letters, largest first.
+    pub shares: Vec<(String, f32)>,
+    /// Share of letters that are Cyrillic / Latin.
+    pub cyrillic: f32,
+    pub latin: f32,
+    /// Two languages each carry at least 15% of the sentences' letters, or Cyrillic and Latin
+    /// each at least 15% of the letters (code-switching inside sentences).
+    pub mixed: bool,
+}
+
+/// Share of Cyrillic and Latin letters in `text` (placeholders such as `[EMAIL]` excluded).
+pub fn script_shares(text: &str) -> (f32, f32) {
+    let (mut cyr, mut lat, mut all) = (0usize, 0usize, 0usize);
+    let mut in_placeholder = false;
+    for c in text.chars() {
+        match c {
+            '[' => in_placeholder = true,
+            ']' => in_placeholder = false,
+            c if c.is_alphabetic() && !in_placeholder => {
+                all += 1;
+                if ('\u{0400}'..='\u{04FF}').contains(&c) {
+                    cyr += 1;
+                } else if c.is_ascii_alphabetic() || ('\u{00C0}'..='\u{024F}').contains(&c) {
+                    lat += 1;
+                }
+            }
+            c if !c.is_alphanumeric() && c != ' ' => in_placeholder = in_placeholder && c != '\n',
+            _ => {}
+        }
+    }
+    if all == 0 {
+        (0.0, 0.0)
+    } else {
+        (cyr as f32 / all as f32, lat as f32 / all as f32)
+    }
+}
+
+/// Summarises per-sentence languages (`(sentence text, language)`) into a mix.
+pub fn language_mix<'a>(
+    sentences: impl IntoIterator<Item = (&'a str, &'a Language)>,
+    whole: &str,
+) -> LanguageMix {
+    let mut letters: Vec<(String, usize)> = Vec::new();
+    let mut total = 0usize;
+    for (text, lang) in sentences {
+        let n = text.chars().filter(|c| c.is_alphabetic()).count();
+        if n == 0 || lang.code == "und" {
+            continue;
+        }
+        total += n;
+        match letters.iter_mut().find(|(c, _)| *c == lang.code) {
+            Some(e) => e.1 += n,
+            None => letters.push((lang.code.clone(), n)),
+        }
+    }
+    let mut shares: Vec<(String, f32)> = letters
+        .into_iter()
+        .map(|(c, n)| (c, n as f32 / total.max(1) as f32))
+        .collect();
+    shares.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let (cyrillic, latin) = script_shares(whole);
+    let mixed = shares.iter().filter(|(_, s)| *s >= 0.15).count() >= 2
+        || (cyrillic >= 0.15 && latin >= 0.15);
+    LanguageMix {
+        shares,
+        cyrillic,
+        latin,
+        mixed,
+    }
+}
+
+/// Whether a Cyrillic text that whatlang took for `guess` is written in the Russian alphabet:
+/// no letter found only in the other languages (і ї є ґ ў ђ ј љ њ ћ џ ѓ ќ ѕ ә ғ қ ң ө ұ ү һ),
+/// and a letter that `guess`'s alphabet lacks (Bulgarian: ы э ё, or no ъ at all in a text long
+/// enough to have one; Ukrainian: ы э ё ъ; Belarusian: и щ ъ; Serbian and Macedonian: й щ ъ ь
+/// ы э ё я ю).
+fn russian_orthography(text: &str, guess: Lang) -> bool {
+    let lower = text.to_lowercase();
+    if lower.contains([
+        'і', 'ї', 'є', 'ґ', 'ў', 'ђ', 'ј', 'љ', 'њ', 'ћ', 'џ', 'ѓ', 'ќ', 'ѕ', 'ә', 'ғ', 'қ', 'ң',
+        'ө', 'ұ', 'ү', 'һ',
+    ]) {
+        return false;
+    }
+    let cyrillic = lower
+        .chars()
+        .filter(|c| ('\u{0430}'..='\u{044F}').contains(c))
+        .count();
+    match guess {
+        Lang::Bul => lower.contains(['ы', 'э', 'ё']) || (cyrillic >= 25 && !lower.contains('ъ')),
+        Lang::Ukr => lower.contains(['ы', 'э', 'ё', 'ъ']),
+        Lang::Bel => lower.contains(['и', 'щ', 'ъ']),
+        Lang::Srp | Lang::Mkd => lower.contains(['й', 'щ', 'ъ', 'ь', 'ы', 'э', 'ё', 'я', 'ю']),
+        _ => false,
+    }
 }
 
 fn script_of(lang: Lang) -> Option<Script> {
@@ -239,17 +385,12 @@ mod tests {
     #[test]
     fn cyrillic_languages_by_their_own_letters() {
         let code = |t: &str| detect_language(t, None, &sup()).code;
-        assert_eq!(
-            code("Добрий день, коли ви повернете гроші? Я чекаю вже тиждень."),
-            "uk"
-        );
-        assert_eq!(
-            code("Здравейте, все още чакам възстановяването на сумата, благодаря."),
-            "bg"
-        );
+        assert_eq!(code("Добрий день, коли ви повернете гроші? Я чекаю вже тиждень."), "uk");
+        assert_eq!(code("Здравейте, все още чакам възстановяването на сумата, благодаря."), "bg");
         assert_eq!(code("Объявление о съезде: подъезд закрыт, извините."), "ru");
+        assert_eq!(code("Где мой заказ? Жду уже неделю, никто не отвечает."), "ru");
         assert_eq!(
-            code("Где мой заказ? Жду уже неделю, никто не отвечает."),
+            code("Я уже три недели жду возврата денег, и никто не отвечает на мои письма."),
             "ru"
         );
     }
@@ -277,6 +418,50 @@ mod tests {
         assert_eq!(l.code, "ru");
         assert!(l.from_hint && l.supported);
         assert_eq!(detect_language("x", Some("eng"), &sup()).code, "en");
+    }
+
+    #[test]
+    fn mixed_russian_english() {
+        let en = detect_language(
+            "The invoice you sent last week has the wrong company address on it.",
+            None,
+            &sup(),
+        );
+        let ru = detect_language(
+            "Пожалуйста, исправьте адрес и пришлите новый счёт.",
+            None,
+            &sup(),
+        );
+        let mix = language_mix(
+            [
+                (
+                    "The invoice you sent last week has the wrong company address on it.",
+                    &en,
+                ),
+                ("Пожалуйста, исправьте адрес и пришлите новый счёт.", &ru),
+            ],
+            "x",
+        );
+        assert!(mix.mixed);
+        assert_eq!(mix.shares.len(), 2);
+        let (c, l) = script_shares("Сделал deploy на prod, но pipeline упал [EMAIL]");
+        assert!(c > 0.3 && l > 0.3, "{c} {l}");
+    }
+
+    #[test]
+    fn per_sentence_languages() {
+        let text = "The invoice you sent last week has the wrong company address on it. Пожалуйста, исправьте адрес и пришлите новый счёт до пятницы. Thanks!";
+        let ranges = crate::text::sentences::split_sentences(text);
+        let (langs, whole) = detect_sentences(text, &ranges, None, &sup());
+        let codes: Vec<&str> = langs.iter().map(|l| l.code.as_str()).collect();
+        assert_eq!(codes, vec!["en", "ru", "en"]);
+        assert!(whole.code == "en" || whole.code == "ru");
+        assert!(
+            whole.confidence < 1.0,
+            "a mixed text is not certain: {whole:?}"
+        );
+        let (langs, whole) = detect_sentences(text, &ranges, Some("ru"), &sup());
+        assert!(whole.from_hint && langs.iter().all(|l| l.code == "ru"));
     }
 
     #[test]

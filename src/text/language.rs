@@ -37,6 +37,18 @@ pub fn detect_language(text: &str, hint: Option<&str>, supported: &[String]) -> 
             from_hint: false,
         };
     };
+    if info.script() == Script::Cyrillic && info.lang() == Lang::Rus {
+        // The reverse confusion: letters the Russian alphabet lacks name the language.
+        if let Some(lang) = non_russian_alphabet(text) {
+            let code = iso639_1(lang).unwrap_or(lang.code()).to_string();
+            return Language {
+                supported: is_supported(&code),
+                code,
+                confidence: (info.confidence() as f32).min(0.8),
+                from_hint: false,
+            };
+        }
+    }
     if info.script() == Script::Cyrillic
         && info.lang() != Lang::Rus
         && is_supported("ru")
@@ -290,6 +302,25 @@ fn russian_orthography(text: &str, guess: Lang) -> bool {
         Lang::Bel => lower.contains(['и', 'щ', 'ъ']),
         Lang::Srp | Lang::Mkd => lower.contains(['й', 'щ', 'ъ', 'ь', 'ы', 'э', 'ё', 'я', 'ю']),
         _ => false,
+    }
+}
+
+/// The Cyrillic language whose own letters `text` uses, if those are not Russian's.
+fn non_russian_alphabet(text: &str) -> Option<Lang> {
+    let lower = text.to_lowercase();
+    let has = |set: &[char]| lower.contains(set);
+    if has(&['ї', 'є', 'ґ']) {
+        Some(Lang::Ukr)
+    } else if has(&['ў']) {
+        Some(Lang::Bel)
+    } else if has(&['і']) {
+        Some(Lang::Ukr)
+    } else if has(&['ђ', 'ј', 'љ', 'њ', 'ћ', 'џ']) {
+        Some(Lang::Srp)
+    } else if has(&['ѓ', 'ќ', 'ѕ']) {
+        Some(Lang::Mkd)
+    } else {
+        None
     }
 }
 

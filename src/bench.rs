@@ -238,28 +238,11 @@ where
 }
 
 async fn connect_when_serving(addr: std::net::SocketAddr) -> Result<tonic::transport::Channel> {
-    use tonic_health::pb::{health_client::HealthClient, HealthCheckRequest};
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
         .map_err(|e| Error::invalid("addr", e.to_string()))?
         .connect()
         .await
         .map_err(|e| Error::Unavailable(format!("connect {addr}: {e}")))?;
-    let mut health = HealthClient::new(channel.clone());
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        let serving = health
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await
-            .map(|r| r.into_inner().status == 1)
-            .unwrap_or(false);
-        if serving {
-            return Ok(channel);
-        }
-        if Instant::now() > deadline {
-            return Err(Error::Unavailable("server did not become SERVING".into()));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    crate::grpc::wait_serving(&channel, Duration::from_secs(300)).await?;
+    Ok(channel)
 }

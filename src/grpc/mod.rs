@@ -180,3 +180,30 @@ async fn load_models(
     }
     Ok(())
 }
+
+/// Polls grpc.health.v1 on `channel` until the whole server reports SERVING, or `timeout`.
+pub async fn wait_serving(channel: &tonic::transport::Channel, timeout: Duration) -> Result<()> {
+    use tonic_health::pb::{
+        health_check_response::ServingStatus as Status, health_client::HealthClient,
+        HealthCheckRequest,
+    };
+    let mut health = HealthClient::new(channel.clone());
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let status = health
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner().status);
+        if matches!(status, Ok(s) if s == Status::Serving as i32) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Error::Unavailable(format!(
+                "server not SERVING after {timeout:?}: {status:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

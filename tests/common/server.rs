@@ -11,9 +11,7 @@ use rapport::{
 };
 use tokio::{sync::oneshot, task::JoinHandle};
 use tonic::transport::Channel;
-use tonic_health::pb::{
-    health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
-};
+use tonic_health::pb::health_client::HealthClient;
 
 pub const SENTIMENT_LABELS: &[&str] = &["negative", "neutral", "positive"];
 
@@ -107,26 +105,11 @@ pub async fn start(model: &str, heads: &Path, extra: &[&str]) -> TestServer {
     server
 }
 
-/// Polls grpc.health.v1 until the whole server reports SERVING.
+/// Waits until the whole server reports SERVING; panics with the last status otherwise.
 pub async fn wait_serving(channel: &Channel, timeout: Duration) {
-    let mut health = HealthClient::new(channel.clone());
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let status = health
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await
-            .map(|r| r.into_inner().status);
-        if matches!(status, Ok(s) if s == ServingStatus::Serving as i32) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "server not SERVING after {timeout:?}: {status:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    rapport::grpc::wait_serving(channel, timeout)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 pub fn message(id: &str, text: &str) -> pb::Message {

@@ -9,17 +9,35 @@ use clap::Args;
 use futures::{stream::FuturesOrdered, StreamExt};
 
 use crate::{
-    analysis::{Analyzer, MessageInput},
+    analysis::{blocking, Analyzer, Channel, MessageInput, TextFormat},
     config::ModelArgs,
     grpc::convert::{analysis_to_proto, message_from_proto},
     proto::v1 as pb,
+    text::TranscriptFormat,
     Error, Result,
 };
 
 #[derive(Args, Debug)]
 pub struct AnalyzeArgs {
-    /// Texts to analyse; with none, each non-empty line of standard input is one text.
+    /// Texts to analyse; with none (and no --file), each non-empty line of standard input is one
+    /// text.
     pub texts: Vec<String>,
+
+    /// Files to analyse whole, as bytes: an .eml email, an HTML body, a chat log, a transcript.
+    #[arg(long, short, conflicts_with = "texts")]
+    pub file: Vec<PathBuf>,
+
+    /// How each text or file is laid out.
+    #[arg(long, value_enum, default_value_t = FormatArg::Plain)]
+    pub format: FormatArg,
+
+    /// Charset of --file bodies that are not MIME emails (e.g. windows-1251); default UTF-8.
+    #[arg(long, requires = "file")]
+    pub charset: Option<String>,
+
+    /// In chat logs and transcripts, the customer's speaker label.
+    #[arg(long)]
+    pub customer: Option<String>,
 
     /// Language of the texts (ISO 639-1), instead of detecting it.
     #[arg(long)]
@@ -57,37 +75,79 @@ async fn load(args: &ModelArgs) -> Result<Arc<Analyzer>> {
     Ok(Arc::new(analyzer))
 }
 
-pub async fn analyze(args: AnalyzeArgs) -> Result<()> {
-    let texts = if args.texts.is_empty() {
-        std::io::stdin()
-            .lock()
-            .lines()
-            .collect::<std::io::Result<Vec<_>>>()
-            .map_err(|e| Error::io("<stdin>", e))?
-            .into_iter()
-            .filter(|l| !l.trim().is_empty())
-            .collect()
-    } else {
-        args.texts
-    };
-    if texts.is_empty() {
-        return Err(Error::invalid(
-            "texts",
-            "give a text argument or lines on stdin",
-        ));
+/// `--format`: the channel and layout of the input, as `Message.channel` + `Message.format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    /// One message of plain text.
+    Plain,
+    /// A plain-text email body (quotes, signatures and disclaimers are cut).
+    Email,
+    /// An HTML email body.
+    Html,
+    /// A whole email as sent (.eml: RFC 822 / MIME).
+    Eml,
+    /// A chat log: JSON turns or "[12:01] Name: text" lines.
+    Chat,
+    /// A call transcript: JSON segments, WebVTT, SRT or "Speaker: text" lines.
+    Transcript,
+}
+
+impl FormatArg {
+    fn channel_and_format(self) -> (Channel, TextFormat) {
+        match self {
+            FormatArg::Plain => (Channel::Unspecified, TextFormat::Unspecified),
+            FormatArg::Email => (Channel::Email, TextFormat::Unspecified),
+            FormatArg::Html => (Channel::Email, TextFormat::Html),
+            FormatArg::Eml => (Channel::Email, TextFormat::Rfc822),
+            FormatArg::Chat => (Channel::Chat, TextFormat::ChatLog),
+            FormatArg::Transcript => (
+                Channel::CallTranscript,
+                TextFormat::Transcript(TranscriptFormat::Auto),
+            ),
+        }
     }
+}
+
+pub async fn analyze(args: AnalyzeArgs) -> Result<()> {
+    let (channel, format) = args.format.channel_and_format();
+    let template = MessageInput {
+        channel,
+        format,
+        charset: args.charset.clone(),
+        customer_speaker: args.customer.clone(),
+        language_hint: args.language.clone(),
+        ..Default::default()
+    };
+    let msgs: Vec<MessageInput> = if !args.file.is_empty() {
+        args.file
+            .iter()
+            .map(|path| {
+                let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+                Ok(MessageInput {
+                    id: path.display().to_string(),
+                    raw,
+                    ..template.clone()
+                })
+            })
+            .collect::<Result<_>>()?
+    } else {
+        read_texts(args.texts)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| MessageInput {
+                id: (i + 1).to_string(),
+                text,
+                ..template.clone()
+            })
+            .collect()
+    };
     let analyzer = load(&args.model).await?;
-    let msgs = texts
-        .into_iter()
-        .enumerate()
-        .map(|(i, text)| MessageInput {
-            id: (i + 1).to_string(),
-            text,
-            language_hint: args.language.clone(),
-            ..Default::default()
-        })
-        .collect();
-    let analyses = analyzer.analyze(msgs, None, "texts").await?;
+    let field = if args.file.is_empty() {
+        "texts"
+    } else {
+        "files"
+    };
+    let analyses = analyzer.analyze(msgs, None, field).await?;
     let single = analyses.len() == 1;
     let mut out = std::io::stdout().lock();
     for a in analyses {
@@ -103,13 +163,36 @@ pub async fn analyze(args: AnalyzeArgs) -> Result<()> {
     Ok(())
 }
 
-/// One input line, parsed and checked, or why not.
+/// The texts given, else the non-empty lines of standard input.
+fn read_texts(texts: Vec<String>) -> Result<Vec<String>> {
+    let texts: Vec<String> = if texts.is_empty() {
+        std::io::stdin()
+            .lock()
+            .lines()
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|e| Error::io("<stdin>", e))?
+            .into_iter()
+            .filter(|l| !l.trim().is_empty())
+            .collect()
+    } else {
+        texts
+    };
+    if texts.is_empty() {
+        return Err(Error::invalid(
+            "texts",
+            "give a text argument, --file, or lines on stdin",
+        ));
+    }
+    Ok(texts)
+}
+
+/// One input line, parsed, or why not.
 enum Parsed {
-    Ok(MessageInput),
+    Ok(MessageInput, String),
     Bad { id: String, error: String },
 }
 
-fn parse_line(line: &str, n: usize, analyzer: &Analyzer) -> Parsed {
+fn parse_line(line: &str, n: usize) -> Parsed {
     let field = format!("line {n}");
     let msg: pb::Message = match serde_json::from_str(line) {
         Ok(m) => m,
@@ -121,12 +204,8 @@ fn parse_line(line: &str, n: usize, analyzer: &Analyzer) -> Parsed {
         }
     };
     let id = msg.id.clone();
-    match message_from_proto(msg, &field).and_then(|m| {
-        analyzer
-            .validate_text(&m.text, &format!("{field}.text"))
-            .map(|_| m)
-    }) {
-        Ok(m) => Parsed::Ok(m),
+    match message_from_proto(msg, &field) {
+        Ok(m) => Parsed::Ok(m, field),
         Err(e) => Parsed::Bad {
             id,
             error: e.to_string(),
@@ -175,7 +254,7 @@ pub async fn score(args: ScoreArgs) -> Result<()> {
                 if line.trim().is_empty() {
                     continue;
                 }
-                batch.push(parse_line(&line, i + 1, &analyzer));
+                batch.push(parse_line(&line, i + 1));
                 if batch.len() == chunk {
                     break;
                 }
@@ -186,32 +265,42 @@ pub async fn score(args: ScoreArgs) -> Result<()> {
             }
             let analyzer = analyzer.clone();
             in_flight.push_back(async move {
-                let (good, slots): (Vec<MessageInput>, Vec<Option<(String, String)>>) = {
+                // Checks and the text pipeline per line, so one bad body fails only its line.
+                let preparer = analyzer.preparer().clone();
+                let prepared = blocking(move || {
                     let mut good = Vec::new();
                     let mut slots = Vec::new();
                     for p in batch {
                         match p {
-                            Parsed::Ok(m) => {
-                                good.push(m);
-                                slots.push(None);
+                            Parsed::Ok(m, field) => {
+                                let id = m.id.clone();
+                                match preparer.prepare(m, &field) {
+                                    Ok(m) => {
+                                        good.push(m);
+                                        slots.push(None);
+                                    }
+                                    Err(e) => slots.push(Some((id, e.to_string()))),
+                                }
                             }
                             Parsed::Bad { id, error } => slots.push(Some((id, error))),
                         }
                     }
                     (good, slots)
+                })
+                .await;
+                let analyses = match prepared {
+                    Ok((good, slots)) if good.is_empty() => Ok((slots, Vec::new())),
+                    Ok((good, slots)) => analyzer.infer(good, None).await.map(|a| (slots, a)),
+                    Err(e) => Err(e),
                 };
-                let analyses = if good.is_empty() {
-                    Ok(Vec::new())
-                } else {
-                    analyzer.analyze(good, None, "lines").await
-                };
-                (bytes, slots, analyses)
+                (bytes, analyses)
             });
         }
-        let Some((bytes, slots, analyses)) = in_flight.next().await else {
+        let Some((bytes, analyses)) = in_flight.next().await else {
             break;
         };
-        let mut analyses = analyses?.into_iter();
+        let (slots, analyses) = analyses?;
+        let mut analyses = analyses.into_iter();
         for slot in slots {
             let json = match slot {
                 None => {

@@ -80,6 +80,10 @@ pub struct ModelArgs {
     #[arg(long, env = "RAPPORT_MAX_TEXT_CHARS", default_value_t = 20_000)]
     pub max_text_chars: usize,
 
+    /// Largest `raw` message body (a whole MIME email, attachments included), in bytes.
+    #[arg(long, env = "RAPPORT_MAX_RAW_BYTES", default_value_t = 4 * 1024 * 1024)]
+    pub max_raw_bytes: usize,
+
     /// Most messages accepted in one Analyze / AnalyzeConversation call.
     #[arg(long, env = "RAPPORT_MAX_BATCH_MESSAGES", default_value_t = 256)]
     pub max_batch_messages: usize,

@@ -10,6 +10,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod grpc;
+pub mod load;
 pub mod model;
 pub mod proto;
 pub mod text;

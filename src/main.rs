@@ -38,6 +38,9 @@ enum Command {
     Eval(Box<train::EvalArgs>),
     /// Measure throughput and latency (encoder alone, Analyze in-process and via gRPC).
     Bench(Box<rapport::bench::BenchArgs>),
+    /// Load-test an in-process server through gRPC: peak, latency at half load, scaling with
+    /// callers and text length, overload at 3x peak.
+    Load(Box<rapport::load::LoadArgs>),
     /// Install, inspect or export encoder models.
     #[command(subcommand)]
     Models(model::cli::ModelsCmd),
@@ -74,6 +77,9 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => runtime(args.model.engine.threads)?
             .block_on(rapport::bench::run(*args))
             .context("bench"),
+        Command::Load(args) => runtime(args.model.engine.threads)?
+            .block_on(rapport::load::run(*args))
+            .context("load"),
         Command::Train(args) => train::train(&args).context("train"),
         Command::Eval(args) => train::eval(&args).context("eval"),
         Command::Models(cmd) => model::cli::run(cmd).context("models"),

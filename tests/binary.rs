@@ -165,6 +165,10 @@ fn analyze_and_score_print_proto_json() {
             "{\"id\":\"c\",\"text\":\"\"}\n",
             "not json\n",
             "{\"id\":\"d\",\"text\":\"ok\",\"languageHint\":\"en\"}\n",
+            // "Agent: Hi!\nCustomer: call me on +7 916 123-45-67" as base64 bytes.
+            "{\"id\":\"e\",\"raw\":\"QWdlbnQ6IEhpIQpDdXN0b21lcjogY2FsbCBtZSBvbiArNyA5MTYgMTIzLTQ1LTY3\",\"format\":\"TEXT_FORMAT_CHAT_LOG\",\"channel\":\"CHANNEL_CHAT\"}\n",
+            // A transcript with a negative time fails only its own line.
+            "{\"id\":\"f\",\"text\":\"[{\\\"speaker\\\":\\\"A\\\",\\\"start\\\":-5,\\\"end\\\":1,\\\"text\\\":\\\"hi\\\"}]\",\"format\":\"TEXT_FORMAT_TRANSCRIPT_JSON\"}\n",
         ),
     )
     .unwrap();
@@ -189,7 +193,7 @@ fn analyze_and_score_print_proto_json() {
         .collect();
     assert_eq!(
         lines.len(),
-        5,
+        7,
         "one output per non-empty input line: {lines:?}"
     );
     assert_eq!(lines[0]["id"], "a");
@@ -210,4 +214,45 @@ fn analyze_and_score_print_proto_json() {
     assert_eq!(lines[4]["id"], "d");
     assert_eq!(lines[4]["language"]["from_hint"], serde_json::Value::Null);
     assert_eq!(lines[4]["language"]["fromHint"], true);
+    assert_eq!(lines[5]["id"], "e");
+    assert_eq!(lines[5]["text"]["redacted"], "call me on [PHONE]");
+    assert_eq!(
+        lines[5]["text"]["cuts"][0]["kind"],
+        "CUT_KIND_OTHER_SPEAKER"
+    );
+    assert_eq!(lines[6]["id"], "f");
+    let e = lines[6]["error"].as_str().unwrap();
+    assert!(e.starts_with("line 8.text: "), "{e}");
+
+    // A whole file as bytes: the signature and the quoted thread are not analysed.
+    let eml = dir.path().join("reply.eml");
+    std::fs::write(
+        &eml,
+        "From: Anna <anna@example.com>\r\nSubject: Re: order\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         It still has not arrived.\r\n\r\nOn Mon, 3 Nov 2026, Shop <help@shop.example> wrote:\r\n> It was shipped.\r\n",
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "analyze",
+            "--format",
+            "eml",
+            "--model",
+            &model,
+            "--heads-dir",
+        ])
+        .arg(&heads)
+        .arg("--file")
+        .arg(&eml)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["text"]["redacted"], "It still has not arrived.");
+    assert_eq!(v["text"]["subject"], "Re: order");
+    assert_eq!(v["text"]["cuts"][0]["kind"], "CUT_KIND_QUOTE");
 }

@@ -21,10 +21,15 @@ fn python() -> PathBuf {
 async fn python_client_generated_from_proto_calls_analyze() {
     let server = common::server::start_tiny(&[]).await;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // A KOI8-R email as real bytes, for the `raw` field.
+    let dir = tempfile::tempdir().unwrap();
+    let eml = dir.path().join("ru_koi8r_8bit.eml");
+    std::fs::write(&eml, common::mime::fixture("mime/ru_koi8r_8bit.eml")).unwrap();
     let out = tokio::process::Command::new(python())
         .arg(root.join("tests/python/client_check.py"))
         .arg(server.addr.to_string())
         .arg(root.join("proto"))
+        .arg(&eml)
         .output()
         .await
         .expect("python runs");

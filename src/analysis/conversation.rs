@@ -1,8 +1,17 @@
 //! Conversation-level results computed from the per-turn analyses: sentiment trajectories per
 //! role and turn metrics (counts, word share, response latencies).
-use super::types::{MessageAnalysis, MessageInput, Role, Trajectory, TurnMetrics};
+use super::types::{MessageAnalysis, Role, Trajectory, TurnMetrics};
 
-pub fn trajectories(turns: &[MessageInput], analyses: &[MessageAnalysis]) -> Vec<Trajectory> {
+/// What the conversation figures need of one turn: who, when (Unix seconds), how many words of
+/// their own (after the text pipeline cut quotes and signatures).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TurnFacts {
+    pub role: Role,
+    pub timestamp: Option<f64>,
+    pub words: usize,
+}
+
+pub fn trajectories(turns: &[TurnFacts], analyses: &[MessageAnalysis]) -> Vec<Trajectory> {
     [Role::Customer, Role::Agent, Role::Bot, Role::Unspecified]
         .into_iter()
         .filter_map(|role| {
@@ -40,14 +49,13 @@ fn trajectory(role: Role, scores: Vec<f32>) -> Option<Trajectory> {
     })
 }
 
-pub fn turn_metrics(turns: &[MessageInput]) -> TurnMetrics {
-    let words = |t: &MessageInput| t.text.split_whitespace().count();
+pub fn turn_metrics(turns: &[TurnFacts]) -> TurnMetrics {
     let customer_words: usize = turns
         .iter()
         .filter(|t| t.role == Role::Customer)
-        .map(words)
+        .map(|t| t.words)
         .sum();
-    let all_words: usize = turns.iter().map(words).sum();
+    let all_words: usize = turns.iter().map(|t| t.words).sum();
     let mut agent_latency = Vec::new();
     let mut customer_latency = Vec::new();
     for pair in turns.windows(2) {
@@ -90,12 +98,11 @@ pub fn turn_metrics(turns: &[MessageInput]) -> TurnMetrics {
 mod tests {
     use super::*;
 
-    fn turn(role: Role, text: &str, ts: f64) -> MessageInput {
-        MessageInput {
+    fn turn(role: Role, text: &str, ts: f64) -> TurnFacts {
+        TurnFacts {
             role,
-            text: text.into(),
             timestamp: Some(ts),
-            ..Default::default()
+            words: text.split_whitespace().count(),
         }
     }
 

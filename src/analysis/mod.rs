@@ -1,6 +1,8 @@
 //! Message and conversation analysis: validates input, tokenizes off the async runtime, sends
 //! the tokens through the engine and turns head outputs into domain results.
+pub mod compose;
 pub mod conversation;
+pub mod prepare;
 pub mod types;
 
 use std::{
@@ -8,13 +10,13 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub use prepare::{PreparedMessage, Preparer};
 pub use types::*;
 
 use crate::{
     config::ModelArgs,
     engine::{Engine, Inference},
     model::{default_bundle_dir, Encoder, EncoderOptions, HeadSet, ModelSource, Tokenized},
-    text::detect_language,
     Error, Result,
 };
 
@@ -22,6 +24,8 @@ use crate::{
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     pub max_text_chars: usize,
+    /// Largest `raw` body (a whole MIME email, attachments included), in bytes.
+    pub max_raw_bytes: usize,
     pub max_batch_messages: usize,
     pub max_tokens: usize,
 }
@@ -51,6 +55,7 @@ pub struct Analyzer {
     encoder: Arc<Encoder>,
     heads: Arc<HeadSet>,
     engine: Engine,
+    preparer: Preparer,
     limits: Limits,
     model_version: Arc<str>,
     /// Position of the sentiment head in `heads.heads()` order (the engine's output order).
@@ -83,6 +88,7 @@ impl Analyzer {
         );
         let limits = Limits {
             max_text_chars: args.max_text_chars,
+            max_raw_bytes: args.max_raw_bytes,
             max_batch_messages: args.max_batch_messages,
             max_tokens: args.max_tokens,
         };
@@ -110,7 +116,9 @@ impl Analyzer {
             }
         }
         let engine = Engine::start(encoder.clone(), heads.clone(), engine_args)?;
+        let preparer = Preparer::new(encoder.clone(), &sentiment_languages, limits);
         Ok(Analyzer {
+            preparer,
             model_version: heads.version().into(),
             encoder,
             heads,
@@ -129,7 +137,9 @@ impl Analyzer {
             ..Default::default()
         };
         // Not validated: the operator's limits are for callers, not for this fixed text.
-        self.run(vec![msg], None).await.map(|_| ())
+        let p = self.preparer.clone();
+        let prepared = blocking(move || p.prepare_unchecked(msg, "warm-up")).await??;
+        self.infer(vec![prepared], None).await.map(|_| ())
     }
 
     pub fn limits(&self) -> Limits {
@@ -165,121 +175,97 @@ impl Analyzer {
         Ok(())
     }
 
-    /// Checks a batch against the limits. `field` names the repeated field for error messages.
-    pub fn validate(&self, messages: &[MessageInput], field: &str) -> Result<()> {
-        self.check_batch_len(messages.len(), field)?;
-        for (i, m) in messages.iter().enumerate() {
-            self.validate_text(&m.text, &format!("{field}[{i}].text"))?;
-        }
-        Ok(())
-    }
-
-    /// Checks one text against the limits; `field` names it in errors.
-    pub fn validate_text(&self, text: &str, field: &str) -> Result<()> {
-        if text.trim().is_empty() {
-            return Err(Error::invalid(field, "must not be empty"));
-        }
-        // Cheap upper bound first: a char is at least one byte.
-        if text.len() > self.limits.max_text_chars {
-            let chars = text.chars().count();
-            if chars > self.limits.max_text_chars {
-                return Err(Error::invalid(
-                    field,
-                    format!(
-                        "{chars} characters, over the limit of {}",
-                        self.limits.max_text_chars
-                    ),
-                ));
-            }
-        }
-        Ok(())
+    /// The text pipeline and tokenizer stage, cheap to clone into blocking tasks.
+    pub fn preparer(&self) -> &Preparer {
+        &self.preparer
     }
 
     /// Analyses independent messages; results in input order. `deadline` is the caller's: work
-    /// still queued when it passes is dropped.
+    /// still queued when it passes is dropped. `field` names the repeated field in errors.
     pub async fn analyze(
         &self,
         messages: Vec<MessageInput>,
         deadline: Option<Instant>,
         field: &str,
     ) -> Result<Vec<MessageAnalysis>> {
-        self.validate(&messages, field)?;
-        self.run(messages, deadline).await
+        self.check_batch_len(messages.len(), field)?;
+        let preparer = self.preparer.clone();
+        let field = field.to_string();
+        let prepared = blocking(move || {
+            messages
+                .into_iter()
+                .enumerate()
+                .map(|(i, m)| preparer.prepare(m, &format!("{field}[{i}]")))
+                .collect::<Result<Vec<_>>>()
+        })
+        .await??;
+        self.infer(prepared, deadline).await
     }
 
-    /// Analyses messages already validated.
-    async fn run(
+    /// Runs prepared messages through the engine and the heads; results in input order.
+    pub async fn infer(
         &self,
-        messages: Vec<MessageInput>,
+        mut prepared: Vec<PreparedMessage>,
         deadline: Option<Instant>,
     ) -> Result<Vec<MessageAnalysis>> {
-        let started = Instant::now();
-        let encoder = self.encoder.clone();
-        let texts: Vec<String> = messages.iter().map(|m| m.text.clone()).collect();
-        let tokenized = tokio::task::spawn_blocking(move || tokenize_all(&encoder, &texts))
-            .await
-            .map_err(|e| Error::Unavailable(format!("tokenizer task failed: {e}")))??;
-        let token_counts: Vec<(usize, bool)> = tokenized
-            .iter()
-            .map(|(t, _)| (t.ids.len(), t.truncated))
-            .collect();
-        let tokenize_times: Vec<Duration> = tokenized.iter().map(|(_, d)| *d).collect();
-        let receivers = self
+        // Nothing of the customer's own left (an email that is all quote): no inference, the
+        // heads abstain.
+        let (to_encode, slots): (Vec<Tokenized>, Vec<usize>) = prepared
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, p)| p.tokens.take().map(|t| (t, i)))
+            .unzip();
+        let mut receivers: Vec<Option<_>> = (0..prepared.len()).map(|_| None).collect();
+        for (rx, i) in self
             .engine
-            .submit(tokenized.into_iter().map(|(t, _)| t).collect(), deadline)?;
-        let mut out = Vec::with_capacity(messages.len());
-        for (i, (msg, rx)) in messages.into_iter().zip(receivers).enumerate() {
-            let inference = rx
-                .await
-                .map_err(|_| Error::Unavailable("the inference thread stopped".into()))??;
-            let (tokens, truncated) = token_counts[i];
-            out.push(self.compose(
-                msg,
-                inference,
-                tokens,
-                truncated,
-                tokenize_times[i],
-                started,
-            ));
+            .submit(to_encode, deadline)?
+            .into_iter()
+            .zip(slots)
+        {
+            receivers[i] = Some(rx);
+        }
+        let mut out = Vec::with_capacity(prepared.len());
+        for (p, rx) in prepared.into_iter().zip(receivers) {
+            let inference = match rx {
+                Some(rx) => Some(
+                    rx.await
+                        .map_err(|_| Error::Unavailable("the inference thread stopped".into()))??,
+                ),
+                None => None,
+            };
+            out.push(self.compose(p, inference));
         }
         Ok(out)
     }
 
-    fn compose(
-        &self,
-        msg: MessageInput,
-        inference: Inference,
-        tokens: usize,
-        truncated: bool,
-        tokenize: Duration,
-        started: Instant,
-    ) -> MessageAnalysis {
-        metrics::histogram!("rapport_tokenize_seconds").record(tokenize.as_secs_f64());
-        let language = detect_language(
-            &msg.text,
-            msg.language_hint.as_deref(),
-            &self.sentiment_languages,
-        );
-        let sentiment = language.supported.then(|| {
-            let head = self
-                .heads
-                .heads()
-                .nth(self.sentiment_index)
-                .expect("sentiment index is valid");
-            sentiment_from(&head.labels, &inference.head_probs[self.sentiment_index])
-        });
+    fn compose(&self, p: PreparedMessage, inference: Option<Inference>) -> MessageAnalysis {
+        metrics::histogram!("rapport_prepare_seconds").record(p.prepare.as_secs_f64());
+        metrics::histogram!("rapport_tokenize_seconds").record(p.tokenize.as_secs_f64());
+        let sentiment = inference
+            .as_ref()
+            .filter(|_| p.language.supported)
+            .map(|inf| {
+                let head = self
+                    .heads
+                    .heads()
+                    .nth(self.sentiment_index)
+                    .expect("sentiment index is valid");
+                sentiment_from(&head.labels, &inf.head_probs[self.sentiment_index])
+            });
         MessageAnalysis {
-            id: msg.id,
-            language,
+            id: p.input.id,
+            language: p.language,
             sentiment,
-            tokens,
-            truncated,
+            tokens: p.token_count,
+            truncated: p.truncated,
+            text: p.report,
             model_version: self.model_version.clone(),
             timings: Timings {
-                tokenize,
-                queue: inference.queue,
-                inference: inference.inference,
-                total: started.elapsed(),
+                prepare: p.prepare,
+                tokenize: p.tokenize,
+                queue: inference.as_ref().map_or(Duration::ZERO, |i| i.queue),
+                inference: inference.as_ref().map_or(Duration::ZERO, |i| i.inference),
+                total: p.received.elapsed(),
             },
         }
     }
@@ -291,10 +277,20 @@ impl Analyzer {
         turns: Vec<MessageInput>,
         deadline: Option<Instant>,
     ) -> Result<ConversationAnalysis> {
-        let analyses = self.analyze(turns.clone(), deadline, "turns").await?;
+        let roles: Vec<(Role, Option<f64>)> = turns.iter().map(|t| (t.role, t.timestamp)).collect();
+        let analyses = self.analyze(turns, deadline, "turns").await?;
+        let facts: Vec<conversation::TurnFacts> = roles
+            .into_iter()
+            .zip(&analyses)
+            .map(|((role, timestamp), a)| conversation::TurnFacts {
+                role,
+                timestamp,
+                words: a.text.features.words,
+            })
+            .collect();
         Ok(ConversationAnalysis {
-            trajectories: conversation::trajectories(&turns, &analyses),
-            metrics: conversation::turn_metrics(&turns),
+            trajectories: conversation::trajectories(&facts, &analyses),
+            metrics: conversation::turn_metrics(&facts),
             turns: analyses,
             conversation_id,
             model_version: self.model_version.clone(),
@@ -338,14 +334,11 @@ impl Analyzer {
     }
 }
 
-fn tokenize_all(encoder: &Encoder, texts: &[String]) -> Result<Vec<(Tokenized, Duration)>> {
-    texts
-        .iter()
-        .map(|t| {
-            let started = Instant::now();
-            encoder.tokenize(t).map(|tok| (tok, started.elapsed()))
-        })
-        .collect()
+/// Runs CPU work (text pipeline, tokenizer) off the async runtime.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Unavailable(format!("text pipeline task failed: {e}")))
 }
 
 /// Label = argmax; score = P(positive) - P(negative).

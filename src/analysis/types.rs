@@ -1,7 +1,10 @@
 //! Domain types of the analysis, independent of the transport.
 use std::{sync::Arc, time::Duration};
 
-use crate::text::Language;
+use crate::text::{
+    CallMetrics, ChatSummary, CutKind, Features, Language, LanguageMix, PiiKind, Sentence,
+    TranscriptFormat, Turn,
+};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Channel {
@@ -23,6 +26,18 @@ pub enum Role {
     Bot,
 }
 
+/// How a message's text is laid out (see `TextFormat` in the proto).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TextFormat {
+    /// One message; on the email channel a plain-text email body.
+    #[default]
+    Unspecified,
+    Html,
+    Rfc822,
+    ChatLog,
+    Transcript(TranscriptFormat),
+}
+
 /// Transcript segment timing, seconds from the start of the call.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Segment {
@@ -40,7 +55,14 @@ pub struct MessageInput {
     pub conversation_id: String,
     pub channel: Channel,
     pub role: Role,
+    /// The input as UTF-8 text; empty when `raw` carries it.
     pub text: String,
+    /// The input as bytes (a MIME email, or a body in `charset`); empty when `text` carries it.
+    pub raw: Vec<u8>,
+    pub charset: Option<String>,
+    pub format: TextFormat,
+    /// The customer's speaker label in a chat log or transcript.
+    pub customer_speaker: Option<String>,
     /// Seconds since the Unix epoch.
     pub timestamp: Option<f64>,
     pub language_hint: Option<String>,
@@ -62,6 +84,8 @@ pub struct Sentiment {
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Timings {
+    /// The text pipeline (decode, cut, redact, split, measure).
+    pub prepare: Duration,
     pub tokenize: Duration,
     pub queue: Duration,
     pub inference: Duration,
@@ -76,8 +100,36 @@ pub struct MessageAnalysis {
     pub sentiment: Option<Sentiment>,
     pub tokens: usize,
     pub truncated: bool,
+    /// What the text pipeline made of the input; safe to store and log.
+    pub text: TextReport,
     pub model_version: Arc<str>,
     pub timings: Timings,
+}
+
+/// A stretch of the input that was not analysed, redacted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedactedCut {
+    pub kind: CutKind,
+    pub text: String,
+}
+
+/// The text pipeline's result without the raw input: everything here is redacted.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TextReport {
+    /// The analysed words with personal data replaced by typed placeholders.
+    pub redacted: String,
+    pub cuts: Vec<RedactedCut>,
+    /// Placeholders as byte ranges of `redacted`.
+    pub pii: Vec<(PiiKind, std::ops::Range<usize>)>,
+    pub sentences: Vec<Sentence>,
+    pub languages: LanguageMix,
+    pub features: Features,
+    pub subject: Option<String>,
+    /// Chat or transcript turns (texts redacted).
+    pub turns: Vec<Turn>,
+    pub chat: Option<ChatSummary>,
+    pub call: Option<CallMetrics>,
+    pub warnings: Vec<String>,
 }
 
 /// How one role's sentiment moved through a conversation.

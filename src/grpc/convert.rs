@@ -2,9 +2,10 @@
 use crate::{
     analysis::{
         Channel, ConversationAnalysis, MessageAnalysis, MessageInput, Role, Segment, ServiceInfo,
-        Trajectory,
+        TextFormat, TextReport, Trajectory,
     },
     proto::v1 as pb,
+    text::{self, CutKind, PiiKind, TranscriptFormat},
     Error, Result,
 };
 
@@ -38,6 +39,26 @@ pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
                 format!(
                     "unknown value {}; expected 0..=3 (ROLE_UNSPECIFIED..ROLE_BOT)",
                     m.role
+                ),
+            ))
+        }
+    };
+    let format = match pb::TextFormat::try_from(m.format) {
+        Ok(pb::TextFormat::Unspecified) => TextFormat::Unspecified,
+        Ok(pb::TextFormat::Html) => TextFormat::Html,
+        Ok(pb::TextFormat::Rfc822) => TextFormat::Rfc822,
+        Ok(pb::TextFormat::ChatLog) => TextFormat::ChatLog,
+        Ok(pb::TextFormat::Transcript) => TextFormat::Transcript(TranscriptFormat::Auto),
+        Ok(pb::TextFormat::TranscriptJson) => TextFormat::Transcript(TranscriptFormat::Json),
+        Ok(pb::TextFormat::Webvtt) => TextFormat::Transcript(TranscriptFormat::WebVtt),
+        Ok(pb::TextFormat::Srt) => TextFormat::Transcript(TranscriptFormat::Srt),
+        Ok(pb::TextFormat::SpeakerLines) => TextFormat::Transcript(TranscriptFormat::Lines),
+        Err(_) => {
+            return Err(Error::invalid(
+                format!("{field}.format"),
+                format!(
+                    "unknown value {}; expected 0..=8 (TEXT_FORMAT_UNSPECIFIED..TEXT_FORMAT_SPEAKER_LINES)",
+                    m.format
                 ),
             ))
         }
@@ -88,6 +109,10 @@ pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
         channel,
         role,
         text: m.text,
+        raw: m.raw.to_vec(),
+        charset: Some(m.charset).filter(|c| !c.trim().is_empty()),
+        format,
+        customer_speaker: Some(m.customer_speaker).filter(|c| !c.trim().is_empty()),
         timestamp,
         language_hint: Some(m.language_hint).filter(|h| !h.is_empty()),
         email_subject,
@@ -107,15 +132,19 @@ fn micros(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
+fn language_to_proto(l: text::Language) -> pb::LanguageInfo {
+    pb::LanguageInfo {
+        code: l.code,
+        confidence: l.confidence,
+        supported: l.supported,
+        from_hint: l.from_hint,
+    }
+}
+
 pub fn analysis_to_proto(a: MessageAnalysis) -> pb::MessageAnalysis {
     pb::MessageAnalysis {
         id: a.id,
-        language: Some(pb::LanguageInfo {
-            code: a.language.code,
-            confidence: a.language.confidence,
-            supported: a.language.supported,
-            from_hint: a.language.from_hint,
-        }),
+        language: Some(language_to_proto(a.language)),
         sentiment: a.sentiment.map(|s| pb::Sentiment {
             label: s.label,
             score: s.score,
@@ -125,13 +154,181 @@ pub fn analysis_to_proto(a: MessageAnalysis) -> pb::MessageAnalysis {
         emotions: Default::default(),
         tokens: u32::try_from(a.tokens).unwrap_or(u32::MAX),
         truncated: a.truncated,
+        text: Some(report_to_proto(a.text)),
         model_version: a.model_version.to_string(),
         timings: Some(pb::Timings {
+            prepare_us: micros(a.timings.prepare),
             tokenize_us: micros(a.timings.tokenize),
             queue_us: micros(a.timings.queue),
             inference_us: micros(a.timings.inference),
             total_us: micros(a.timings.total),
         }),
+    }
+}
+
+fn offset(i: usize) -> u32 {
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+fn report_to_proto(r: TextReport) -> pb::TextReport {
+    let f = &r.features;
+    let features = pb::TextFeatures {
+        chars: offset(f.chars),
+        words: offset(f.words),
+        sentences: offset(f.sentences),
+        mean_word_chars: f.mean_word_chars,
+        mean_sentence_words: f.mean_sentence_words,
+        type_token_ratio: f.type_token_ratio,
+        pronoun_i: offset(f.pronoun_i),
+        pronoun_we: offset(f.pronoun_we),
+        pronoun_you: offset(f.pronoun_you),
+        you_formal: offset(f.you_formal),
+        you_informal: offset(f.you_informal),
+        you_capitalised: offset(f.you_capitalised),
+        address_formality: f.address_formality(),
+        hedges: offset(f.hedges),
+        intensifiers: offset(f.intensifiers),
+        politeness: offset(f.politeness),
+        apologies: offset(f.apologies),
+        thanks: offset(f.thanks),
+        negations: offset(f.negations),
+        urgency: offset(f.urgency),
+        imperatives: offset(f.imperatives),
+        questions: offset(f.questions),
+        exclamations: offset(f.exclamations),
+        numbers: offset(f.numbers),
+        emoji: offset(f.emoji),
+        emoji_positive: offset(f.emoji_positive),
+        emoji_negative: offset(f.emoji_negative),
+        emoticons_positive: offset(f.emoticons_positive),
+        emoticons_negative: offset(f.emoticons_negative),
+        elongations: offset(f.elongations),
+        repeated_punctuation: offset(f.repeated_punctuation),
+        punctuation: offset(f.punctuation),
+        caps_words: offset(f.caps_words),
+        caps_ratio: f.caps_ratio,
+        fillers: offset(f.fillers),
+        repetitions: offset(f.repetitions),
+    };
+    pb::TextReport {
+        redacted: r.redacted,
+        cuts: r
+            .cuts
+            .into_iter()
+            .map(|c| pb::TextCut {
+                kind: cut_kind_to_proto(c.kind) as i32,
+                text: c.text,
+            })
+            .collect(),
+        pii: r
+            .pii
+            .into_iter()
+            .map(|(kind, range)| pb::PiiSpan {
+                kind: pii_kind_to_proto(kind) as i32,
+                start: offset(range.start),
+                end: offset(range.end),
+            })
+            .collect(),
+        sentences: r
+            .sentences
+            .into_iter()
+            .map(|s| pb::SentenceInfo {
+                text: s.text,
+                start: offset(s.range.start),
+                end: offset(s.range.end),
+                language: Some(language_to_proto(s.language)),
+            })
+            .collect(),
+        language_shares: r.languages.shares.into_iter().collect(),
+        mixed_language: r.languages.mixed,
+        features: Some(features),
+        subject: r.subject.unwrap_or_default(),
+        turns: r
+            .turns
+            .into_iter()
+            .map(|t| pb::TextTurn {
+                speaker: t.speaker,
+                role: text_role_to_proto(t.role) as i32,
+                start_seconds: t.start,
+                end_seconds: t.end,
+                text: t.text,
+            })
+            .collect(),
+        chat: r.chat.map(|c| pb::ChatSummary {
+            turns: offset(c.turns),
+            customer_turns: offset(c.customer_turns),
+            one_word_turns: offset(c.one_word_turns),
+            mean_customer_turn_words: c.mean_customer_turn_words,
+            agent_response_latency_seconds: c.agent_response_latency_s,
+            customer_response_latency_seconds: c.customer_response_latency_s,
+        }),
+        call: r.call.map(|c| pb::CallMetrics {
+            timed: c.timed,
+            duration_seconds: c.duration_s,
+            speakers: c
+                .speakers
+                .into_iter()
+                .map(|s| pb::SpeakerMetrics {
+                    speaker: s.speaker,
+                    role: s.role.map_or(pb::Role::Unspecified, text_role_to_proto) as i32,
+                    segments: offset(s.segments),
+                    words: offset(s.words),
+                    talk_time_seconds: s.talk_time_s,
+                    talk_ratio: s.talk_ratio,
+                    words_per_minute: s.words_per_minute,
+                    fillers: offset(s.fillers),
+                    repetitions: offset(s.repetitions),
+                    fillers_per_100_words: s.fillers_per_100_words,
+                    interruptions_made: offset(s.interruptions_made),
+                    interrupted: offset(s.interrupted),
+                    overlap_seconds: s.overlap_s,
+                    longest_monologue_seconds: s.longest_monologue_s,
+                    mean_response_latency_seconds: s.mean_response_latency_s,
+                })
+                .collect(),
+            overlaps: offset(c.overlaps),
+            overlap_seconds: c.overlap_s,
+            interruptions: offset(c.interruptions),
+            pauses: offset(c.pauses),
+            longest_pause_seconds: c.longest_pause_s,
+            silence_seconds: c.silence_s,
+            longest_monologue_seconds: c.longest_monologue_s,
+        }),
+        warnings: r.warnings,
+    }
+}
+
+fn cut_kind_to_proto(k: CutKind) -> pb::CutKind {
+    match k {
+        CutKind::Quote => pb::CutKind::Quote,
+        CutKind::Forward => pb::CutKind::Forward,
+        CutKind::Signature => pb::CutKind::Signature,
+        CutKind::Disclaimer => pb::CutKind::Disclaimer,
+        CutKind::OtherSpeaker => pb::CutKind::OtherSpeaker,
+    }
+}
+
+fn pii_kind_to_proto(k: PiiKind) -> pb::PiiKind {
+    match k {
+        PiiKind::Email => pb::PiiKind::Email,
+        PiiKind::Url => pb::PiiKind::Url,
+        PiiKind::Card => pb::PiiKind::Card,
+        PiiKind::Iban => pb::PiiKind::Iban,
+        PiiKind::Snils => pb::PiiKind::Snils,
+        PiiKind::Inn => pb::PiiKind::Inn,
+        PiiKind::Passport => pb::PiiKind::Passport,
+        PiiKind::Phone => pb::PiiKind::Phone,
+        PiiKind::Ip => pb::PiiKind::Ip,
+    }
+}
+
+/// The pipeline's roles: system lines are reported as bot turns, unknown as unspecified.
+fn text_role_to_proto(r: text::Role) -> pb::Role {
+    match r {
+        text::Role::Customer => pb::Role::Customer,
+        text::Role::Agent => pb::Role::Agent,
+        text::Role::Bot | text::Role::System => pb::Role::Bot,
+        text::Role::Unknown => pb::Role::Unspecified,
     }
 }
 
@@ -202,6 +399,7 @@ pub fn info_to_proto(i: ServiceInfo) -> pb::GetInfoResponse {
             .collect(),
         limits: Some(pb::Limits {
             max_text_chars: i.limits.max_text_chars as u32,
+            max_raw_bytes: offset(i.limits.max_raw_bytes),
             max_batch_messages: i.limits.max_batch_messages as u32,
             max_tokens: i.limits.max_tokens as u32,
         }),

@@ -16,7 +16,11 @@ use super::convert::{
     analysis_to_proto, conversation_to_proto, info_to_proto, message_from_proto,
     messages_from_proto,
 };
-use crate::{analysis::Analyzer, proto::v1 as pb, Error};
+use crate::{
+    analysis::{blocking, Analyzer},
+    proto::v1 as pb,
+    Error,
+};
 
 /// The analyzer once models are loaded and warmed; empty before that.
 pub type Ready = Arc<OnceLock<Arc<Analyzer>>>;
@@ -187,8 +191,9 @@ async fn score_one(
         .message
         .ok_or_else(|| Error::invalid(&field, "missing"))
         .and_then(|m| message_from_proto(m, &field))?;
-    analyzer.validate_text(&msg.text, &format!("{field}.text"))?;
-    let mut out = analyzer.analyze(vec![msg], None, "message").await?;
+    let preparer = analyzer.preparer().clone();
+    let prepared = blocking(move || preparer.prepare(msg, &field)).await??;
+    let mut out = analyzer.infer(vec![prepared], None).await?;
     Ok(analysis_to_proto(out.remove(0)))
 }
 

@@ -1,6 +1,6 @@
 """A Python gRPC client generated from proto/ at run time calls a running rapport server.
 
-usage: client_check.py HOST:PORT PROTO_DIR
+usage: client_check.py HOST:PORT PROTO_DIR KOI8R_EML
 Exits non-zero, with the reason, on any mismatch."""
 import os
 import sys
@@ -10,7 +10,7 @@ import grpc
 import grpc_tools
 from grpc_tools import protoc
 
-addr, proto_dir = sys.argv[1], sys.argv[2]
+addr, proto_dir, eml = sys.argv[1], sys.argv[2], sys.argv[3]
 out = tempfile.mkdtemp(prefix="rapport-py-")
 well_known = os.path.join(os.path.dirname(grpc_tools.__file__), "_proto")
 files = [f"rapport/v1/{n}.proto" for n in ("common", "analyzer", "scoring", "live", "profiles", "info")]
@@ -46,6 +46,20 @@ try:
 except grpc.RpcError as e:
     assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
     assert e.details().startswith("messages[0].text"), e.details()
+
+# A whole KOI8-R email as bytes: decoded, the signature cut, personal data redacted.
+with open(eml, "rb") as f:
+    raw = f.read()
+resp = analyzer.Analyze(analyzer_pb2.AnalyzeRequest(messages=[
+    common_pb2.Message(id="py-eml", raw=raw, format=common_pb2.TEXT_FORMAT_RFC822,
+                       channel=common_pb2.CHANNEL_EMAIL)]), timeout=30)
+a = resp.analyses[0]
+assert a.language.code == "ru", a
+assert a.text.redacted.startswith("Подскажите, пожалуйста"), a.text
+assert a.text.subject == "Вопрос", a.text
+assert [c.kind for c in a.text.cuts] == [common_pb2.CUT_KIND_SIGNATURE], a.text
+assert a.text.features.questions >= 1, a.text
+assert a.timings.prepare_us > 0, a.timings
 
 info = info_pb2_grpc.InfoStub(channel).GetInfo(info_pb2.GetInfoRequest(), timeout=30)
 assert any(ls.task == "sentiment" for ls in info.label_sets), info

@@ -1,0 +1,263 @@
+//! Results composed from the heads and the text pipeline's features: the style dimensions that
+//! have no head of their own (directness, emotionality, urgency), service tones and
+//! communication purpose. No labelled data for these exists in ../shared/datasets, so they are
+//! documented formulas over trained outputs and counted cues, not trained models; every input
+//! and weight is here, and each result says what it came from.
+//!
+//! Notation: `P(x)` a head's calibrated probability, `sat(c, k) = 1 - exp(-c / k)` a saturating
+//! map of a count rate into [0, 1) (at `c = k` it is 0.63), rates are per sentence unless noted.
+use crate::text::Features;
+
+/// What the heads said about one text; `None` where a head is not loaded or abstained.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HeadScores {
+    /// P(negative), P(neutral), P(positive).
+    pub sentiment: Option<[f32; 3]>,
+    /// Ekman six + neutral, in [`EMOTIONS`] order.
+    pub emotions: Option<[f32; 7]>,
+    pub politeness: Option<f32>,
+    pub formality: Option<f32>,
+    /// P(certain) (high = assertive, low = hedged).
+    pub certainty: Option<f32>,
+    pub toxicity: Option<f32>,
+}
+
+pub const EMOTIONS: [&str; 7] = [
+    "anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral",
+];
+pub const TONES: [&str; 7] = [
+    "frustrated",
+    "satisfied",
+    "polite",
+    "impolite",
+    "sympathetic",
+    "excited",
+    "sad",
+];
+pub const PURPOSES: [&str; 4] = [
+    "fact_oriented",
+    "information_seeking",
+    "action_seeking",
+    "self_revealing",
+];
+
+/// The composed style dimensions (each in [0, 1]); `None` when an input they need is missing.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ComposedStyle {
+    pub directness: Option<f32>,
+    pub emotionality: Option<f32>,
+    pub urgency: f32,
+}
+
+fn sat(count: f32, k: f32) -> f32 {
+    1.0 - (-count.max(0.0) / k).exp()
+}
+
+fn per_sentence(f: &Features, count: usize) -> f32 {
+    count as f32 / f.sentences.max(1) as f32
+}
+
+/// Expressive cues per word: exclamations, intensifiers, elongations, capitalised words, emoji
+/// and emoticons, repeated punctuation.
+fn expressive_rate(f: &Features) -> f32 {
+    let cues = f.exclamations
+        + f.intensifiers
+        + f.elongations
+        + f.caps_words
+        + f.emoji
+        + f.emoticons_positive
+        + f.emoticons_negative
+        + f.repeated_punctuation;
+    f.rate(cues)
+}
+
+/// Directness (assertiveness): `0.35 P(certain) + 0.25 (1 - politeness) + 0.25 sat(imperatives,
+/// 0.5) + 0.15 (1 - sat(hedges, 0.5))`. Commands, conviction and little softening read as direct.
+pub fn directness(h: &HeadScores, f: &Features) -> Option<f32> {
+    let certain = h.certainty?;
+    let polite = h.politeness?;
+    Some(
+        0.35 * certain
+            + 0.25 * (1.0 - polite)
+            + 0.25 * sat(per_sentence(f, f.imperatives), 0.5)
+            + 0.15 * (1.0 - sat(per_sentence(f, f.hedges), 0.5)),
+    )
+}
+
+/// Emotionality: `0.6 (1 - P(neutral)) + 0.4 sat(expressive cues per word, 0.08)`.
+pub fn emotionality(h: &HeadScores, f: &Features) -> Option<f32> {
+    let neutral = h.emotions?[6];
+    Some(0.6 * (1.0 - neutral) + 0.4 * sat(expressive_rate(f), 0.08))
+}
+
+/// Urgency: `0.55 sat(urgency words, 0.5) + 0.2 sat(exclamations + repeated punctuation + caps
+/// words, 1) + 0.25 max(P(anger), P(fear)) P(negative)`; without the heads, the cue terms alone
+/// rescaled to [0, 1].
+pub fn urgency(h: &HeadScores, f: &Features) -> f32 {
+    let words = sat(per_sentence(f, f.urgency), 0.5);
+    let shouting = sat(
+        per_sentence(f, f.exclamations + f.repeated_punctuation + f.caps_words),
+        1.0,
+    );
+    match (h.emotions, h.sentiment) {
+        (Some(e), Some(s)) => 0.55 * words + 0.2 * shouting + 0.25 * e[0].max(e[2]) * s[0],
+        _ => (0.55 * words + 0.2 * shouting) / 0.75,
+    }
+}
+
+pub fn style(h: &HeadScores, f: &Features) -> ComposedStyle {
+    ComposedStyle {
+        directness: directness(h, f),
+        emotionality: emotionality(h, f),
+        urgency: urgency(h, f),
+    }
+}
+
+/// Service tones of a dialogue turn, each in [0, 1] (several can hold at once):
+/// - frustrated = P(neg) (0.5 + 0.5 max(anger, disgust)) (0.7 + 0.3 urgency)
+/// - satisfied = P(pos) (0.5 + 0.5 joy)
+/// - polite = politeness; impolite = max(P(toxic), (1 - politeness) P(neg))
+/// - sympathetic = sat(apologies, 0.5) (0.5 + 0.5 politeness)
+/// - excited = P(pos) max(joy, surprise) (0.5 + 0.5 emotionality)
+/// - sad = sadness (0.5 + 0.5 P(neg))
+///
+/// `None` without the sentiment, emotion and politeness heads.
+pub fn tones(h: &HeadScores, f: &Features) -> Option<[f32; 7]> {
+    let s = h.sentiment?;
+    let e = h.emotions?;
+    let polite = h.politeness?;
+    let (neg, pos) = (s[0], s[2]);
+    let urgent = urgency(h, f);
+    let emotional = emotionality(h, f).unwrap_or(0.0);
+    let impolite = ((1.0 - polite) * neg).max(h.toxicity.unwrap_or(0.0));
+    Some(
+        [
+            neg * (0.5 + 0.5 * e[0].max(e[1])) * (0.7 + 0.3 * urgent),
+            pos * (0.5 + 0.5 * e[3]),
+            polite,
+            impolite,
+            sat(per_sentence(f, f.apologies), 0.5) * (0.5 + 0.5 * polite),
+            pos * e[3].max(e[5]) * (0.5 + 0.5 * emotional),
+            e[4] * (0.5 + 0.5 * neg),
+        ]
+        .map(|v| v.clamp(0.0, 1.0)),
+    )
+}
+
+/// Communication purpose, raw scores normalised to sum to 1:
+/// - information-seeking = sat(questions, 0.5)
+/// - action-seeking = sat(imperatives + politeness markers, 0.6)
+/// - self-revealing = sat(first-person singular per word, 0.08) (0.5 + 0.5 emotionality)
+/// - fact-oriented = 0.15 + 0.35 sat(numbers per word, 0.05) + 0.5 (1 - emotionality)
+///
+/// The floor on fact-oriented makes a plain statement fact-oriented rather than undefined.
+pub fn purpose(h: &HeadScores, f: &Features) -> [f32; 4] {
+    let emotional = emotionality(h, f).unwrap_or_else(|| sat(expressive_rate(f), 0.08));
+    let raw = [
+        0.15 + 0.35 * sat(f.rate(f.numbers), 0.05) + 0.5 * (1.0 - emotional),
+        sat(per_sentence(f, f.questions), 0.5),
+        sat(per_sentence(f, f.imperatives + f.politeness), 0.6),
+        sat(f.rate(f.pronoun_i), 0.08) * (0.5 + 0.5 * emotional),
+    ];
+    let sum: f32 = raw.iter().sum();
+    raw.map(|v| v / sum)
+}
+
+/// Formality with Russian forms of address folded in: where "Вы" or "ты" is used, the head's
+/// score is averaged with the address signal mapped to [0, 1].
+pub fn formality(head: Option<f32>, f: &Features) -> Option<f32> {
+    let head = head?;
+    if f.you_formal + f.you_informal == 0 {
+        return Some(head);
+    }
+    Some(0.5 * head + 0.5 * (f.address_formality() + 1.0) / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn features(sentences: usize, words: usize) -> Features {
+        Features {
+            sentences,
+            words,
+            ..Default::default()
+        }
+    }
+
+    fn heads() -> HeadScores {
+        HeadScores {
+            sentiment: Some([0.1, 0.3, 0.6]),
+            emotions: Some([0.05, 0.02, 0.03, 0.6, 0.05, 0.1, 0.3]),
+            politeness: Some(0.7),
+            formality: Some(0.5),
+            certainty: Some(0.8),
+            toxicity: Some(0.02),
+        }
+    }
+
+    #[test]
+    fn orders_and_questions_change_purpose_and_directness() {
+        let h = heads();
+        let mut ask = features(2, 12);
+        ask.questions = 2;
+        let mut order = features(2, 12);
+        order.imperatives = 2;
+        let p_ask = purpose(&h, &ask);
+        let p_order = purpose(&h, &order);
+        assert!((p_ask.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!(p_ask[1] > p_ask[2] && p_ask[1] > p_ask[3], "{p_ask:?}");
+        assert!(p_order[2] > p_order[1], "{p_order:?}");
+        assert!(directness(&h, &order).unwrap() > directness(&h, &ask).unwrap());
+        let mut hedged = ask.clone();
+        hedged.hedges = 3;
+        assert!(directness(&h, &hedged).unwrap() < directness(&h, &ask).unwrap());
+    }
+
+    #[test]
+    fn an_angry_urgent_complaint_is_frustrated_not_satisfied() {
+        let h = HeadScores {
+            sentiment: Some([0.9, 0.08, 0.02]),
+            emotions: Some([0.8, 0.3, 0.1, 0.02, 0.2, 0.1, 0.05]),
+            politeness: Some(0.2),
+            toxicity: Some(0.1),
+            ..heads()
+        };
+        let mut f = features(3, 25);
+        f.urgency = 2;
+        f.exclamations = 3;
+        f.caps_words = 2;
+        let t = tones(&h, &f).unwrap();
+        assert!(t[0] > 0.7, "frustrated {t:?}");
+        assert!(t[1] < 0.05, "satisfied {t:?}");
+        assert!(t[3] > t[2], "impolite over polite {t:?}");
+        assert!(urgency(&h, &f) > urgency(&heads(), &features(3, 25)));
+        assert!(emotionality(&h, &f).unwrap() > 0.8);
+        for v in t {
+            assert!((0.0..=1.0).contains(&v));
+        }
+    }
+
+    #[test]
+    fn missing_heads_leave_results_out_instead_of_guessing() {
+        let h = HeadScores::default();
+        let f = features(1, 5);
+        assert_eq!(directness(&h, &f), None);
+        assert_eq!(emotionality(&h, &f), None);
+        assert_eq!(tones(&h, &f), None);
+        assert!((0.0..=1.0).contains(&urgency(&h, &f)));
+        assert!((purpose(&h, &f).iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn russian_address_moves_formality() {
+        let mut vy = features(1, 6);
+        vy.you_formal = 2;
+        let mut ty = features(1, 6);
+        ty.you_informal = 2;
+        assert!(formality(Some(0.5), &vy).unwrap() > 0.7);
+        assert!(formality(Some(0.5), &ty).unwrap() < 0.3);
+        assert_eq!(formality(Some(0.4), &features(1, 6)), Some(0.4));
+        assert_eq!(formality(None, &vy), None);
+    }
+}

@@ -1,0 +1,323 @@
+//! From a [`MessageInput`] to the words the models see: checks against the limits, the text
+//! pipeline ([`crate::text`]) run on the message as its channel and format say, the tokenizer,
+//! and a report of what the pipeline did that carries nothing of the raw input.
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use crate::{
+    model::{Encoder, Tokenized},
+    text::{self, Channel as Layout, EmailFormat, Language, PreparedText, RawText},
+    Error, Result,
+};
+
+use super::{Channel, Limits, MessageInput, RedactedCut, TextFormat, TextReport};
+
+/// The stage before the engine. Cheap to clone into a blocking task.
+#[derive(Clone)]
+pub struct Preparer {
+    encoder: Arc<Encoder>,
+    /// Languages the heads cover; others are reported as unsupported and the heads abstain.
+    supported: Arc<[String]>,
+    limits: Limits,
+}
+
+/// One message ready for the engine.
+#[derive(Debug)]
+pub struct PreparedMessage {
+    /// The caller's message with `text` and `raw` emptied: the raw words go no further.
+    pub input: MessageInput,
+    pub report: TextReport,
+    pub language: Language,
+    /// None when nothing of the customer's own is left to encode (the heads abstain); taken by
+    /// the engine.
+    pub tokens: Option<Tokenized>,
+    /// Tokens the encoder sees, and whether the text was cut to fit.
+    pub token_count: usize,
+    pub truncated: bool,
+    pub prepare: Duration,
+    pub tokenize: Duration,
+    /// When preparation began, for the total time.
+    pub received: Instant,
+}
+
+impl Preparer {
+    pub fn new(encoder: Arc<Encoder>, supported: &[String], limits: Limits) -> Self {
+        Preparer {
+            encoder,
+            supported: supported.into(),
+            limits,
+        }
+    }
+
+    /// Checks `m` against the limits, then prepares it. Blocking CPU work. `field` names the
+    /// message in errors (`messages[3]`).
+    pub fn prepare(&self, m: MessageInput, field: &str) -> Result<PreparedMessage> {
+        self.validate(&m, field)?;
+        self.prepare_unchecked(m, field)
+    }
+
+    /// [`Self::prepare`] without the limits, for the server's own warm-up text.
+    pub fn prepare_unchecked(&self, mut m: MessageInput, field: &str) -> Result<PreparedMessage> {
+        let received = Instant::now();
+        let p = pipeline(&mut m, &self.supported, field)?;
+        let prepared_at = Instant::now();
+        let tokens = if p.text.trim().is_empty() {
+            None
+        } else {
+            Some(self.encoder.tokenize(&p.text)?)
+        };
+        let tokenize = prepared_at.elapsed();
+        Ok(PreparedMessage {
+            token_count: tokens.as_ref().map_or(0, |t| t.ids.len()),
+            truncated: tokens.as_ref().is_some_and(|t| t.truncated),
+            input: m,
+            language: p.language.clone(),
+            report: report(p),
+            tokens,
+            prepare: prepared_at - received,
+            tokenize,
+            received,
+        })
+    }
+
+    /// Exactly one of `text` and `raw`, within the limits, in a format that fits the channel.
+    pub fn validate(&self, m: &MessageInput, field: &str) -> Result<()> {
+        layout(m.channel, m.format, field)?;
+        if m.segment.is_some() && matches!(m.format, TextFormat::Transcript(_)) {
+            return Err(Error::invalid(
+                format!("{field}.transcript"),
+                "one segment's times do not fit a whole transcript, whose segments carry their own",
+            ));
+        }
+        if m.raw.is_empty() {
+            return self.validate_text(&m.text, &format!("{field}.text"));
+        }
+        if !m.text.is_empty() {
+            return Err(Error::invalid(field, "set `text` or `raw`, not both"));
+        }
+        if m.raw.len() > self.limits.max_raw_bytes {
+            return Err(Error::invalid(
+                format!("{field}.raw"),
+                format!(
+                    "{} bytes, over the limit of {}",
+                    m.raw.len(),
+                    self.limits.max_raw_bytes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks one text against the limits; `field` names it in errors.
+    fn validate_text(&self, text: &str, field: &str) -> Result<()> {
+        if text.trim().is_empty() {
+            return Err(Error::invalid(field, "must not be empty"));
+        }
+        // Cheap upper bound first: a char is at least one byte.
+        if text.len() > self.limits.max_text_chars {
+            let chars = text.chars().count();
+            if chars > self.limits.max_text_chars {
+                return Err(Error::invalid(
+                    field,
+                    format!(
+                        "{chars} characters, over the limit of {}",
+                        self.limits.max_text_chars
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How the pipeline must read a message of `channel` written as `format`; `field` names the
+/// message in errors.
+pub fn layout(channel: Channel, format: TextFormat, field: &str) -> Result<Layout> {
+    let fits = |ok: &[Channel]| channel == Channel::Unspecified || ok.contains(&channel);
+    let layout = match format {
+        TextFormat::Unspecified if channel == Channel::Email => Layout::Email(EmailFormat::Plain),
+        TextFormat::Unspecified => Layout::Plain,
+        TextFormat::Html if fits(&[Channel::Email, Channel::Social]) => {
+            Layout::Email(EmailFormat::Html)
+        }
+        TextFormat::Rfc822 if fits(&[Channel::Email]) => Layout::Email(EmailFormat::Rfc822),
+        TextFormat::ChatLog if fits(&[Channel::Chat, Channel::Sms, Channel::Social]) => {
+            Layout::Chat
+        }
+        TextFormat::Transcript(f) if fits(&[Channel::CallTranscript]) => Layout::Transcript(f),
+        _ => {
+            return Err(Error::invalid(
+                format!("{field}.format"),
+                format!("{format:?} does not fit channel {channel:?}"),
+            ))
+        }
+    };
+    Ok(layout)
+}
+
+/// Runs the text pipeline on one message, taking its `text` or `raw` body out of it.
+/// `supported` lists the languages the heads cover. Errors name `field`'s text or raw body.
+fn pipeline(msg: &mut MessageInput, supported: &[String], field: &str) -> Result<PreparedText> {
+    let channel = layout(msg.channel, msg.format, field)?;
+    let (body, body_field) = if msg.raw.is_empty() {
+        (std::mem::take(&mut msg.text).into_bytes(), "text")
+    } else {
+        (std::mem::take(&mut msg.raw), "raw")
+    };
+    let raw = RawText {
+        channel,
+        body,
+        charset: msg.charset.clone(),
+        language_hint: msg.language_hint.clone(),
+        customer: msg.customer_speaker.clone(),
+    };
+    let options = text::Options {
+        supported_languages: supported.to_vec(),
+        ..text::Options::default()
+    };
+    text::prepare_with(&raw, &options).map_err(|e| match e {
+        // The pipeline names places inside the body ("body", "messages[2].text"); put the
+        // message's own field in front.
+        Error::InvalidArgument {
+            field: inner,
+            reason,
+        } => match inner.as_str() {
+            "charset" => Error::invalid(format!("{field}.charset"), reason),
+            "body" => Error::invalid(format!("{field}.{body_field}"), reason),
+            place => Error::invalid(
+                format!("{field}.{body_field}"),
+                format!("{reason} ({place})"),
+            ),
+        },
+        other => other,
+    })
+}
+
+/// What may leave the pipeline: the redacted text and figures, never `decoded` or `text`.
+pub fn report(p: PreparedText) -> TextReport {
+    let cuts = p
+        .cuts
+        .iter()
+        .map(|c| RedactedCut {
+            kind: c.kind,
+            text: text::pii::redact(p.decoded[c.range.clone()].trim()).text,
+        })
+        .collect();
+    TextReport {
+        cuts,
+        pii: p.pii.iter().map(|s| (s.kind, s.redacted.clone())).collect(),
+        subject: p.subject.map(|s| text::pii::redact(&s).text),
+        redacted: p.redacted,
+        sentences: p.sentences,
+        languages: p.languages,
+        features: p.features,
+        turns: p.turns,
+        chat: p.chat,
+        call: p.call,
+        warnings: p.warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::{CutKind, PiiKind, TranscriptFormat};
+
+    fn en_ru() -> Vec<String> {
+        vec!["en".into(), "ru".into()]
+    }
+
+    #[test]
+    fn format_must_fit_the_channel() {
+        let e = layout(Channel::Chat, TextFormat::Rfc822, "messages[1]")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("messages[1].format: Rfc822 does not fit channel Chat"),
+            "{e}"
+        );
+        assert_eq!(
+            layout(Channel::Unspecified, TextFormat::Rfc822, "m").unwrap(),
+            Layout::Email(EmailFormat::Rfc822)
+        );
+        assert_eq!(
+            layout(Channel::Email, TextFormat::Unspecified, "m").unwrap(),
+            Layout::Email(EmailFormat::Plain)
+        );
+        assert_eq!(
+            layout(
+                Channel::CallTranscript,
+                TextFormat::Transcript(TranscriptFormat::Srt),
+                "m"
+            )
+            .unwrap(),
+            Layout::Transcript(TranscriptFormat::Srt)
+        );
+    }
+
+    #[test]
+    fn email_reply_keeps_own_words_and_reports_redacted_cuts() {
+        let mut msg = MessageInput {
+            channel: Channel::Email,
+            text: "The refund still has not arrived, call me at +7 916 123-45-67.\n\n\
+                   On Mon, 3 Nov 2026 at 10:00, Support <help@shop.example> wrote:\n\
+                   > Your refund was sent, write to anna@shop.example\n"
+                .into(),
+            ..Default::default()
+        };
+        let p = pipeline(&mut msg, &en_ru(), "messages[0]").unwrap();
+        assert!(
+            msg.text.is_empty(),
+            "the raw text is taken out of the message"
+        );
+        assert!(p.text.contains("refund still has not arrived"));
+        assert!(!p.text.contains("was sent"));
+        let r = report(p);
+        assert!(r.redacted.contains("[PHONE]"), "{}", r.redacted);
+        assert!(!r.redacted.contains("916"));
+        assert_eq!(r.pii.len(), 1);
+        assert_eq!(r.pii[0].0, PiiKind::Phone);
+        assert_eq!(&r.redacted[r.pii[0].1.clone()], "[PHONE]");
+        let quote = r.cuts.iter().find(|c| c.kind == CutKind::Quote).unwrap();
+        assert!(quote.text.contains("[EMAIL]"), "{}", quote.text);
+        assert!(!quote.text.contains("anna@"));
+    }
+
+    #[test]
+    fn pipeline_errors_name_the_message_field() {
+        let mut msg = MessageInput {
+            channel: Channel::CallTranscript,
+            format: TextFormat::Transcript(TranscriptFormat::Json),
+            text: r#"[{"speaker":"A","start":-5,"end":2,"text":"hi"}]"#.into(),
+            ..Default::default()
+        };
+        let e = pipeline(&mut msg, &en_ru(), "messages[4]")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("messages[4].text: "), "{e}");
+        let mut msg = MessageInput {
+            raw: b"\xcf\xf0\xe8\xe2\xe5\xf2".to_vec(),
+            charset: Some("no-such-charset".into()),
+            ..Default::default()
+        };
+        let e = pipeline(&mut msg, &en_ru(), "messages[0]")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("messages[0].charset: "), "{e}");
+    }
+
+    #[test]
+    fn raw_windows_1251_body_is_decoded() {
+        let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode("Спасибо, всё работает отлично!");
+        let mut msg = MessageInput {
+            raw: bytes.into_owned(),
+            charset: Some("windows-1251".into()),
+            ..Default::default()
+        };
+        let p = pipeline(&mut msg, &en_ru(), "m").unwrap();
+        assert_eq!(p.text, "Спасибо, всё работает отлично!");
+        assert_eq!(p.language.code, "ru");
+    }
+}

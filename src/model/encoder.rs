@@ -275,8 +275,9 @@ impl Encoder {
                     )));
                 }
                 let mut src = MapSource { map };
-                let model = CpuBert::load(dims, &mut src, word_q4, mode)
-                    .map_err(|e| Error::model(format!("{source}: {e}")))?;
+                let model = CpuBert::load(dims, &mut src, word_q4, mode).map_err(|e| {
+                    Error::model(format!("{source}: weights do not match the config: {e}"))
+                })?;
                 (Backend::Cpu(model), sha)
             }
         };

@@ -165,18 +165,7 @@ impl QuantRows {
         let rows = self.data.par_chunks_mut(kp).zip(self.scales.par_iter_mut());
         rows.zip(x.par_chunks(k.max(1)))
             .with_min_len(64)
-            .for_each(|((q, s), row)| {
-                let max = row.iter().fold(0f32, |m, v| m.max(v.abs()));
-                if max == 0.0 || !max.is_finite() {
-                    *s = 0.0;
-                    return;
-                }
-                let inv = 127.0 / max;
-                for (d, v) in q.iter_mut().zip(row) {
-                    *d = (v * inv).round().clamp(-127.0, 127.0) as i16;
-                }
-                *s = max / 127.0;
-            });
+            .for_each(|((q, s), row)| *s = super::ops::quantize_row_i16(row, q));
     }
 
     /// Rows already quantised (for tests): `q` is `[m][k]` int8.

@@ -13,6 +13,35 @@
 //!   every layer.
 //! - The 250k x 384 word-embedding table stays in its 4-bit blocks (13.5 MB instead of
 //!   384 MB f32); rows are dequantised on lookup.
+
+/// Defines `fn NAME(args) -> ret { body }` that runs `body` compiled for AVX2 + FMA when the
+/// CPU has them (checked at run time; std caches the check) and as baseline x86-64 / portable
+/// code otherwise. The crate is built for the baseline target, where LLVM may only use SSE2 and
+/// `f32::round` is a libm call; the element-wise loops are 2-4x faster with AVX2. Both
+/// versions do the same IEEE operations in the same order (Rust never contracts `a * b + c`
+/// into an FMA on its own), so they give identical results.
+macro_rules! simd_fn {
+    ($(#[$m:meta])* $vis:vis fn $name:ident($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)? $body:block) => {
+        $(#[$m])*
+        $vis fn $name($($arg: $ty),*) $(-> $ret)? {
+            #[inline(always)]
+            fn body($($arg: $ty),*) $(-> $ret)? $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2($($arg: $ty),*) $(-> $ret)? {
+                    body($($arg),*)
+                }
+                if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has the features enabled for `avx2`, checked just above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+
 pub mod gemm_i8;
 pub mod ops;
 
@@ -369,8 +398,6 @@ impl CpuBert {
     fn attention(&self, qkv: &[f32], lens: &[usize], ctx: &mut [f32]) {
         let h = self.dims.hidden;
         let heads = self.dims.heads;
-        let d = h / heads;
-        let scale = 1.0 / (d as f32).sqrt();
         // Split ctx and qkv into per-sequence slices.
         let mut parts = Vec::with_capacity(lens.len());
         let mut rest = ctx;
@@ -382,27 +409,8 @@ impl CpuBert {
             off += len;
         }
         parts.par_iter_mut().for_each(|(off, len, out)| {
-            let (off, len) = (*off, *len);
-            let rows = &qkv[off * 3 * h..(off + len) * 3 * h];
-            let mut scores = vec![0f32; len];
-            for head in 0..heads {
-                let (qo, ko, vo) = (head * d, h + head * d, 2 * h + head * d);
-                for i in 0..len {
-                    let qi = &rows[i * 3 * h + qo..i * 3 * h + qo + d];
-                    for (j, s) in scores.iter_mut().enumerate() {
-                        *s = ops::dot(qi, &rows[j * 3 * h + ko..j * 3 * h + ko + d]) * scale;
-                    }
-                    ops::softmax(&mut scores);
-                    let o = &mut out[i * h + head * d..i * h + head * d + d];
-                    o.fill(0.0);
-                    for (j, &p) in scores.iter().enumerate() {
-                        let vj = &rows[j * 3 * h + vo..j * 3 * h + vo + d];
-                        for (a, b) in o.iter_mut().zip(vj) {
-                            *a += p * b;
-                        }
-                    }
-                }
-            }
+            let rows = &qkv[*off * 3 * h..(*off + *len) * 3 * h];
+            attend_one(rows, *len, h, heads, out);
         });
     }
 
@@ -428,6 +436,33 @@ impl CpuBert {
             }
         }
         out
+    }
+}
+
+simd_fn! {
+    /// Attention of one sequence: `rows` is its `[len][3 h]` Q, K, V; `out` its `[len][h]`.
+    fn attend_one(rows: &[f32], len: usize, h: usize, heads: usize, out: &mut [f32]) {
+        let d = h / heads;
+        let scale = 1.0 / (d as f32).sqrt();
+        let mut scores = vec![0f32; len];
+        for head in 0..heads {
+            let (qo, ko, vo) = (head * d, h + head * d, 2 * h + head * d);
+            for i in 0..len {
+                let qi = &rows[i * 3 * h + qo..i * 3 * h + qo + d];
+                for (j, s) in scores.iter_mut().enumerate() {
+                    *s = ops::dot(qi, &rows[j * 3 * h + ko..j * 3 * h + ko + d]) * scale;
+                }
+                ops::softmax_inline(&mut scores);
+                let o = &mut out[i * h + head * d..i * h + head * d + d];
+                o.fill(0.0);
+                for (j, &p) in scores.iter().enumerate() {
+                    let vj = &rows[j * 3 * h + vo..j * 3 * h + vo + d];
+                    for (a, b) in o.iter_mut().zip(vj) {
+                        *a += p * b;
+                    }
+                }
+            }
+        }
     }
 }
 

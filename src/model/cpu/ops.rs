@@ -33,34 +33,66 @@ fn erf(x: f32) -> f32 {
     y.copysign(x)
 }
 
-/// In place: `x = 0.5 x (1 + erf(x / sqrt 2))`, the exact GELU of BERT (`hidden_act = "gelu"`).
-pub fn gelu_erf(xs: &mut [f32]) {
-    for x in xs.iter_mut() {
-        let v = *x;
-        *x = 0.5 * v * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2));
-    }
-}
-
-/// In place over rows of `w.len()`: `x = LayerNorm(x + residual) * w + b`; `residual` has the
-/// same shape as `x`. The residual add is fused here so the sum is never stored separately.
-pub fn add_layer_norm(x: &mut [f32], residual: &[f32], w: &[f32], b: &[f32], eps: f32) {
-    let h = w.len();
-    for (row, res) in x.chunks_exact_mut(h).zip(residual.chunks_exact(h)) {
-        for (v, r) in row.iter_mut().zip(res) {
-            *v += r;
+simd_fn! {
+    /// In place: `x = 0.5 x (1 + erf(x / sqrt 2))`, the exact GELU of BERT
+    /// (`hidden_act = "gelu"`).
+    pub fn gelu_erf(xs: &mut [f32]) {
+        for x in xs.iter_mut() {
+            let v = *x;
+            *x = 0.5 * v * (1.0 + erf(v * std::f32::consts::FRAC_1_SQRT_2));
         }
-        layer_norm_row(row, w, b, eps);
     }
 }
 
-/// In place over rows of `w.len()`: `x = LayerNorm(x) * w + b`.
-pub fn layer_norm(x: &mut [f32], w: &[f32], b: &[f32], eps: f32) {
-    for row in x.chunks_exact_mut(w.len()) {
-        layer_norm_row(row, w, b, eps);
+simd_fn! {
+    /// In place over rows of `w.len()`: `x = LayerNorm(x + residual) * w + b`; `residual` has
+    /// the same shape as `x`. The residual add is fused here so the sum is never stored.
+    pub fn add_layer_norm(x: &mut [f32], residual: &[f32], w: &[f32], b: &[f32], eps: f32) {
+        let h = w.len();
+        for (row, res) in x.chunks_exact_mut(h).zip(residual.chunks_exact(h)) {
+            for (v, r) in row.iter_mut().zip(res) {
+                *v += r;
+            }
+            layer_norm_row(row, w, b, eps);
+        }
     }
 }
 
-#[inline]
+simd_fn! {
+    /// In place over rows of `w.len()`: `x = LayerNorm(x) * w + b`.
+    pub fn layer_norm(x: &mut [f32], w: &[f32], b: &[f32], eps: f32) {
+        for row in x.chunks_exact_mut(w.len()) {
+            layer_norm_row(row, w, b, eps);
+        }
+    }
+}
+
+simd_fn! {
+    /// Quantise `x` symmetrically to [-127, 127] (stored as i16, the GEMM operand width);
+    /// returns the scale (`x ≈ q * scale`, 0 for an all-zero or non-finite row).
+    pub fn quantize_row_i16(x: &[f32], q: &mut [i16]) -> f32 {
+        let max = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+        if max == 0.0 || !max.is_finite() {
+            q.fill(0);
+            return 0.0;
+        }
+        let inv = 127.0 / max;
+        for (d, v) in q.iter_mut().zip(x) {
+            *d = round_small(v * inv) as i16;
+        }
+        max / 127.0
+    }
+}
+
+/// Round to nearest (ties to even) for |x| < 2^22, with two adds instead of `f32::round`
+/// (a libm call on baseline x86-64, which stops vectorisation).
+#[inline(always)]
+pub fn round_small(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
+    (x + MAGIC) - MAGIC
+}
+
+#[inline(always)]
 fn layer_norm_row(row: &mut [f32], w: &[f32], b: &[f32], eps: f32) {
     let n = row.len() as f32;
     // Two passes (mean, then centred variance) as torch and candle do: one-pass E[x^2]-E[x]^2
@@ -74,7 +106,7 @@ fn layer_norm_row(row: &mut [f32], w: &[f32], b: &[f32], eps: f32) {
 }
 
 /// Sum with 8 partial accumulators (vectorises; `iter().sum()` on f32 does not).
-#[inline]
+#[inline(always)]
 pub fn sum(xs: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let chunks = xs.chunks_exact(8);
@@ -88,7 +120,7 @@ pub fn sum(xs: &[f32]) -> f32 {
 }
 
 /// Dot product with 8 partial accumulators.
-#[inline]
+#[inline(always)]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
     let ca = a.chunks_exact(8);
@@ -109,6 +141,12 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// In place: a numerically stable softmax of one row.
 pub fn softmax(row: &mut [f32]) {
+    softmax_inline(row)
+}
+
+/// [`softmax`], inlined into the caller (for callers compiled for AVX2).
+#[inline(always)]
+pub fn softmax_inline(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     for v in row.iter_mut() {
         *v = fast_exp(*v - max);
@@ -165,6 +203,22 @@ mod tests {
                 "gelu({x}) = {y}, want {want}"
             );
         }
+    }
+
+    #[test]
+    fn round_small_rounds_to_nearest() {
+        for (x, r) in [
+            (0.4, 0.0),
+            (0.6, 1.0),
+            (-0.6, -1.0),
+            (126.7, 127.0),
+            (2.5, 2.0),
+        ] {
+            assert_eq!(round_small(x), r, "{x}");
+        }
+        let mut q = [0i16; 3];
+        assert_eq!(quantize_row_i16(&[0.5, -1.0, 0.25], &mut q), 1.0 / 127.0);
+        assert_eq!(q, [64, -127, 32]);
     }
 
     #[test]

@@ -194,6 +194,13 @@ struct OutPtr<T>(*mut T);
 unsafe impl<T> Send for OutPtr<T> {}
 unsafe impl<T> Sync for OutPtr<T> {}
 
+impl<T> OutPtr<T> {
+    /// A method (not `.0`) so that closures capture the whole `Send + Sync` wrapper.
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
 /// Calls `tile(m0, rows, panel, acc)` for every MR x NR tile of the product, in parallel over
 /// (row block x panel group) tasks. `acc[r][c]` is the exact i32 dot product of row `m0 + r`
 /// of `a` and column `panel * NR + c` of `w` (zero for the padding columns).
@@ -305,13 +312,12 @@ pub fn matmul_i32(a: &QuantRows, w: &PackedI8, kernel: Kernel) -> Vec<i32> {
     let mut out = vec![0i32; a.m * n];
     let ptr = OutPtr(out.as_mut_ptr());
     run_tiles(a, w, kernel, |m0, rows, p, acc| {
-        let ptr = ptr;
         for (r, acc_row) in acc.iter().enumerate().take(rows) {
             for (c, &v) in acc_row.iter().enumerate() {
                 let col = p * NR + c;
                 if col < n {
                     // SAFETY: (m0 + r, col) is inside [m][n] and written by this tile only.
-                    unsafe { *ptr.0.add((m0 + r) * n + col) = v };
+                    unsafe { *ptr.get().add((m0 + r) * n + col) = v };
                 }
             }
         }
@@ -326,7 +332,6 @@ pub fn matmul(a: &QuantRows, w: &PackedI8, bias: &[f32], out: &mut [f32], kernel
     assert_eq!(bias.len(), n);
     let ptr = OutPtr(out.as_mut_ptr());
     run_tiles(a, w, kernel, |m0, rows, p, acc| {
-        let ptr = ptr;
         let c_hi = (n - p * NR).min(NR);
         let ws = &w.scales[p * NR..p * NR + c_hi];
         let bs = &bias[p * NR..p * NR + c_hi];
@@ -334,8 +339,9 @@ pub fn matmul(a: &QuantRows, w: &PackedI8, bias: &[f32], out: &mut [f32], kernel
             let sa = a.scales[m0 + r];
             // SAFETY: row m0 + r, columns p*NR .. p*NR + c_hi are inside `out` and written by
             // this tile only.
-            let dst =
-                unsafe { std::slice::from_raw_parts_mut(ptr.0.add((m0 + r) * n + p * NR), c_hi) };
+            let dst = unsafe {
+                std::slice::from_raw_parts_mut(ptr.get().add((m0 + r) * n + p * NR), c_hi)
+            };
             for (((d, &v), &s), &b) in dst.iter_mut().zip(acc_row).zip(ws).zip(bs) {
                 *d = v as f32 * (sa * s) + b;
             }

@@ -14,6 +14,7 @@ use futures::{stream::FuturesUnordered, StreamExt};
 use crate::{
     analysis::{Analyzer, MessageInput},
     config::{ModelArgs, ServeArgs},
+    model::{default_bundle_dir, Encoder, EncoderOptions, ModelSource, Precision},
     proto::v1 as pb,
     Error, Result,
 };
@@ -185,13 +186,27 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let _ = stop.send(());
     let _ = server.await;
 
+    // Accuracy of the forward pass in use against the f32 reference, on the same texts.
+    let model_args = args.model.clone();
+    let t = texts.clone();
+    let (precision, cosine) = tokio::task::spawn_blocking(move || cosine_to_f32(&model_args, &t))
+        .await
+        .map_err(|e| Error::model(format!("cosine panicked: {e}")))??;
+
     println!(
-        "texts: {} ({} messages, sorted: {}), threads: {}",
+        "texts: {} ({} messages, sorted: {}), threads: {}, precision: {precision}",
         args.texts.display(),
         texts.len(),
         args.sorted,
         std::env::var("RAYON_NUM_THREADS").unwrap_or_default()
     );
+    match cosine {
+        Some((mean, min)) => println!(
+            "cosine to the f32 reference over {} messages: mean {mean:.5}, min {min:.5}",
+            texts.len()
+        ),
+        None => println!("cosine to the f32 reference: 1 (this is an f32 path)"),
+    }
     println!("| path | msgs/s | |\n|---|---|---|");
     for r in rows {
         println!("| {} | {:.1} | {} |", r.what, r.msgs_per_s, r.detail);
@@ -245,4 +260,42 @@ async fn connect_when_serving(addr: std::net::SocketAddr) -> Result<tonic::trans
         .map_err(|e| Error::Unavailable(format!("connect {addr}: {e}")))?;
     crate::grpc::wait_serving(&channel, Duration::from_secs(300)).await?;
     Ok(channel)
+}
+
+/// The precision `args` resolve to, and for int8 the (mean, min) cosine of its embeddings of
+/// `texts` to those of the f32 CPU encoder (equal to candle's BertModel within 1e-4).
+fn cosine_to_f32(args: &ModelArgs, texts: &[String]) -> Result<(Precision, Option<(f64, f64)>)> {
+    let source = match &args.model {
+        Some(s) => s.parse::<ModelSource>()?,
+        None => ModelSource::Bundle(default_bundle_dir()),
+    };
+    let opts = |precision| EncoderOptions {
+        device: candle_core::Device::Cpu,
+        max_tokens: args.max_tokens,
+        precision,
+        ..EncoderOptions::default()
+    };
+    let device = args.device.device()?;
+    let precision = args.precision.resolve(&device);
+    if precision != Precision::Int8 {
+        return Ok((precision, None));
+    }
+    let fast = Encoder::load(&source, &opts(Precision::Int8))?;
+    let reference = Encoder::load(&source, &opts(Precision::F32))?;
+    let (mut sum, mut min) = (0f64, f64::MAX);
+    for chunk in texts.chunks(32) {
+        let toks = chunk
+            .iter()
+            .map(|t| fast.tokenize(t))
+            .collect::<Result<Vec<_>>>()?;
+        let refs: Vec<_> = toks.iter().collect();
+        let a = fast.embed(&refs)?.to_vec2::<f32>()?;
+        let b = reference.embed(&refs)?.to_vec2::<f32>()?;
+        for (x, y) in a.iter().zip(&b) {
+            let c: f64 = x.iter().zip(y).map(|(p, q)| (p * q) as f64).sum();
+            sum += c;
+            min = min.min(c);
+        }
+    }
+    Ok((precision, Some((sum / texts.len() as f64, min))))
 }

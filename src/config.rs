@@ -72,6 +72,12 @@ pub struct ModelArgs {
     #[arg(long, env = "RAPPORT_DEVICE", default_value = "cpu")]
     pub device: DeviceSpec,
 
+    /// Encoder forward pass: auto (int8 on CPU, candle on CUDA), int8 (packed CPU encoder with
+    /// 8-bit dense layers, fastest), f32 (packed CPU encoder in f32) or candle (candle's
+    /// BertModel on padded batches, the reference).
+    #[arg(long, env = "RAPPORT_PRECISION", default_value = "auto")]
+    pub precision: crate::model::Precision,
+
     /// Tokens the encoder reads per message (special tokens included); longer texts are truncated.
     #[arg(long, env = "RAPPORT_MAX_TOKENS", default_value_t = 256)]
     pub max_tokens: usize,

@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 
 use common::tiny;
 use rapport::model::{
-    default_bundle_dir, e5s1, export_hf, resolve_hub, Encoder, EncoderOptions, HubOptions,
-    ModelSource, Tensor, Tokenized,
+    cpu::gemm_i8::Kernel, default_bundle_dir, e5s1, export_hf, resolve_hub, Encoder,
+    EncoderOptions, HubOptions, ModelSource, Precision, Tensor, Tokenized,
 };
 use sha2::{Digest, Sha256};
 
@@ -561,6 +561,154 @@ fn bad_sources_give_clear_errors() {
         err.contains("config.json") && err.contains("e5-small-q4.bin"),
         "{err}"
     );
+}
+
+// ------------------------------------------------------------------ forward passes
+
+fn load_with(source: &ModelSource, precision: Precision) -> Encoder {
+    let opts = EncoderOptions {
+        precision,
+        ..EncoderOptions::default()
+    };
+    Encoder::load(source, &opts).unwrap()
+}
+
+fn embed_all(enc: &Encoder, texts: &[&str]) -> Vec<Vec<f32>> {
+    let toks: Vec<Tokenized> = texts.iter().map(|t| enc.tokenize(t).unwrap()).collect();
+    rows(&enc.embed(&toks.iter().collect::<Vec<_>>()).unwrap())
+}
+
+/// (mean, min) cosine between matching rows (rows are unit vectors).
+fn cosines(a: &[Vec<f32>], b: &[Vec<f32>]) -> (f32, f32) {
+    assert_eq!(a.len(), b.len());
+    let cs: Vec<f32> = a.iter().zip(b).map(|(x, y)| dot(x, y)).collect();
+    (
+        cs.iter().sum::<f32>() / cs.len() as f32,
+        cs.iter().copied().fold(f32::MAX, f32::min),
+    )
+}
+
+#[test]
+fn default_precision_is_int8_on_cpu_and_names_parse() {
+    let (_tmp, dir) = tiny_dir(21);
+    let enc = load(&ModelSource::Dir(dir));
+    assert_eq!(enc.info().precision, Precision::Int8);
+    for (s, p) in [
+        ("auto", Precision::Auto),
+        ("int8", Precision::Int8),
+        ("F32", Precision::F32),
+        ("candle", Precision::Candle),
+    ] {
+        assert_eq!(s.parse::<Precision>().unwrap(), p);
+    }
+    assert!("int4".parse::<Precision>().is_err());
+}
+
+#[test]
+fn packed_f32_equals_candle_bert_on_tiny_models() {
+    let (tmp, dir) = tiny_dir(22);
+    let bundle = tmp.path().join("bundle");
+    tiny::write_tiny_bundle(&bundle, 22);
+    for src in [ModelSource::Dir(dir), ModelSource::Bundle(bundle)] {
+        let stock = embed_all(&load_with(&src, Precision::Candle), TEXTS);
+        let fast = load_with(&src, Precision::F32);
+        assert_eq!(fast.info().precision, Precision::F32);
+        let packed = embed_all(&fast, TEXTS);
+        for (i, (a, b)) in stock.iter().zip(&packed).enumerate() {
+            let d = max_abs_diff(a, b);
+            assert!(d < 1e-4, "{src}: text {i} differs by {d}");
+        }
+        // packing gives the same as one by one (and so as padding, which candle does)
+        assert_batched_equals_single(&fast, TEXTS);
+    }
+}
+
+#[test]
+fn int8_is_close_to_f32_and_batch_independent_on_tiny_model() {
+    let (_tmp, dir) = tiny_dir(23);
+    let src = ModelSource::Dir(dir);
+    let reference = embed_all(&load_with(&src, Precision::F32), TEXTS);
+    let mut int8 = load_with(&src, Precision::Int8);
+    let q = embed_all(&int8, TEXTS);
+    let (mean, min) = cosines(&q, &reference);
+    eprintln!("tiny int8 vs f32: mean cosine {mean:.5}, min {min:.5}");
+    assert!(min > 0.99, "int8 vs f32 min cosine {min}");
+    assert!(mean < 0.999_999_9, "int8 should not be bit-equal to f32");
+    // per-token activation scales: a message's result does not depend on its batch
+    assert_batched_equals_single(&int8, TEXTS);
+    // every GEMM kernel this CPU has gives the same embeddings, bit for bit
+    let kernels = Kernel::available();
+    let mut outs = Vec::new();
+    for k in kernels {
+        int8.cpu_model_mut().unwrap().set_kernel(k);
+        outs.push(embed_all(&int8, TEXTS));
+    }
+    assert!(outs.windows(2).all(|w| w[0] == w[1]));
+}
+
+/// English tweets (Davidson) and Russian comments (ru_go_emotions) from ../shared/datasets,
+/// `n` of each; empty when the corpora are absent.
+fn real_texts(n: usize) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
+    let mut out = Vec::new();
+    if let Ok(s) = std::fs::read_to_string(root.join("davidson_hate_offensive/labeled_data.csv")) {
+        out.extend(
+            s.lines()
+                .skip(1)
+                .filter_map(|l| l.splitn(7, ',').nth(6))
+                .map(|t| t.trim_matches('"').to_string())
+                .filter(|t| !t.trim().is_empty())
+                .take(n),
+        );
+    }
+    if let Ok(s) =
+        std::fs::read_to_string(root.join("ru_go_emotions/ru-go-emotions-simplified-test.csv"))
+    {
+        out.extend(
+            s.lines()
+                .skip(1)
+                .filter_map(|l| l.strip_prefix('"')?.split("\",").next())
+                .map(str::to_string)
+                .filter(|t| !t.trim().is_empty())
+                .take(n),
+        );
+    }
+    out
+}
+
+#[test]
+fn real_bundle_fast_paths_match_the_reference() {
+    if real().is_none() {
+        return;
+    }
+    let src = ModelSource::Bundle(default_bundle_dir());
+    let mut texts: Vec<String> = TEXTS.iter().map(|t| t.to_string()).collect();
+    texts.extend(real_texts(150));
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let f32_fast = load_with(&src, Precision::F32);
+    let reference = embed_all(&f32_fast, &texts);
+    {
+        // candle's BertModel on a sample (it is slow): the packed f32 pass equals it
+        let stock = embed_all(&load_with(&src, Precision::Candle), &texts[..24]);
+        for (i, (a, b)) in stock.iter().zip(&reference).enumerate() {
+            let d = max_abs_diff(a, b);
+            assert!(
+                d < 1e-4,
+                "text {i} {:?}: f32 packed vs candle {d}",
+                texts[i]
+            );
+        }
+    }
+    let int8 = real().unwrap();
+    assert_eq!(int8.info().precision, Precision::Int8);
+    let q = embed_all(int8, &texts);
+    let (mean, min) = cosines(&q, &reference);
+    eprintln!(
+        "real bundle int8 vs f32 over {} texts: mean cosine {mean:.5}, min {min:.5}",
+        texts.len()
+    );
+    assert!(mean >= 0.995, "mean cosine {mean}");
+    assert!(min >= 0.98, "min cosine {min}");
 }
 
 // ------------------------------------------------------------------ the real bundle

@@ -74,6 +74,7 @@ impl Analyzer {
         let opts = EncoderOptions {
             device: args.device.device()?,
             max_tokens: args.max_tokens,
+            precision: args.precision,
             ..EncoderOptions::default()
         };
         let started = Instant::now();

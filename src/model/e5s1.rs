@@ -525,8 +525,22 @@ impl E5s1 {
     /// (`embeddings.word_embeddings.weight`, `encoder.layer.N.attention.self.query.weight`, ...).
     /// `bytes` must be the same buffer that was parsed.
     pub fn hf_tensors(&self, bytes: &[u8], device: &Device) -> Result<HashMap<String, Tensor>> {
+        self.hf_tensors_except(bytes, device, &[])
+    }
+
+    /// [`E5s1::hf_tensors`] without the tensors whose E5S1 names are in `skip` (the fast CPU
+    /// encoder keeps the word embeddings as Q4 blocks, see [`E5s1::q4_bytes`]).
+    pub fn hf_tensors_except(
+        &self,
+        bytes: &[u8],
+        device: &Device,
+        skip: &[&str],
+    ) -> Result<HashMap<String, Tensor>> {
         let mut out = HashMap::new();
         for spec in specs(&self.header) {
+            if skip.contains(&spec.e5.as_str()) {
+                continue;
+            }
             let e = self.entry(&spec.e5)?;
             let data = bytes.get(e.offset..e.offset + e.n_bytes).ok_or_else(|| {
                 Error::model(format!("E5S1: tensor '{}' is out of bounds", e.name))
@@ -548,6 +562,28 @@ impl E5s1 {
             out.insert(spec.hf, t);
         }
         Ok(out)
+    }
+}
+
+impl E5s1 {
+    /// The raw Q4_0 blocks of tensor `name` (checked: every block scale is finite).
+    pub fn q4_bytes<'a>(&self, bytes: &'a [u8], name: &str) -> Result<&'a [u8]> {
+        let e = self.entry(name)?;
+        if e.dtype != DTypeE5::Q4_0 {
+            return Err(Error::model(format!("E5S1: tensor '{name}' is not Q4_0")));
+        }
+        let data = bytes
+            .get(e.offset..e.offset + e.n_bytes)
+            .ok_or_else(|| Error::model(format!("E5S1: tensor '{name}' is out of bounds")))?;
+        if let Some(bad) = data
+            .chunks_exact(Q4_BLOCK_BYTES)
+            .position(|b| !half::f16::from_le_bytes([b[0], b[1]]).to_f32().is_finite())
+        {
+            return Err(Error::model(format!(
+                "E5S1: tensor '{name}' has a non-finite scale in block {bad}"
+            )));
+        }
+        Ok(data)
     }
 }
 

@@ -13,7 +13,7 @@ use crate::{Error, Result};
 /// `special_tokens_map.json` and `model.safetensors` (the dequantized weights, f32) into
 /// `out_dir`, created if needed. Existing files of those names are replaced.
 pub fn export_hf(bundle_dir: &Path, out_dir: &Path) -> Result<()> {
-    let parts = read_bundle(bundle_dir, &Device::Cpu)?;
+    let parts = read_bundle(bundle_dir, &Device::Cpu, false)?;
     let h = &parts.header;
     std::fs::create_dir_all(out_dir).map_err(|e| Error::io(out_dir, e))?;
 

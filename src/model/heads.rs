@@ -438,6 +438,7 @@ mod tests {
             hidden_size: d,
             max_tokens: 32,
             prefix: "query: ".into(),
+            precision: crate::model::Precision::Int8,
         }
     }
 
@@ -602,6 +603,7 @@ mod tests {
             hidden_size: 384,
             max_tokens: m.encoder.max_tokens,
             prefix: m.encoder.prefix.clone(),
+            precision: crate::model::Precision::Int8,
         };
         assert!(m.encoder.sha256.starts_with("1571fc98"));
         let set = HeadSet::load(&dir, &enc, false).unwrap();

@@ -10,6 +10,7 @@
 //! # Ok::<(), rapport::Error>(())
 //! ```
 pub mod cli;
+pub mod cpu;
 pub mod e5s1;
 pub mod encoder;
 pub mod export;
@@ -17,7 +18,7 @@ pub mod heads;
 pub mod source;
 
 pub use candle_core::{Device, Tensor};
-pub use encoder::{parse_bert_config, Encoder, EncoderInfo, EncoderOptions, Tokenized};
+pub use encoder::{parse_bert_config, Encoder, EncoderInfo, EncoderOptions, Precision, Tokenized};
 pub use export::export_hf;
 pub use heads::{HeadSet, LinearHead};
 pub use source::{default_bundle_dir, resolve_hub, HfFiles, HubOptions, ModelSource};

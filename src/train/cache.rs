@@ -91,6 +91,14 @@ pub fn embed_cached(
     batch: usize,
 ) -> Result<Embedded> {
     let info = encoder.info().clone();
+    // f32 and candle agree within 1e-4 and share entries; int8 embeddings are kept apart.
+    let int8_root;
+    let cache = if info.precision == crate::model::Precision::Int8 {
+        int8_root = cache.join("int8");
+        &int8_root
+    } else {
+        cache
+    };
     let dir = dataset_dir(
         cache,
         &info.sha256,

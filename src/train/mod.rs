@@ -20,7 +20,7 @@ use candle_core::{Device, Tensor};
 use sha2::{Digest, Sha256};
 
 use crate::model::heads::{HeadSet, LinearHead, Manifest, ManifestEncoder};
-use crate::model::{Encoder, EncoderOptions, ModelSource};
+use crate::model::{Encoder, EncoderOptions, ModelSource, Precision};
 use crate::{Error, Result};
 use config::{Roots, Source, TrainConfig};
 use data::Example;
@@ -32,6 +32,9 @@ pub struct SourceArgs {
     /// Encoder source: `bundle:PATH`, `dir:PATH` or `hub:REPO@REV` [default: the installed bundle].
     #[arg(long, env = "RAPPORT_MODEL")]
     pub model: Option<String>,
+    /// Encoder forward pass: auto (int8 on CPU), int8, f32 or candle (see `serve --help`).
+    #[arg(long, env = "RAPPORT_PRECISION", default_value = "auto")]
+    pub precision: Precision,
     /// Embedding cache [default: ~/.cache/rapport/embeddings].
     #[arg(long, env = "RAPPORT_EMBEDDING_CACHE")]
     pub cache_dir: Option<PathBuf>,
@@ -146,12 +149,13 @@ fn manifest_source(source: &ModelSource, info: &crate::model::EncoderInfo) -> St
     info.source.clone()
 }
 
-fn load_encoder(model: &Option<String>, cfg: &TrainConfig) -> Result<Encoder> {
-    let source = model_source(model)?;
+fn load_encoder(sources: &SourceArgs, cfg: &TrainConfig) -> Result<Encoder> {
+    let source = model_source(&sources.model)?;
     let opts = EncoderOptions {
         device: Device::Cpu,
         max_tokens: cfg.max_tokens,
         prefix: cfg.prefix.clone(),
+        precision: sources.precision,
     };
     let t = Instant::now();
     let enc = Encoder::load(&source, &opts)?;
@@ -296,7 +300,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     }
 
     // ---- embed
-    let enc = load_encoder(&args.sources.model, &cfg)?;
+    let enc = load_encoder(&args.sources, &cfg)?;
     let info = enc.info().clone();
     let eb = cfg.optim.embed_batch;
     let mut train_sets = Vec::new();
@@ -565,7 +569,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     }
     let roots = args.sources.roots();
     let cache = args.sources.embedding_cache();
-    let enc = load_encoder(&args.sources.model, &cfg)?;
+    let enc = load_encoder(&args.sources, &cfg)?;
     let heads = HeadSet::load(&args.models_dir, enc.info(), args.allow_mismatch)?;
     let head = heads.get(&args.task).ok_or_else(|| {
         Error::model(format!(

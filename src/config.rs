@@ -177,6 +177,14 @@ pub struct LogArgs {
 /// as `RAPPORT_<KEY>` unless that variable is already set, so that clap's usual precedence
 /// (flag > variable > file > default) applies. Call before clap parses, while single-threaded.
 pub fn load_config_file(args: &[String]) -> Result<Option<PathBuf>> {
+    // `train` and `eval` take their own `--config` (a training config with tables, not a flat
+    // server config): a `--config` after those subcommands is theirs.
+    let own = args
+        .iter()
+        .skip(1)
+        .position(|a| a == "train" || a == "eval")
+        .map_or(args.len(), |p| p + 1);
+    let args = &args[..own];
     let from_args = args.iter().enumerate().find_map(|(i, a)| {
         a.strip_prefix("--config=").map(str::to_owned).or_else(|| {
             (a == "--config")

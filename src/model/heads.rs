@@ -7,7 +7,14 @@
 //! <task>/head.safetensors       weight [C, D] f32, bias [C] f32
 //! <task>/head.json              {task, labels, languages, version, temperature, encoder_sha256, metrics, training}
 //! ```
-//! A head maps a mean-pooled, L2-normalised embedding `e` to `softmax((e·Wᵀ + b) / T)`.
+//! A head maps a mean-pooled, L2-normalised embedding `e` to logits `z = (e·Wᵀ + b) / T` and then,
+//! by its [`HeadKind`] (head.json `kind`, absent = `softmax` so older heads keep loading):
+//! - `softmax`: one distribution over the labels (sentiment);
+//! - `sigmoid`: an independent probability per label (multi-label, e.g. emotions);
+//! - `binary`: one label, `P(label)` (e.g. toxicity: `["toxic"]`);
+//! - `score`: one label, a graded score in [0, 1] through a sigmoid link (e.g. politeness).
+//! Sigmoid-kind heads carry their dev-fitted Platt calibration folded into W and b, and may carry
+//! per-label decision `thresholds` chosen on dev.
 //! The manifest pins the exact encoder weights (sha256) the heads were trained on; loading heads
 //! against a different encoder is refused unless explicitly allowed.
 
@@ -75,25 +82,54 @@ impl Manifest {
     }
 }
 
+/// How a head turns its logits into outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadKind {
+    /// one distribution over all labels (rows sum to 1)
+    #[default]
+    Softmax,
+    /// multi-label: an independent probability per label
+    Sigmoid,
+    /// one label; the output is `P(label)`
+    Binary,
+    /// one label; the output is a graded score in [0, 1] (not a probability)
+    Score,
+}
+
+impl HeadKind {
+    /// Heads whose outputs are independent sigmoids.
+    pub fn is_sigmoid(self) -> bool {
+        !matches!(self, HeadKind::Softmax)
+    }
+}
+
 /// The JSON side of a head (everything but the tensors).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct HeadJson {
     task: String,
+    #[serde(default)]
+    kind: HeadKind,
     labels: Vec<String>,
     languages: Vec<String>,
     version: String,
     temperature: f32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    thresholds: Option<Vec<f32>>,
     encoder_sha256: String,
 }
 
-/// A softmax-regression head: `softmax((emb·Wᵀ + b) / T)`.
+/// A linear head on the pooled embedding; see the module docs for the kinds.
 #[derive(Debug, Clone)]
 pub struct LinearHead {
     pub task: String,
+    pub kind: HeadKind,
     pub labels: Vec<String>,
     pub languages: Vec<String>,
     pub version: String,
     pub temperature: f32,
+    /// per-label decision thresholds on the outputs (sigmoid kinds), chosen on dev
+    pub thresholds: Option<Vec<f32>>,
     /// [C, D] f32
     weight: Tensor,
     /// [C] f32
@@ -128,25 +164,65 @@ impl LinearHead {
                 bias.dims()
             )));
         }
-        if c < 2 {
-            return Err(Error::model(format!(
-                "head {task}: needs at least 2 labels"
-            )));
+        if c < 1 {
+            return Err(Error::model(format!("head {task}: needs at least 1 label")));
         }
         if !(temperature.is_finite() && temperature > 0.0) {
             return Err(Error::model(format!(
                 "head {task}: temperature must be a positive number, got {temperature}"
             )));
         }
-        Ok(Self {
+        // one label can only be a binary head; with_kind says which one-label kind it is
+        let kind = if c == 1 {
+            HeadKind::Binary
+        } else {
+            HeadKind::Softmax
+        };
+        let head = Self {
             task,
+            kind,
             labels,
             languages,
             version: version.into(),
             temperature,
+            thresholds: None,
             weight,
             bias,
-        })
+        };
+        head.check_kind()?;
+        Ok(head)
+    }
+
+    /// The same head with another kind and optional per-label thresholds.
+    pub fn with_kind(mut self, kind: HeadKind, thresholds: Option<Vec<f32>>) -> Result<Self> {
+        self.kind = kind;
+        self.thresholds = thresholds;
+        self.check_kind()?;
+        Ok(self)
+    }
+
+    fn check_kind(&self) -> Result<()> {
+        let c = self.labels.len();
+        let ok = match self.kind {
+            HeadKind::Softmax => c >= 2,
+            HeadKind::Sigmoid => c >= 1,
+            HeadKind::Binary | HeadKind::Score => c == 1,
+        };
+        if !ok {
+            return Err(Error::model(format!(
+                "head {}: kind {:?} does not fit {c} label(s) (softmax needs >= 2, binary and score exactly 1)",
+                self.task, self.kind
+            )));
+        }
+        if let Some(t) = &self.thresholds {
+            if t.len() != c || t.iter().any(|v| !(0.0..=1.0).contains(v)) {
+                return Err(Error::model(format!(
+                    "head {}: thresholds must be {c} values in [0, 1], got {t:?}",
+                    self.task
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Embedding width the head expects.
@@ -178,10 +254,14 @@ impl LinearHead {
         Ok(emb.matmul(&w.t()?)?.broadcast_add(&b)?)
     }
 
-    /// `softmax((emb·Wᵀ + b) / T)` per row; `emb` [B, D] -> B probability vectors in label order.
+    /// Outputs per row in label order; `emb` [B, D] -> B vectors: `softmax((emb·Wᵀ + b) / T)` for
+    /// softmax heads, the elementwise sigmoid of the same logits for the other kinds.
     pub fn probabilities(&self, emb: &Tensor) -> Result<Vec<Vec<f32>>> {
         let logits = (self.logits(emb)? / self.temperature as f64)?;
-        let probs = candle_nn::ops::softmax_last_dim(&logits)?;
+        let probs = match self.kind {
+            HeadKind::Softmax => candle_nn::ops::softmax_last_dim(&logits)?,
+            _ => candle_nn::ops::sigmoid(&logits)?,
+        };
         Ok(probs.to_device(&Device::Cpu)?.to_vec2::<f32>()?)
     }
 
@@ -204,10 +284,12 @@ impl LinearHead {
         candle_core::safetensors::save(&tensors, &wpath)?;
         let meta = HeadJson {
             task: self.task.clone(),
+            kind: self.kind,
             labels: self.labels.clone(),
             languages: self.languages.clone(),
             version: self.version.clone(),
             temperature: self.temperature,
+            thresholds: self.thresholds.clone(),
             encoder_sha256: encoder_sha256.to_string(),
         };
         let mut json = serde_json::to_value(&meta).expect("head json serialises");
@@ -261,6 +343,7 @@ impl LinearHead {
             bias,
             meta.temperature,
         )
+        .and_then(|h| h.with_kind(meta.kind, meta.thresholds))
         .map_err(|e| Error::model(format!("{}: {e}", dir.display())))?;
         Ok((head, meta.encoder_sha256))
     }
@@ -628,5 +711,92 @@ mod tests {
             ha.sentiment().unwrap().weight().to_vec2::<f32>().unwrap(),
             hb.sentiment().unwrap().weight().to_vec2::<f32>().unwrap()
         );
+    }
+    #[test]
+    fn sigmoid_and_binary_kinds_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = 8;
+        let enc = info(d, SHA);
+        let w: Vec<f32> = (0..3 * d).map(|i| ((i % 5) as f32 - 2.0) * 0.3).collect();
+        let emo = LinearHead::new(
+            "emotions",
+            vec!["joy".into(), "anger".into(), "neutral".into()],
+            vec!["en".into()],
+            "emotions-test",
+            Tensor::from_vec(w, (3, d), &Device::Cpu).unwrap(),
+            Tensor::new(&[0.0f32, -1.0, 1.0], &Device::Cpu).unwrap(),
+            1.0,
+        )
+        .unwrap()
+        .with_kind(HeadKind::Sigmoid, Some(vec![0.4, 0.3, 0.5]))
+        .unwrap();
+        let tox = LinearHead::new(
+            "toxicity",
+            vec!["toxic".into()],
+            vec!["en".into(), "ru".into()],
+            "toxicity-test",
+            Tensor::ones((1, d), DType::F32, &Device::Cpu).unwrap(),
+            Tensor::new(&[0.5f32], &Device::Cpu).unwrap(),
+            1.0,
+        )
+        .unwrap();
+        assert_eq!(tox.kind, HeadKind::Binary);
+        // kinds must fit the label count
+        assert!(tox.clone().with_kind(HeadKind::Softmax, None).is_err());
+        assert!(emo.clone().with_kind(HeadKind::Score, None).is_err());
+        assert!(emo
+            .clone()
+            .with_kind(HeadKind::Sigmoid, Some(vec![0.5]))
+            .is_err());
+        head(d)
+            .save(&dir.path().join("sentiment"), serde_json::Value::Null, SHA)
+            .unwrap();
+        emo.save(&dir.path().join("emotions"), serde_json::Value::Null, SHA)
+            .unwrap();
+        tox.save(&dir.path().join("toxicity"), serde_json::Value::Null, SHA)
+            .unwrap();
+        Manifest {
+            encoder: ManifestEncoder::from_info(&enc),
+            heads: vec!["sentiment".into(), "emotions".into(), "toxicity".into()],
+        }
+        .save(dir.path())
+        .unwrap();
+        let set = HeadSet::load(dir.path(), &enc, false).unwrap();
+        let kinds: Vec<_> = set.heads().map(|h| (h.task.as_str(), h.kind)).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                ("sentiment", HeadKind::Softmax),
+                ("emotions", HeadKind::Sigmoid),
+                ("toxicity", HeadKind::Binary)
+            ]
+        );
+        let e = emb(2, d);
+        let g = set.get("emotions").unwrap();
+        assert_eq!(g.thresholds, Some(vec![0.4, 0.3, 0.5]));
+        let p = g.probabilities(&e).unwrap();
+        let z = g.logits(&e).unwrap().to_vec2::<f32>().unwrap();
+        for (pr, zr) in p.iter().zip(&z) {
+            for (pv, zv) in pr.iter().zip(zr) {
+                // independent sigmoids, not a softmax
+                assert!((pv - 1.0 / (1.0 + (-zv).exp())).abs() < 1e-6);
+            }
+        }
+        assert!(p.iter().any(|r| (r.iter().sum::<f32>() - 1.0).abs() > 1e-3));
+        let t = set.get("toxicity").unwrap().probabilities(&e).unwrap();
+        assert_eq!(t[0].len(), 1);
+        let json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("emotions/head.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(json["kind"], "sigmoid");
+        // the sentiment head.json says softmax; one without the field (older files) still loads
+        let sj = dir.path().join("sentiment/head.json");
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&sj).unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("kind");
+        std::fs::write(&sj, v.to_string()).unwrap();
+        let set = HeadSet::load(dir.path(), &enc, false).unwrap();
+        assert_eq!(set.sentiment().unwrap().kind, HeadKind::Softmax);
     }
 }

@@ -30,7 +30,7 @@ pub struct ReadStats {
 }
 
 impl ReadStats {
-    fn drop(&mut self, why: &str) {
+    pub(crate) fn drop(&mut self, why: &str) {
         *self.dropped.entry(why.to_string()).or_default() += 1;
     }
 }

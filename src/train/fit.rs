@@ -207,6 +207,153 @@ pub fn fit_temperature(logits: &[Vec<f32>], y: &[usize]) -> f64 {
     ((a + b) / 2.0).exp()
 }
 
+/// A dev set for the sigmoid kinds: standardised embeddings, targets [N][K] and masks.
+pub struct SigmoidDev {
+    pub name: String,
+    pub x: Tensor,
+    pub y: Vec<Vec<f32>>,
+    pub mask: Vec<Vec<bool>>,
+}
+
+/// What early stopping maximises for a sigmoid-kind head, given the dev outputs.
+pub type DevScore = dyn Fn(&[Vec<f32>], &SigmoidDev) -> f64;
+
+/// `sigmoid(x·Wᵀ + b)` rows as vectors.
+pub fn sigmoid_rows(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Vec<Vec<f32>>> {
+    let z = x.matmul(&w.t()?)?.broadcast_add(b)?;
+    Ok(candle_nn::ops::sigmoid(&z)?.to_vec2::<f32>()?)
+}
+
+/// Fits independent sigmoids `σ(x·Wᵀ + b)` on standardised `x` [N, D] with targets `y` [N, K]
+/// in [0, 1] (soft targets allowed: a graded score is fitted as fractional logistic regression)
+/// and per-cell weights `cw` [N, K] (0 where a target is missing; class balance and source
+/// weight otherwise): weighted binary cross-entropy + L2 on W, Adam, early stopping on
+/// `score` averaged over the dev sets. Deterministic for a seed, as [`fit_softmax`].
+pub fn fit_sigmoid(
+    x: &Tensor,
+    y: &Tensor,
+    cw: &Tensor,
+    dev: &[SigmoidDev],
+    score: &DevScore,
+    cfg: &FitConfig,
+) -> Result<FitResult> {
+    let dev_ = Device::Cpu;
+    let (n, d) = x.dims2()?;
+    let k = y.dims2()?.1;
+    let w = Var::zeros((k, d), DType::F32, &dev_)?;
+    let b = Var::zeros(k, DType::F32, &dev_)?;
+    let mut opt = candle_nn::AdamW::new(
+        vec![w.clone(), b.clone()],
+        ParamsAdamW {
+            lr: cfg.lr,
+            weight_decay: 0.0,
+            ..Default::default()
+        },
+    )?;
+    let mut best: Option<(f64, usize, Tensor, Tensor)> = None;
+    let mut history = Vec::new();
+    let mut since_best = 0usize;
+    for epoch in 1..=cfg.max_epochs {
+        let perm = super::data::permutation(n, cfg.seed.wrapping_add(epoch as u64));
+        let mut loss_sum = 0.0;
+        let mut batches = 0usize;
+        for chunk in perm.chunks(cfg.batch_size) {
+            let idx = Tensor::from_vec(
+                chunk.iter().map(|&i| i as u32).collect::<Vec<_>>(),
+                chunk.len(),
+                &dev_,
+            )?;
+            let xb = x.index_select(&idx, 0)?;
+            let yb = y.index_select(&idx, 0)?;
+            let wb = cw.index_select(&idx, 0)?;
+            let z = xb
+                .matmul(&w.as_tensor().t()?)?
+                .broadcast_add(b.as_tensor())?;
+            // numerically stable BCE with logits: max(z, 0) − z·y + ln(1 + e^{−|z|})
+            let bce = ((z.relu()? - (&z * &yb)?)? + (z.abs()?.neg()?.exp()? + 1.0)?.log()?)?;
+            let denom = wb.sum_all()?.to_scalar::<f32>()?.max(1e-6) as f64;
+            let data_loss = ((bce * &wb)?.sum_all()? / denom)?;
+            let l2 = (w.as_tensor().sqr()?.sum_all()? * (0.5 * cfg.weight_decay))?;
+            let loss = (data_loss + l2)?;
+            opt.backward_step(&loss)?;
+            loss_sum += loss.to_scalar::<f32>()? as f64;
+            batches += 1;
+        }
+        let mut s = 0.0;
+        for dset in dev {
+            s += score(&sigmoid_rows(&dset.x, w.as_tensor(), b.as_tensor())?, dset);
+        }
+        let dev_score = s / dev.len().max(1) as f64;
+        history.push(EpochLog {
+            epoch,
+            train_loss: loss_sum / batches.max(1) as f64,
+            dev_score,
+        });
+        if best.as_ref().is_none_or(|(s, ..)| dev_score > *s) {
+            best = Some((
+                dev_score,
+                epoch,
+                w.as_tensor().copy()?,
+                b.as_tensor().copy()?,
+            ));
+            since_best = 0;
+        } else {
+            since_best += 1;
+            if since_best >= cfg.patience {
+                break;
+            }
+        }
+    }
+    let (dev_score, best_epoch, weight, bias) = best.expect("at least one epoch");
+    Ok(FitResult {
+        weight,
+        bias,
+        best_epoch,
+        dev_score,
+        history,
+    })
+}
+
+/// Platt scaling of one output: `(a, c)` minimising the mean BCE of `σ(a·z + c)` against the
+/// (possibly soft) targets `y`, by Newton's method on the 2-parameter convex problem (with a
+/// tiny ridge so that separable data cannot send `a` to infinity).
+pub fn fit_platt(z: &[f32], y: &[f32]) -> (f64, f64) {
+    let (mut a, mut c) = (1.0f64, 0.0f64);
+    let n = z.len().max(1) as f64;
+    let ridge = 1e-4;
+    for _ in 0..50 {
+        let (mut ga, mut gc, mut haa, mut hac, mut hcc) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        for (&zi, &yi) in z.iter().zip(y) {
+            let zi = zi as f64;
+            let p = 1.0 / (1.0 + (-(a * zi + c)).exp());
+            let r = p - yi as f64;
+            let s = (p * (1.0 - p)).max(1e-12);
+            ga += r * zi;
+            gc += r;
+            haa += s * zi * zi;
+            hac += s * zi;
+            hcc += s;
+        }
+        ga = ga / n + ridge * (a - 1.0);
+        gc /= n;
+        haa = haa / n + ridge;
+        hac /= n;
+        hcc = hcc / n + 1e-9;
+        let det = haa * hcc - hac * hac;
+        if det.abs() < 1e-18 {
+            break;
+        }
+        let da = (hcc * ga - hac * gc) / det;
+        let dc = (haa * gc - hac * ga) / det;
+        a -= da;
+        c -= dc;
+        if da.abs() + dc.abs() < 1e-10 {
+            break;
+        }
+    }
+    (a, c)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,5 +430,101 @@ mod tests {
         }
         let t = fit_temperature(&logits, &y);
         assert!((t - 3.0).abs() < 0.02, "{t}");
+    }
+    #[test]
+    fn sigmoid_learns_separable_multi_label_with_missing_cells() {
+        let dev = Device::Cpu;
+        // 2 labels on 2-d points: label 0 iff x0 > 0, label 1 iff x1 > 0; label 1 is missing
+        // (masked) on a third of the rows, with deliberately wrong targets there
+        let (mut xs, mut ys, mut ws) = (Vec::new(), Vec::new(), Vec::new());
+        let mut yv = Vec::new();
+        let mut mv = Vec::new();
+        for i in 0..120 {
+            let a = if i % 2 == 0 { 1.0 } else { -1.0 };
+            let b = if (i / 2) % 2 == 0 { 1.0 } else { -1.0 };
+            let j = (i as f32) * 0.003;
+            xs.extend([a + j, b - j]);
+            let missing = i % 3 == 0;
+            let t = [f32::from(u8::from(a > 0.0)), f32::from(u8::from(b > 0.0))];
+            ys.extend([t[0], if missing { 1.0 - t[1] } else { t[1] }]);
+            ws.extend([1.0f32, if missing { 0.0 } else { 1.0 }]);
+            yv.push(t.to_vec());
+            mv.push(vec![true, !missing]);
+        }
+        let x = Tensor::from_vec(xs, (120, 2), &dev).unwrap();
+        let y = Tensor::from_vec(ys, (120, 2), &dev).unwrap();
+        let cw = Tensor::from_vec(ws, (120, 2), &dev).unwrap();
+        let d = [SigmoidDev {
+            name: "d".into(),
+            x: x.clone(),
+            y: yv.clone(),
+            mask: mv,
+        }];
+        // dev score: accuracy over observed cells at 0.5
+        let score = |p: &[Vec<f32>], d: &SigmoidDev| {
+            let mut ok = 0;
+            let mut n = 0;
+            for (pi, (yi, mi)) in p.iter().zip(d.y.iter().zip(&d.mask)) {
+                for k in 0..2 {
+                    if mi[k] {
+                        n += 1;
+                        ok += usize::from((pi[k] >= 0.5) == (yi[k] >= 0.5));
+                    }
+                }
+            }
+            ok as f64 / n as f64
+        };
+        let cfg = FitConfig {
+            lr: 0.1,
+            weight_decay: 1e-4,
+            batch_size: 16,
+            max_epochs: 40,
+            patience: 40,
+            seed: 5,
+        };
+        let r = fit_sigmoid(&x, &y, &cw, &d, &score, &cfg).unwrap();
+        assert!(r.dev_score > 0.999, "{}", r.dev_score);
+        // every cell right, the masked ones included (their wrong targets were ignored)
+        let p = sigmoid_rows(&x, &r.weight, &r.bias).unwrap();
+        for (pi, yi) in p.iter().zip(&yv) {
+            for k in 0..2 {
+                assert_eq!(pi[k] >= 0.5, yi[k] >= 0.5);
+            }
+        }
+        let r2 = fit_sigmoid(&x, &y, &cw, &d, &score, &cfg).unwrap();
+        assert_eq!(
+            r.weight.to_vec2::<f32>().unwrap(),
+            r2.weight.to_vec2::<f32>().unwrap()
+        );
+    }
+
+    #[test]
+    fn platt_calibration_reduces_ece() {
+        // logits 4x too sharp and shifted: true P(y=1 | z) = σ(z / 4 − 0.5)
+        let mut z = Vec::new();
+        let mut y = Vec::new();
+        let mut state = 12345u64;
+        for i in 0..4000 {
+            let zi = (i % 41) as f32 * 0.5 - 10.0;
+            let p = 1.0 / (1.0 + (-(zi as f64 / 4.0 - 0.5)).exp());
+            // deterministic LCG draw
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let u = (state >> 11) as f64 / (1u64 << 53) as f64;
+            z.push(zi);
+            y.push(f32::from(u8::from(u < p)));
+        }
+        let (a, c) = fit_platt(&z, &y);
+        assert!((a - 0.25).abs() < 0.05, "a {a}");
+        assert!((c + 0.5).abs() < 0.15, "c {c}");
+        let sig = |v: f64| (1.0 / (1.0 + (-v).exp())) as f32;
+        let raw: Vec<f32> = z.iter().map(|&v| sig(v as f64)).collect();
+        let cal: Vec<f32> = z.iter().map(|&v| sig(a * v as f64 + c)).collect();
+        let (e0, e1) = (
+            metrics::binary_ece(&raw, &y, 15),
+            metrics::binary_ece(&cal, &y, 15),
+        );
+        assert!(e1 < e0 / 3.0 && e1 < 0.03, "ECE {e0} -> {e1}");
     }
 }

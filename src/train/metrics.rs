@@ -104,6 +104,123 @@ pub fn argmax(p: &[f32]) -> (usize, f32) {
     best
 }
 
+/// F1 of the positive class from counts (0 when undefined).
+pub fn f1_counts(tp: usize, fp: usize, fn_: usize) -> f64 {
+    let d = 2 * tp + fp + fn_;
+    if d == 0 {
+        0.0
+    } else {
+        2.0 * tp as f64 / d as f64
+    }
+}
+
+/// Support-weighted mean of the per-class F1 (scikit-learn's `average="weighted"`).
+pub fn weighted_f1(y_true: &[usize], y_pred: &[usize], n_classes: usize) -> f64 {
+    if y_true.is_empty() {
+        return 0.0;
+    }
+    let f = per_class_f1(y_true, y_pred, n_classes);
+    let mut support = vec![0usize; n_classes];
+    for &t in y_true {
+        support[t] += 1;
+    }
+    f.iter()
+        .zip(&support)
+        .map(|(f, &s)| f * s as f64)
+        .sum::<f64>()
+        / y_true.len() as f64
+}
+
+/// Ranks 1..n with ties given their average rank.
+pub fn average_ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            r[k] = avg;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// Pearson correlation (0 when either side is constant).
+pub fn pearson(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    if n < 2 {
+        return 0.0;
+    }
+    let ma = a[..n].iter().sum::<f64>() / n as f64;
+    let mb = b[..n].iter().sum::<f64>() / n as f64;
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for i in 0..n {
+        let (x, y) = (a[i] - ma, b[i] - mb);
+        sab += x * y;
+        saa += x * x;
+        sbb += y * y;
+    }
+    if saa == 0.0 || sbb == 0.0 {
+        0.0
+    } else {
+        sab / (saa * sbb).sqrt()
+    }
+}
+
+/// Spearman's rank correlation: Pearson on average ranks (ties handled).
+pub fn spearman(a: &[f64], b: &[f64]) -> f64 {
+    pearson(&average_ranks(a), &average_ranks(b))
+}
+
+/// Danescu-Niculescu-Mizil et al.'s politeness evaluation: the items in the top quartile of the
+/// gold score are "polite", those in the bottom quartile "impolite" (the middle half is left
+/// out); accuracy of `pred >= threshold` on those. Returns (accuracy, items scored). Quartiles
+/// are `n / 4` items from each end of the gold order (ties broken by position, deterministic).
+pub fn quartile_accuracy(gold: &[f64], pred: &[f64], threshold: f64) -> (f64, usize) {
+    let n = gold.len().min(pred.len());
+    let q = n / 4;
+    if q == 0 {
+        return (0.0, 0);
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|&a, &b| gold[a].total_cmp(&gold[b]).then(a.cmp(&b)));
+    let low = idx[..q].iter().filter(|&&i| pred[i] < threshold).count();
+    let high = idx[n - q..]
+        .iter()
+        .filter(|&&i| pred[i] >= threshold)
+        .count();
+    ((low + high) as f64 / (2 * q) as f64, 2 * q)
+}
+
+/// Calibration error of probabilities `p` for (possibly soft) targets `y` in [0, 1], with `bins`
+/// equal-width bins over [0, 1]: `Σ_b |B_b|/N · |mean(y in B_b) − mean(p in B_b)|`. For 0/1
+/// targets this is the reliability-diagram ECE of a binary (or one-vs-rest) predictor.
+pub fn binary_ece(p: &[f32], y: &[f32], bins: usize) -> f64 {
+    let n = p.len().min(y.len());
+    if n == 0 {
+        return 0.0;
+    }
+    let mut count = vec![0usize; bins];
+    let mut ps = vec![0f64; bins];
+    let mut ys = vec![0f64; bins];
+    for i in 0..n {
+        let b = ((p[i] as f64 * bins as f64).floor() as usize).min(bins - 1);
+        count[b] += 1;
+        ps[b] += p[i] as f64;
+        ys[b] += y[i] as f64;
+    }
+    (0..bins)
+        .filter(|&b| count[b] > 0)
+        .map(|b| (count[b] as f64 / n as f64) * ((ys[b] - ps[b]) / count[b] as f64).abs())
+        .sum()
+}
+
 /// Everything reported for one evaluation set.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -218,5 +335,60 @@ mod tests {
         assert!(close(r.macro_f1, (1.0 + 2.0 / 3.0 + 2.0 / 3.0) / 3.0));
         assert!(close(r.accuracy, 0.75));
         assert!(r.nll > 0.0);
+    }
+    #[test]
+    fn weighted_f1_by_hand() {
+        // true: 0 0 0 1 1 2 ; pred: 0 0 1 1 2 2 -> F1 0.8, 0.5, 2/3 with supports 3, 2, 1
+        let t = [0, 0, 0, 1, 1, 2];
+        let p = [0, 0, 1, 1, 2, 2];
+        let want = (3.0 * 0.8 + 2.0 * 0.5 + 2.0 / 3.0) / 6.0;
+        assert!(close(weighted_f1(&t, &p, 3), want));
+        assert!(close(f1_counts(2, 0, 1), 0.8));
+        assert_eq!(f1_counts(0, 0, 0), 0.0);
+    }
+
+    #[test]
+    fn spearman_by_hand() {
+        // monotone -> 1, reversed -> -1
+        assert!(close(spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 90.0]), 1.0));
+        assert!(close(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), -1.0));
+        // no ties: 1 - 6 Σd² / (n(n²-1)); ranks a = 1 2 3 4 5, b = 2 1 4 3 5 -> Σd² = 4 -> 0.8
+        let a = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let b = [0.2, 0.1, 0.4, 0.3, 0.5];
+        assert!(close(spearman(&a, &b), 0.8));
+        // ties get average ranks
+        assert_eq!(
+            average_ranks(&[5.0, 1.0, 5.0, 2.0]),
+            vec![3.5, 1.0, 3.5, 2.0]
+        );
+        // a = 1 2 3 4, b = 1 2 2 3 -> ranks b = 1 2.5 2.5 4: Pearson of ranks by hand
+        let r = spearman(&[1.0, 2.0, 3.0, 4.0], &[1.0, 2.0, 2.0, 3.0]);
+        // x = -1.5 -.5 .5 1.5 ; y = -1.5 0 0 1.5 -> sxy 4.5, sxx 5, syy 4.5
+        assert!(close(r, 4.5 / (5.0f64 * 4.5).sqrt()), "{r}");
+    }
+
+    #[test]
+    fn quartile_accuracy_by_hand() {
+        // 8 items: bottom quartile = gold 0.1, 0.2 ; top = 0.8, 0.9
+        let gold = [0.5, 0.1, 0.9, 0.2, 0.6, 0.8, 0.4, 0.3];
+        // predictions: the 0.1 item wrongly high, the rest right
+        let pred = [0.5, 0.7, 0.9, 0.2, 0.5, 0.6, 0.5, 0.5];
+        let (acc, n) = quartile_accuracy(&gold, &pred, 0.5);
+        assert_eq!(n, 4);
+        assert!(close(acc, 0.75));
+        let (acc, _) = quartile_accuracy(&gold, &pred, 0.8);
+        // threshold 0.8: 0.1->0.7 low ok, 0.2 ok, 0.9->0.9 ok, 0.8->0.6 wrong
+        assert!(close(acc, 0.75));
+    }
+
+    #[test]
+    fn binary_ece_by_hand() {
+        // bin [0.2,0.3): p 0.25 x2, y 0 and 1 -> |0.5-0.25| * 2/4 ; bin [0.9,1]: p 0.9, 1.0, y 1, 1
+        // -> |1 - 0.95| * 2/4
+        let p = [0.25, 0.25, 0.9, 1.0];
+        let y = [0.0, 1.0, 1.0, 1.0];
+        let e = binary_ece(&p, &y, 10);
+        assert!((e - (0.25 * 0.5 + 0.05 * 0.5)).abs() < 1e-6, "{e}");
+        assert!(binary_ece(&[0.3, 0.3], &[0.3, 0.3], 10) < 1e-6);
     }
 }

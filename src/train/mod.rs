@@ -4,13 +4,16 @@
 //! (cached on disk per encoder sha256, dataset and max_tokens), fits a class-balanced softmax
 //! regression with early stopping on dev, fits a temperature on dev, and writes
 //! `models/manifest.json` + `models/<task>/head.{safetensors,json}`. Evaluation scores a trained
-//! head on the official test splits listed in the same file.
+//! head on the official test splits listed in the same file. Heads of the other kinds (multi-label
+//! sigmoid, binary, score) take the same road through [`sigmoid`].
 
 pub mod cache;
 pub mod config;
+pub mod corpora;
 pub mod data;
 pub mod fit;
 pub mod metrics;
+pub mod sigmoid;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -249,6 +252,11 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         cfg.seed = s;
     }
     let roots = args.sources.roots();
+    if cfg.kind.is_sigmoid() {
+        let (tr, dv, record) = sigmoid::prepare(&cfg, &roots)?;
+        let enc = load_encoder(&args.sources.model, &cfg)?;
+        return sigmoid::train(args, &cfg, &enc, tr, dv, record, t_all);
+    }
     let cache = args.sources.embedding_cache();
     let labels = cfg.labels.clone();
     let c = labels.len();
@@ -515,13 +523,26 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         "dev_before_temperature": dev_uncal,
         "dev_mean_over_languages_macro_f1": best.dev_score,
     });
-    let hdir = args.output.join(&cfg.task);
-    head.save(
-        &hdir,
+    save_head_and_manifest(
+        args,
+        &cfg,
+        &head,
+        &info,
         serde_json::json!({"metrics": metrics, "training": train_record}),
-        &info.sha256,
-    )?;
-    // manifest: keep other heads when they were trained on the same encoder
+    )
+}
+
+/// Writes `<output>/<task>/head.*` and updates the manifest (other heads are kept when they were
+/// trained on the same encoder).
+fn save_head_and_manifest(
+    args: &TrainArgs,
+    cfg: &TrainConfig,
+    head: &LinearHead,
+    info: &crate::model::EncoderInfo,
+    extra: serde_json::Value,
+) -> Result<()> {
+    let hdir = args.output.join(&cfg.task);
+    head.save(&hdir, extra, &info.sha256)?;
     let mut heads = vec![cfg.task.clone()];
     if let Ok(m) = Manifest::load(&args.output) {
         if m.encoder.sha256 == info.sha256 {
@@ -538,8 +559,8 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             );
         }
     }
-    let mut pin = ManifestEncoder::from_info(&info);
-    pin.source = manifest_source(&model_source(&args.sources.model)?, &info);
+    let mut pin = ManifestEncoder::from_info(info);
+    pin.source = manifest_source(&model_source(&args.sources.model)?, info);
     Manifest {
         encoder: pin,
         heads,
@@ -548,8 +569,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     tracing::info!(
         dir = %hdir.display(),
         version = %head.version,
-        temperature,
-        secs = format!("{:.0}", t_all.elapsed().as_secs_f64()),
+        temperature = head.temperature,
         "head written"
     );
     Ok(())
@@ -571,6 +591,11 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     let cache = args.sources.embedding_cache();
     let enc = load_encoder(&args.sources, &cfg)?;
     let heads = HeadSet::load(&args.models_dir, enc.info(), args.allow_mismatch)?;
+    if cfg.kind.is_sigmoid() {
+        let (results, table, version) = sigmoid::eval(args, &cfg, &enc, &heads)?;
+        println!("{table}");
+        return write_eval(args, &heads, &enc, &version, 1.0, results);
+    }
     let head = heads.get(&args.task).ok_or_else(|| {
         Error::model(format!(
             "no {} head in {}",
@@ -595,12 +620,24 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     }
     let table = markdown_table(&head.labels, &rows);
     println!("{table}");
+    write_eval(args, &heads, &enc, &head.version, head.temperature, results)
+}
+
+/// Writes eval.json and (unless told not to) the test metrics into head.json.
+fn write_eval(
+    args: &EvalArgs,
+    heads: &HeadSet,
+    enc: &Encoder,
+    head_version: &str,
+    temperature: f32,
+    results: serde_json::Map<String, serde_json::Value>,
+) -> Result<()> {
     let out = serde_json::json!({
         "task": args.task,
-        "head_version": head.version,
+        "head_version": head_version,
         "heads_version": heads.version(),
         "encoder_sha256": enc.info().sha256,
-        "temperature": head.temperature,
+        "temperature": temperature,
         "date": today(),
         "test": results,
     });

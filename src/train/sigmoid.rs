@@ -1,0 +1,779 @@
+//! Training and evaluation of the sigmoid-kind heads (multi-label `sigmoid`, `binary`, `score`):
+//! emotions, toxicity, certainty, politeness, formality.
+//!
+//! Same shape as the softmax path in `mod.rs`: read and split the corpora of
+//! `models/<task>/train.toml`, embed them through the resumable cache, fit on standardised
+//! embeddings with early stopping on dev, then calibrate on dev. Calibration is Platt scaling
+//! per output (`σ(a·z + c)`), folded into W and b, so the served head needs no extra parameters;
+//! sigmoid and binary heads also get per-label decision thresholds chosen on dev.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::config::{Roots, Source, TrainConfig};
+use super::corpora::{self, Item};
+use super::data::ReadStats;
+use super::fit::{self, FitConfig, SigmoidDev};
+use super::metrics;
+use crate::model::heads::{HeadKind, HeadSet, LinearHead};
+use crate::model::Encoder;
+use crate::{Error, Result};
+
+/// One named slice of items, ready to embed.
+pub struct Part {
+    /// cache and report name
+    pub name: String,
+    pub lang: String,
+    pub weight: f64,
+    pub items: Vec<Item>,
+}
+
+/// The seed of a corpus's held-out partition: keyed by the file, not by the entry, so the
+/// [[train]] and [[test]] entries naming one file agree on which rows are held out.
+fn holdout_seed(seed: u64, path: &str) -> u64 {
+    super::source_seed(seed, &format!("holdout:{path}"))
+}
+
+/// Reads one source and applies its holdout (`test` true: keep only the held-out part).
+fn read_part(
+    s: &Source,
+    roots: &Roots,
+    cfg: &TrainConfig,
+    test: bool,
+) -> Result<(Vec<Item>, ReadStats)> {
+    let (items, st) = s.read_items(roots, &cfg.labels)?;
+    let items = if s.holdout > 0.0 {
+        corpora::partition(items, s.holdout, holdout_seed(cfg.seed, &s.path), test)
+    } else {
+        items
+    };
+    Ok((items, st))
+}
+
+fn counts_json(labels: &[String], items: &[Item]) -> serde_json::Value {
+    let (pos, obs) = corpora::label_counts(items, labels.len());
+    let m: BTreeMap<&str, serde_json::Value> = labels
+        .iter()
+        .enumerate()
+        .map(|(k, l)| {
+            (
+                l.as_str(),
+                serde_json::json!({"positive": pos[k], "observed": obs[k]}),
+            )
+        })
+        .collect();
+    serde_json::json!({"n": items.len(), "per_label": m})
+}
+
+/// Train and dev parts of a config, split and capped exactly as training uses them (the cache
+/// keys depend on the texts, so `--embed-only` and training must agree).
+pub fn prepare(
+    cfg: &TrainConfig,
+    roots: &Roots,
+) -> Result<(
+    Vec<Part>,
+    Vec<Part>,
+    serde_json::Map<String, serde_json::Value>,
+)> {
+    let mut train = Vec::new();
+    let mut dev = Vec::new();
+    let mut record = serde_json::Map::new();
+    for s in &cfg.train {
+        let (all, stats) = read_part(s, roots, cfg, false)?;
+        let seed = super::source_seed(cfg.seed, &s.name);
+        let (dv, mut tr) = if s.dev_fraction > 0.0 {
+            corpora::split_groups(all, s.dev_fraction, seed)
+        } else {
+            (Vec::new(), all)
+        };
+        if let Some(k) = s.per_class {
+            tr = corpora::balance_items(tr, k, seed.wrapping_add(1));
+        }
+        if let Some(m) = s.max_items {
+            tr = corpora::cap_items(tr, m, seed.wrapping_add(2));
+        }
+        record.insert(
+            s.name.clone(),
+            serde_json::json!({
+                "path": s.path, "lang": s.lang, "read": stats, "weight": s.weight,
+                "holdout": s.holdout, "per_class_cap": s.per_class, "max_items": s.max_items,
+                "note": s.note,
+                "train": counts_json(&cfg.labels, &tr), "dev_slice": counts_json(&cfg.labels, &dv),
+            }),
+        );
+        if !dv.is_empty() {
+            dev.push(Part {
+                name: format!("{}-devslice", s.name),
+                lang: s.lang.clone(),
+                weight: 1.0,
+                items: dv,
+            });
+        }
+        train.push(Part {
+            name: format!("{}-train", s.name),
+            lang: s.lang.clone(),
+            weight: s.weight,
+            items: tr,
+        });
+    }
+    for s in &cfg.dev {
+        let (mut items, stats) = read_part(s, roots, cfg, false)?;
+        if let Some(m) = s.max_items {
+            items = corpora::cap_items(items, m, super::source_seed(cfg.seed, &s.name));
+        }
+        record.insert(
+            s.name.clone(),
+            serde_json::json!({"path": s.path, "lang": s.lang, "read": stats, "note": s.note,
+                               "max_items": s.max_items, "dev": counts_json(&cfg.labels, &items)}),
+        );
+        dev.push(Part {
+            name: s.name.clone(),
+            lang: s.lang.clone(),
+            weight: 1.0,
+            items,
+        });
+    }
+    if dev.is_empty() {
+        return Err(Error::invalid(
+            "dev",
+            "no dev data: add [[dev]] or a dev_fraction",
+        ));
+    }
+    Ok((train, dev, record))
+}
+
+/// The test parts of a config (held-out partitions and documented subsamples applied).
+pub fn prepare_tests(cfg: &TrainConfig, roots: &Roots) -> Result<Vec<(Source, Part, ReadStats)>> {
+    let mut out = Vec::new();
+    for s in &cfg.test {
+        let (mut items, stats) = read_part(s, roots, cfg, true)?;
+        if let Some(m) = s.max_items {
+            items = corpora::cap_items(items, m, super::source_seed(cfg.seed, &s.name));
+        }
+        out.push((
+            s.clone(),
+            Part {
+                name: s.name.clone(),
+                lang: s.lang.clone(),
+                weight: 1.0,
+                items,
+            },
+            stats,
+        ));
+    }
+    Ok(out)
+}
+
+/// An embedded part.
+pub struct Embedded {
+    pub part: Part,
+    pub x: Tensor,
+    pub seconds: f64,
+    pub embedded_now: usize,
+}
+
+impl Embedded {
+    fn y(&self) -> Vec<Vec<f32>> {
+        self.part.items.iter().map(|i| i.y.clone()).collect()
+    }
+    fn mask(&self) -> Vec<Vec<bool>> {
+        self.part.items.iter().map(|i| i.mask.clone()).collect()
+    }
+}
+
+pub fn embed_part(
+    enc: &Encoder,
+    cache: &std::path::Path,
+    part: Part,
+    batch: usize,
+) -> Result<Embedded> {
+    let texts: Vec<String> = part.items.iter().map(|i| i.text.clone()).collect();
+    let e = super::cache::embed_cached(enc, cache, &part.name, &texts, batch)?;
+    let x = Tensor::from_vec(e.data, (e.n, e.dim), &Device::Cpu)?;
+    tracing::info!(part = %part.name, n = e.n, embedded_now = e.embedded_now,
+                   secs = format!("{:.0}", e.seconds), "embedded");
+    Ok(Embedded {
+        part,
+        x,
+        seconds: e.seconds,
+        embedded_now: e.embedded_now,
+    })
+}
+
+/// Decisions of `p` at per-output thresholds.
+fn decide(p: &[Vec<f32>], thr: &[f32]) -> Vec<Vec<bool>> {
+    p.iter()
+        .map(|r| r.iter().zip(thr).map(|(v, t)| v >= t).collect())
+        .collect()
+}
+
+/// Per-output F1 over observed cells (None for an output the set never observes or never has
+/// positive).
+fn per_label_f1(
+    p: &[Vec<f32>],
+    y: &[Vec<f32>],
+    mask: &[Vec<bool>],
+    thr: &[f32],
+) -> Vec<Option<f64>> {
+    let k = thr.len();
+    let d = decide(p, thr);
+    (0..k)
+        .map(|j| {
+            let (mut tp, mut fp, mut fn_, mut pos) = (0, 0, 0, 0);
+            for ((di, yi), mi) in d.iter().zip(y).zip(mask) {
+                if !mi[j] {
+                    continue;
+                }
+                let t = yi[j] >= 0.5;
+                pos += usize::from(t);
+                match (di[j], t) {
+                    (true, true) => tp += 1,
+                    (true, false) => fp += 1,
+                    (false, true) => fn_ += 1,
+                    _ => {}
+                }
+            }
+            (pos > 0).then(|| metrics::f1_counts(tp, fp, fn_))
+        })
+        .collect()
+}
+
+fn mean_some(v: &[Option<f64>]) -> f64 {
+    let s: Vec<f64> = v.iter().flatten().copied().collect();
+    if s.is_empty() {
+        0.0
+    } else {
+        s.iter().sum::<f64>() / s.len() as f64
+    }
+}
+
+/// Binary decisions of a one-output head as class ids (1 = the label).
+fn classes(p: &[Vec<f32>], y: &[Vec<f32>], thr: f32) -> (Vec<usize>, Vec<usize>) {
+    let t = y.iter().map(|r| usize::from(r[0] >= 0.5)).collect();
+    let pr = p.iter().map(|r| usize::from(r[0] >= thr)).collect();
+    (t, pr)
+}
+
+/// The figure early stopping, thresholds and reports revolve around, per head kind:
+/// sigmoid -> macro-F1 over observed labels; binary -> 2-class macro-F1; score -> Spearman.
+fn primary(kind: HeadKind, p: &[Vec<f32>], y: &[Vec<f32>], mask: &[Vec<bool>], thr: &[f32]) -> f64 {
+    match kind {
+        HeadKind::Sigmoid => mean_some(&per_label_f1(p, y, mask, thr)),
+        HeadKind::Binary => {
+            let (t, pr) = classes(p, y, thr[0]);
+            metrics::macro_f1(&t, &pr, 2)
+        }
+        HeadKind::Score | HeadKind::Softmax => {
+            let a: Vec<f64> = y.iter().map(|r| r[0] as f64).collect();
+            let b: Vec<f64> = p.iter().map(|r| r[0] as f64).collect();
+            metrics::spearman(&a, &b)
+        }
+    }
+}
+
+/// Calibration error over all observed cells.
+fn cells_ece(p: &[Vec<f32>], y: &[Vec<f32>], mask: &[Vec<bool>]) -> f64 {
+    let (mut pp, mut yy) = (Vec::new(), Vec::new());
+    for ((pi, yi), mi) in p.iter().zip(y).zip(mask) {
+        for j in 0..pi.len() {
+            if mi[j] {
+                pp.push(pi[j]);
+                yy.push(yi[j]);
+            }
+        }
+    }
+    metrics::binary_ece(&pp, &yy, 15)
+}
+
+/// Everything reported for one set.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemReport {
+    pub n: usize,
+    /// the task's headline figure (see `metric`)
+    pub primary: f64,
+    pub metric: String,
+    /// ECE over observed cells (15 bins; soft targets for score heads)
+    pub ece_15: f64,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub f1: BTreeMap<String, f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub macro_f1_at_0_5: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weighted_f1: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub positive_rate_pred: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spearman: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pearson: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quartile_accuracy: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quartile_n: Option<usize>,
+}
+
+pub fn report(
+    kind: HeadKind,
+    labels: &[String],
+    p: &[Vec<f32>],
+    y: &[Vec<f32>],
+    mask: &[Vec<bool>],
+    thr: &[f32],
+) -> ItemReport {
+    let mut r = ItemReport {
+        n: p.len(),
+        primary: primary(kind, p, y, mask, thr),
+        metric: String::new(),
+        ece_15: cells_ece(p, y, mask),
+        f1: BTreeMap::new(),
+        macro_f1_at_0_5: None,
+        weighted_f1: None,
+        accuracy: None,
+        positive_rate_pred: None,
+        spearman: None,
+        pearson: None,
+        quartile_accuracy: None,
+        quartile_n: None,
+    };
+    match kind {
+        HeadKind::Sigmoid => {
+            r.metric = "macro-F1 over the labels the set observes (dev thresholds)".into();
+            for (l, f) in labels.iter().zip(per_label_f1(p, y, mask, thr)) {
+                if let Some(f) = f {
+                    r.f1.insert(l.clone(), f);
+                }
+            }
+            r.macro_f1_at_0_5 = Some(mean_some(&per_label_f1(p, y, mask, &vec![0.5; thr.len()])));
+        }
+        HeadKind::Binary => {
+            r.metric = "2-class macro-F1 (dev threshold)".into();
+            let (t, pr) = classes(p, y, thr[0]);
+            let f = metrics::per_class_f1(&t, &pr, 2);
+            r.f1.insert(format!("not_{}", labels[0]), f[0]);
+            r.f1.insert(labels[0].clone(), f[1]);
+            r.weighted_f1 = Some(metrics::weighted_f1(&t, &pr, 2));
+            r.accuracy = Some(metrics::accuracy(&t, &pr));
+            r.positive_rate_pred = Some(pr.iter().sum::<usize>() as f64 / pr.len().max(1) as f64);
+        }
+        HeadKind::Score | HeadKind::Softmax => {
+            r.metric = "Spearman".into();
+            let a: Vec<f64> = y.iter().map(|r| r[0] as f64).collect();
+            let b: Vec<f64> = p.iter().map(|r| r[0] as f64).collect();
+            r.spearman = Some(metrics::spearman(&a, &b));
+            r.pearson = Some(metrics::pearson(&a, &b));
+            let (acc, n) = metrics::quartile_accuracy(&a, &b, thr[0] as f64);
+            r.quartile_accuracy = Some(acc);
+            r.quartile_n = Some(n);
+        }
+    }
+    r
+}
+
+/// Thresholds chosen on dev: per label the F1-maximising one (sigmoid), the 2-class macro-F1
+/// maximising one (binary), the quartile-accuracy maximising one (score); grid 0.02..0.98.
+fn choose_thresholds(
+    kind: HeadKind,
+    p: &[Vec<f32>],
+    y: &[Vec<f32>],
+    mask: &[Vec<bool>],
+) -> Vec<f32> {
+    let k = y.first().map_or(0, Vec::len);
+    let grid: Vec<f32> = (1..50).map(|i| i as f32 * 0.02).collect();
+    (0..k)
+        .map(|j| {
+            let mut best = (f64::NEG_INFINITY, 0.5f32);
+            for &t in &grid {
+                let mut thr = vec![0.5; k];
+                thr[j] = t;
+                let s = match kind {
+                    HeadKind::Sigmoid => per_label_f1(p, y, mask, &thr)[j].unwrap_or(0.0),
+                    HeadKind::Binary => primary(kind, p, y, mask, &thr),
+                    _ => {
+                        let a: Vec<f64> = y.iter().map(|r| r[0] as f64).collect();
+                        let b: Vec<f64> = p.iter().map(|r| r[0] as f64).collect();
+                        metrics::quartile_accuracy(&a, &b, t as f64).0
+                    }
+                };
+                // prefer the threshold nearest 0.5 among ties (stable across reruns)
+                if s > best.0 + 1e-12
+                    || (s > best.0 - 1e-12 && (t - 0.5).abs() < (best.1 - 0.5).abs())
+                {
+                    best = (s, t);
+                }
+            }
+            best.1
+        })
+        .collect()
+}
+
+/// Per-cell loss weights: 0 for missing targets; for 0/1 targets of sigmoid/binary heads, each
+/// label's positives and negatives weigh the same in total (`w = N / (2 n_side)`, capped at 20 so a
+/// label with a handful of positives cannot dominate), times the source weight; score heads
+/// (soft targets) weigh every cell 1 × source weight.
+fn cell_weights(kind: HeadKind, parts: &[&Embedded], k: usize) -> (Vec<f32>, Vec<f64>, Vec<f64>) {
+    let all: Vec<&Item> = parts.iter().flat_map(|p| p.part.items.iter()).collect();
+    let mut pos = vec![0f64; k];
+    let mut obs = vec![0f64; k];
+    for it in &all {
+        for j in 0..k {
+            if it.mask[j] {
+                obs[j] += 1.0;
+                pos[j] += f64::from(u8::from(it.y[j] >= 0.5));
+            }
+        }
+    }
+    let wp: Vec<f64> = (0..k)
+        .map(|j| (obs[j] / (2.0 * pos[j].max(1.0))).min(20.0))
+        .collect();
+    let wn: Vec<f64> = (0..k)
+        .map(|j| (obs[j] / (2.0 * (obs[j] - pos[j]).max(1.0))).min(20.0))
+        .collect();
+    let mut out = Vec::new();
+    for p in parts {
+        for it in &p.part.items {
+            for j in 0..k {
+                let w = if !it.mask[j] {
+                    0.0
+                } else if kind == HeadKind::Score {
+                    p.part.weight
+                } else if it.y[j] >= 0.5 {
+                    wp[j] * p.part.weight
+                } else {
+                    wn[j] * p.part.weight
+                };
+                out.push(w as f32);
+            }
+        }
+    }
+    (out, wp, wn)
+}
+
+/// Concatenates parts by language: (name, x, y, mask).
+type LangSet = (String, Tensor, Vec<Vec<f32>>, Vec<Vec<bool>>);
+
+fn by_language(sets: &[Embedded]) -> Result<Vec<LangSet>> {
+    let langs: std::collections::BTreeSet<&str> =
+        sets.iter().map(|s| s.part.lang.as_str()).collect();
+    let mut out = Vec::new();
+    for lang in langs {
+        let ps: Vec<&Embedded> = sets.iter().filter(|s| s.part.lang == lang).collect();
+        let x = Tensor::cat(&ps.iter().map(|p| &p.x).collect::<Vec<_>>(), 0)?;
+        let y = ps.iter().flat_map(|p| p.y()).collect();
+        let m = ps.iter().flat_map(|p| p.mask()).collect();
+        out.push((format!("dev-{lang}"), x, y, m));
+    }
+    Ok(out)
+}
+
+/// Trains a sigmoid-kind head; the caller has loaded the config and the encoder.
+pub fn train(
+    args: &super::TrainArgs,
+    cfg: &TrainConfig,
+    enc: &Encoder,
+    train_parts: Vec<Part>,
+    dev_parts: Vec<Part>,
+    data_record: serde_json::Map<String, serde_json::Value>,
+    t_all: Instant,
+) -> Result<()> {
+    let cache = args.sources.embedding_cache();
+    let eb = cfg.optim.embed_batch;
+    let kind = cfg.kind;
+    let k = cfg.labels.len();
+    let info = enc.info().clone();
+    let mut train_sets = Vec::new();
+    for p in train_parts {
+        train_sets.push(embed_part(enc, &cache, p, eb)?);
+    }
+    let mut dev_sets = Vec::new();
+    for p in dev_parts {
+        dev_sets.push(embed_part(enc, &cache, p, eb)?);
+    }
+    if args.embed_only {
+        // also embed the test sets, so one job fills the cache for train and eval
+        let roots = args.sources.roots();
+        for (_, p, _) in prepare_tests(cfg, &roots)? {
+            embed_part(enc, &cache, p, eb)?;
+        }
+        tracing::info!("embed-only: done");
+        return Ok(());
+    }
+    let embed_seconds: f64 = train_sets.iter().chain(&dev_sets).map(|s| s.seconds).sum();
+    let embedded_now: usize = train_sets
+        .iter()
+        .chain(&dev_sets)
+        .map(|s| s.embedded_now)
+        .sum();
+
+    // ---- assemble
+    let x = Tensor::cat(&train_sets.iter().map(|s| &s.x).collect::<Vec<_>>(), 0)?;
+    let n = x.dims2()?.0;
+    let yv: Vec<f32> = train_sets
+        .iter()
+        .flat_map(|s| s.part.items.iter().flat_map(|i| i.y.clone()))
+        .collect();
+    let (cw, wpos, wneg) = cell_weights(kind, &train_sets.iter().collect::<Vec<_>>(), k);
+    let y = Tensor::from_vec(yv, (n, k), &Device::Cpu)?;
+    let cw = Tensor::from_vec(cw, (n, k), &Device::Cpu)?;
+    let std = fit::Standardizer::fit(&x)?;
+    let xz = std.apply(&x)?;
+    let dev_lang = by_language(&dev_sets)?;
+    let dev_z: Vec<SigmoidDev> = dev_lang
+        .iter()
+        .map(|(name, x, y, m)| {
+            Ok(SigmoidDev {
+                name: name.clone(),
+                x: std.apply(x)?,
+                y: y.clone(),
+                mask: m.clone(),
+            })
+        })
+        .collect::<Result<_>>()?;
+    let half = vec![0.5f32; k];
+    let score = move |p: &[Vec<f32>], d: &SigmoidDev| primary(kind, p, &d.y, &d.mask, &half);
+
+    // ---- fit: weight-decay grid, early stopping on the mean over languages
+    let t_fit = Instant::now();
+    let mut grid = Vec::new();
+    let mut best: Option<(fit::FitResult, f64)> = None;
+    for &wd in &cfg.optim.weight_decay {
+        let fc = FitConfig {
+            lr: cfg.optim.lr,
+            weight_decay: wd,
+            batch_size: cfg.optim.batch_size,
+            max_epochs: cfg.optim.max_epochs,
+            patience: cfg.optim.patience,
+            seed: cfg.seed,
+        };
+        let r = fit::fit_sigmoid(&xz, &y, &cw, &dev_z, &score, &fc)?;
+        tracing::info!(
+            weight_decay = wd,
+            best_epoch = r.best_epoch,
+            epochs = r.history.len(),
+            dev = format!("{:.4}", r.dev_score),
+            "fit"
+        );
+        grid.push(
+            serde_json::json!({"weight_decay": wd, "best_epoch": r.best_epoch,
+                                     "epochs_run": r.history.len(), "dev_score": r.dev_score}),
+        );
+        if best.as_ref().is_none_or(|(b, _)| r.dev_score > b.dev_score) {
+            best = Some((r, wd));
+        }
+    }
+    let (best, best_wd) = best.expect("non-empty grid");
+    let fit_seconds = t_fit.elapsed().as_secs_f64();
+    let (w, b) = std.fold(&best.weight, &best.bias)?;
+
+    // ---- Platt per output on the pooled dev logits (observed cells), folded into W and b
+    let mut zs = vec![Vec::new(); k];
+    let mut ys = vec![Vec::new(); k];
+    for (_, dx, dy, dm) in &dev_lang {
+        let z = dx.matmul(&w.t()?)?.broadcast_add(&b)?.to_vec2::<f32>()?;
+        for ((zi, yi), mi) in z.iter().zip(dy).zip(dm) {
+            for j in 0..k {
+                if mi[j] {
+                    zs[j].push(zi[j]);
+                    ys[j].push(yi[j]);
+                }
+            }
+        }
+    }
+    let platt: Vec<(f64, f64)> = (0..k).map(|j| fit::fit_platt(&zs[j], &ys[j])).collect();
+    let a_t = Tensor::from_vec(
+        platt.iter().map(|p| p.0 as f32).collect::<Vec<_>>(),
+        k,
+        &Device::Cpu,
+    )?;
+    let c_t = Tensor::from_vec(
+        platt.iter().map(|p| p.1 as f32).collect::<Vec<_>>(),
+        k,
+        &Device::Cpu,
+    )?;
+    let w_cal = w.broadcast_mul(&a_t.unsqueeze(1)?)?;
+    let b_cal = ((&b * &a_t)? + &c_t)?;
+
+    // ---- thresholds on the pooled dev outputs after calibration
+    let mut dev_p = Vec::new();
+    let (mut dev_y, mut dev_m) = (Vec::new(), Vec::new());
+    for (_, dx, dy, dm) in &dev_lang {
+        dev_p.extend(fit::sigmoid_rows(dx, &w_cal, &b_cal)?);
+        dev_y.extend(dy.clone());
+        dev_m.extend(dm.clone());
+    }
+    let thresholds = choose_thresholds(kind, &dev_p, &dev_y, &dev_m);
+    let mut dev_metrics = serde_json::Map::new();
+    let mut dev_uncal = serde_json::Map::new();
+    for (name, dx, dy, dm) in &dev_lang {
+        let p0 = fit::sigmoid_rows(dx, &w, &b)?;
+        let r0 = report(kind, &cfg.labels, &p0, dy, dm, &vec![0.5; k]);
+        dev_uncal.insert(name.clone(), serde_json::to_value(r0).expect("json"));
+        let p1 = fit::sigmoid_rows(dx, &w_cal, &b_cal)?;
+        let r1 = report(kind, &cfg.labels, &p1, dy, dm, &thresholds);
+        tracing::info!(dev = %name, primary = format!("{:.4}", r1.primary),
+                       ece = format!("{:.4}", r1.ece_15), "dev (calibrated)");
+        dev_metrics.insert(name.clone(), serde_json::to_value(r1).expect("json"));
+    }
+
+    // ---- version + save
+    let mut h = Sha256::new();
+    for v in w_cal
+        .flatten_all()?
+        .to_vec1::<f32>()?
+        .iter()
+        .chain(&b_cal.to_vec1::<f32>()?)
+    {
+        h.update(v.to_le_bytes());
+    }
+    let whash = hex::encode(h.finalize());
+    let version = format!(
+        "{}-{}-{}",
+        cfg.task,
+        super::today().replace('-', ""),
+        &whash[..8]
+    );
+    let head = LinearHead::new(
+        &cfg.task,
+        cfg.labels.clone(),
+        cfg.languages.clone(),
+        version,
+        w_cal,
+        b_cal,
+        1.0,
+    )?
+    .with_kind(
+        kind,
+        (kind != HeadKind::Softmax).then(|| thresholds.clone()),
+    )?;
+    let train_record = serde_json::json!({
+        "date": super::today(),
+        "kind": kind,
+        "model": "independent logistic outputs on frozen mean-pooled L2-normalised embeddings; inputs standardised during fitting, folded into W and b",
+        "loss": "weighted binary cross-entropy over observed cells (missing targets weigh 0; 0/1 targets balanced per label: w = N_obs / (2 n_side), capped at 20; soft score targets weigh 1), times the source weight, + 0.5 * weight_decay * ||W||^2 (standardised space)",
+        "optimizer": "Adam (candle-nn AdamW with decoupled decay 0)",
+        "selection": "early stopping and weight-decay grid on the mean over languages of the dev figure at threshold 0.5 (sigmoid: macro-F1 over observed labels; binary: 2-class macro-F1; score: Spearman)",
+        "calibration": "Platt scaling per output (sigma(a z + c)) fitted on the pooled dev sets by Newton's method on the BCE, folded into W and b; temperature stays 1",
+        "platt": platt.iter().zip(&cfg.labels).map(|((a, c), l)| (l.clone(), serde_json::json!({"a": a, "c": c}))).collect::<BTreeMap<_, _>>(),
+        "thresholds": "chosen on the pooled calibrated dev outputs (sigmoid: per-label F1; binary: 2-class macro-F1; score: quartile accuracy)",
+        "config": cfg,
+        "config_path": args.config,
+        "seed": cfg.seed,
+        "encoder": {"model_id": info.model_id, "sha256": info.sha256, "source": info.source,
+                    "max_tokens": info.max_tokens, "prefix": info.prefix},
+        "data": data_record,
+        "train_size": n,
+        "label_weights": {"positive": wpos, "negative": wneg},
+        "dev_sizes": dev_sets.iter().map(|d| (d.part.name.clone(), d.part.items.len())).collect::<BTreeMap<_, _>>(),
+        "grid": grid,
+        "chosen_weight_decay": best_wd,
+        "best_epoch": best.best_epoch,
+        "history": best.history,
+        "wall_clock_s": {"embedding_this_run": embed_seconds, "texts_embedded_this_run": embedded_now,
+                          "fit_all_grid": fit_seconds, "total": t_all.elapsed().as_secs_f64()},
+    });
+    let metrics = serde_json::json!({
+        "dev": dev_metrics,
+        "dev_before_calibration_at_0_5": dev_uncal,
+        "dev_mean_over_languages": best.dev_score,
+    });
+    super::save_head_and_manifest(
+        args,
+        cfg,
+        &head,
+        &info,
+        serde_json::json!({"metrics": metrics, "training": train_record}),
+    )
+}
+
+/// Scores a sigmoid-kind head on its config's test sets; returns (results, markdown table).
+pub fn eval(
+    args: &super::EvalArgs,
+    cfg: &TrainConfig,
+    enc: &Encoder,
+    heads: &HeadSet,
+) -> Result<(serde_json::Map<String, serde_json::Value>, String, String)> {
+    let head = heads.get(&args.task).ok_or_else(|| {
+        Error::model(format!(
+            "no {} head in {}",
+            args.task,
+            args.models_dir.display()
+        ))
+    })?;
+    if head.kind != cfg.kind {
+        return Err(Error::model(format!(
+            "head {} is {:?} but its config says {:?}",
+            head.task, head.kind, cfg.kind
+        )));
+    }
+    let roots = args.sources.roots();
+    let cache = args.sources.embedding_cache();
+    let thr = head
+        .thresholds
+        .clone()
+        .unwrap_or_else(|| vec![0.5; head.labels.len()]);
+    let mut results = serde_json::Map::new();
+    let mut table = String::from(
+        "| test set | lang | n | ours | published | ECE (15 bins) |\n|---|---|---|---|---|---|\n",
+    );
+    for (s, part, stats) in prepare_tests(cfg, &roots)? {
+        let e = embed_part(enc, &cache, part, cfg.optim.embed_batch)?;
+        let p = head.probabilities(&e.x)?;
+        let r = report(head.kind, &head.labels, &p, &e.y(), &e.mask(), &thr);
+        let ours = match head.kind {
+            HeadKind::Sigmoid => format!(
+                "macro-F1 **{:.3}** (at 0.5: {:.3}); per label: {}",
+                r.primary,
+                r.macro_f1_at_0_5.unwrap_or(f64::NAN),
+                r.f1
+                    .iter()
+                    .map(|(l, f)| format!("{l} {f:.2}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            HeadKind::Binary => format!(
+                "F1({}) **{:.3}**, weighted F1 **{:.3}**, 2-class macro-F1 {:.3}, accuracy {:.3}, predicted positive {:.3}",
+                head.labels[0],
+                r.f1.get(&head.labels[0]).copied().unwrap_or(f64::NAN),
+                r.weighted_f1.unwrap_or(f64::NAN),
+                r.primary,
+                r.accuracy.unwrap_or(f64::NAN),
+                r.positive_rate_pred.unwrap_or(f64::NAN)
+            ),
+            _ => format!(
+                "Spearman **{:.3}**, top-vs-bottom-quartile accuracy **{:.3}** (n {}), Pearson {:.3}",
+                r.primary,
+                r.quartile_accuracy.unwrap_or(f64::NAN),
+                r.quartile_n.unwrap_or(0),
+                r.pearson.unwrap_or(f64::NAN)
+            ),
+        };
+        table.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {:.3} |\n",
+            s.name,
+            s.lang,
+            r.n,
+            ours,
+            if s.published.is_empty() {
+                "–"
+            } else {
+                &s.published
+            },
+            r.ece_15
+        ));
+        let mut v = serde_json::to_value(&r).expect("json");
+        v["path"] = serde_json::json!(s.path);
+        v["lang"] = serde_json::json!(s.lang);
+        v["read"] = serde_json::to_value(&stats).expect("json");
+        v["holdout"] = serde_json::json!(s.holdout);
+        v["max_items"] = serde_json::json!(s.max_items);
+        v["note"] = serde_json::json!(s.note);
+        v["published"] = serde_json::json!(s.published);
+        results.insert(s.name.clone(), v);
+    }
+    Ok((results, table, head.version.clone()))
+}

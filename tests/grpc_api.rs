@@ -377,3 +377,63 @@ async fn health_goes_not_serving_on_shutdown_and_drains() {
         .await;
     assert!(after.is_err() || after.unwrap().into_inner().status != 1);
 }
+
+#[tokio::test]
+async fn every_head_answers_with_confidence_and_short_texts_abstain() {
+    let server = start_tiny(&[]).await;
+    let analyses = server
+        .analyzer()
+        .analyze(pb::AnalyzeRequest {
+            messages: vec![
+                message(
+                    "long",
+                    "Could you please check why my refund has not arrived? It is urgent.",
+                ),
+                message("short", "ok"),
+            ],
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .analyses;
+    let a = &analyses[0];
+    assert_eq!(a.emotions.len(), 7, "{:?}", a.emotions);
+    for label in common::server::EMOTION_LABELS {
+        let p = a.emotions[*label];
+        assert!((0.0..=1.0).contains(&p));
+        let s = &a.label_signals[&format!("emotions.{label}")];
+        assert_eq!(s.source, "head:emotions");
+        assert!((s.confidence - p.max(1.0 - p)).abs() < 1e-6);
+    }
+    let style = a.style.as_ref().expect("style");
+    for (name, s) in [
+        ("politeness", &style.politeness),
+        ("formality", &style.formality),
+        ("certainty", &style.certainty),
+        ("directness", &style.directness),
+        ("emotionality", &style.emotionality),
+        ("urgency", &style.urgency),
+    ] {
+        let s = s.as_ref().unwrap_or_else(|| panic!("style.{name}"));
+        assert!((0.0..=1.0).contains(&s.value), "{name} {s:?}");
+        assert!((0.5..=1.0).contains(&s.confidence), "{name} {s:?}");
+    }
+    assert_eq!(style.directness.as_ref().unwrap().source, "composed");
+    assert!(a.toxicity.is_some());
+    assert_eq!(a.tones.len(), 7);
+    let purpose: f32 = a.purpose.values().sum();
+    assert!((purpose - 1.0).abs() < 1e-4, "{:?}", a.purpose);
+    assert!(a.abstentions.is_empty(), "{:?}", a.abstentions);
+
+    // One word: emotions and toxicity still answer; style, tones and purpose abstain and say so.
+    let s = &analyses[1];
+    assert_eq!(s.emotions.len(), 7);
+    assert!(s.toxicity.is_some());
+    assert!(s.style.is_none() && s.tones.is_empty() && s.purpose.is_empty());
+    assert!(
+        s.abstentions[0].contains("fewer than 3"),
+        "{:?}",
+        s.abstentions
+    );
+    server.stop().await.unwrap();
+}

@@ -70,3 +70,50 @@ async fn real_model_gets_clear_english_and_russian_sentiment_right() {
     }
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn real_heads_tell_anger_from_joy_and_rudeness_from_courtesy() {
+    let Some(model) = bundle() else { return };
+    let heads = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+    let server = start(&model, &heads, &[]).await;
+    let texts = [
+        "This is outrageous! You charged me twice and nobody answers. I am furious.",
+        "I'm so happy, the new phone arrived early and it works wonderfully!",
+        "Would you kindly let me know when you have a moment? Thank you so much.",
+        "Shut up and give me my money back, you idiots.",
+    ];
+    let analyses = server
+        .analyzer()
+        .analyze(pb::AnalyzeRequest {
+            messages: texts.iter().map(|t| message("", t)).collect(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .analyses;
+    let (angry, happy, polite, rude) = (&analyses[0], &analyses[1], &analyses[2], &analyses[3]);
+    assert!(
+        angry.emotions["anger"] > angry.emotions["joy"],
+        "{:?}",
+        angry.emotions
+    );
+    assert!(
+        happy.emotions["joy"] > happy.emotions["anger"],
+        "{:?}",
+        happy.emotions
+    );
+    assert!(angry.tones["frustrated"] > happy.tones["frustrated"]);
+    assert!(happy.tones["satisfied"] > angry.tones["satisfied"]);
+    let politeness =
+        |a: &pb::MessageAnalysis| a.style.as_ref().unwrap().politeness.as_ref().unwrap().value;
+    assert!(politeness(polite) > politeness(rude) + 0.2);
+    let toxicity = |a: &pb::MessageAnalysis| a.toxicity.as_ref().unwrap().value;
+    assert!(
+        toxicity(rude) > toxicity(polite) + 0.3,
+        "{} vs {}",
+        toxicity(rude),
+        toxicity(polite)
+    );
+    assert!(polite.purpose["action_seeking"] + polite.purpose["information_seeking"] > 0.5);
+    server.stop().await.unwrap();
+}

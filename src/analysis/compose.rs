@@ -6,7 +6,16 @@
 //!
 //! Notation: `P(x)` a head's calibrated probability, `sat(c, k) = 1 - exp(-c / k)` a saturating
 //! map of a count rate into [0, 1) (at `c = k` it is 0.63), rates are per sentence unless noted.
-use crate::text::Features;
+use crate::{
+    model::{HeadSet, LinearHead},
+    text::{Features, Language},
+};
+
+use super::types::{Results, Signal, Style};
+
+/// Fewer words than this and the style, tone and purpose results abstain: a word or two says
+/// little about how someone communicates. Emotions and toxicity still answer.
+pub const MIN_STYLE_WORDS: usize = 3;
 
 /// What the heads said about one text; `None` where a head is not loaded or abstained.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -171,6 +180,151 @@ pub fn formality(head: Option<f32>, f: &Features) -> Option<f32> {
         return Some(head);
     }
     Some(0.5 * head + 0.5 * (f.address_formality() + 1.0) / 2.0)
+}
+
+fn confidence(p: f32) -> f32 {
+    p.max(1.0 - p)
+}
+
+/// A head's output on this text: its probabilities, and whether the text's language is outside
+/// the head's training languages (cross-lingual transfer).
+fn head_output<'a>(
+    heads: &'a HeadSet,
+    probs: &'a [Vec<f32>],
+    task: &str,
+    language: &Language,
+) -> Option<(&'a LinearHead, &'a [f32], bool)> {
+    let i = heads.heads().position(|h| h.task == task)?;
+    let head = heads.heads().nth(i)?;
+    let cross = !head.languages.iter().any(|l| *l == language.code);
+    Some((head, probs.get(i)?.as_slice(), cross))
+}
+
+fn head_signal(task: &str, value: f32, cross_lingual: bool) -> Signal {
+    Signal {
+        value,
+        confidence: confidence(value),
+        source: format!("head:{task}"),
+        cross_lingual,
+    }
+}
+
+/// Composed results take the mean confidence of the heads they use.
+fn composed(value: f32, inputs: &[Option<&Signal>], cross_lingual: bool) -> Signal {
+    let used: Vec<f32> = inputs.iter().flatten().map(|s| s.confidence).collect();
+    let confidence = if used.is_empty() {
+        confidence(value)
+    } else {
+        used.iter().sum::<f32>() / used.len() as f32
+    };
+    Signal {
+        value: value.clamp(0.0, 1.0),
+        confidence,
+        source: "composed".into(),
+        cross_lingual,
+    }
+}
+
+/// Everything beyond sentiment for one message, from the heads' outputs (`probs`, in
+/// `heads.heads()` order) and the text's features. Only for languages the encoder's heads cover
+/// (the caller checks); heads trained on other languages are applied and flagged cross-lingual.
+pub fn results(
+    heads: &HeadSet,
+    probs: &[Vec<f32>],
+    language: &Language,
+    features: &Features,
+) -> Results {
+    let mut out = Results::default();
+    let mut h = HeadScores::default();
+    let mut any_cross = false;
+    let mut scalar = |task: &str, h_field: &mut Option<f32>| -> Option<Signal> {
+        let (_, p, cross) = head_output(heads, probs, task, language)?;
+        let v = *p.first()?;
+        *h_field = Some(v);
+        any_cross |= cross;
+        Some(head_signal(task, v, cross))
+    };
+    let politeness = scalar("politeness", &mut h.politeness);
+    let formality_head = scalar("formality", &mut h.formality);
+    let certainty = scalar("certainty", &mut h.certainty);
+    let toxicity = scalar("toxicity", &mut h.toxicity);
+    if let Some((head, p, _)) = head_output(heads, probs, "sentiment", language) {
+        let get = |l: &str| head.labels.iter().position(|x| x == l).map(|i| p[i]);
+        if let (Some(n), Some(u), Some(q)) = (get("negative"), get("neutral"), get("positive")) {
+            h.sentiment = Some([n, u, q]);
+        }
+    }
+    if let Some((head, p, cross)) = head_output(heads, probs, "emotions", language) {
+        let mut e = [0.0f32; 7];
+        let mut complete = true;
+        for (k, label) in EMOTIONS.iter().enumerate() {
+            match head.labels.iter().position(|l| l == label) {
+                Some(i) => e[k] = p[i],
+                None => complete = false,
+            }
+        }
+        if complete {
+            h.emotions = Some(e);
+        }
+        for (label, v) in head.labels.iter().zip(p) {
+            out.emotions.push((label.clone(), *v));
+            out.label_signals.push((
+                format!("emotions.{label}"),
+                head_signal("emotions", *v, cross),
+            ));
+        }
+    }
+    out.toxicity = toxicity;
+    if features.words < MIN_STYLE_WORDS {
+        out.abstentions.push(format!(
+            "style, tones, purpose: {} word(s), fewer than {MIN_STYLE_WORDS}",
+            features.words
+        ));
+        return out;
+    }
+    let style = self::style(&h, features);
+    let address = features.you_formal + features.you_informal > 0;
+    out.style = Style {
+        formality: formality(h.formality, features).map(|v| Signal {
+            value: v,
+            confidence: confidence(v),
+            source: if address {
+                "composed:address".into()
+            } else {
+                "head:formality".into()
+            },
+            cross_lingual: formality_head.as_ref().is_some_and(|s| s.cross_lingual),
+        }),
+        directness: style
+            .directness
+            .map(|v| composed(v, &[certainty.as_ref(), politeness.as_ref()], any_cross)),
+        emotionality: style.emotionality.map(|v| {
+            let neutral = out
+                .label_signals
+                .iter()
+                .find(|(k, _)| k == "emotions.neutral");
+            composed(v, &[neutral.map(|(_, s)| s)], false)
+        }),
+        urgency: Some(composed(style.urgency, &[], false)),
+        politeness,
+        certainty,
+    };
+    if let Some(t) = tones(&h, features) {
+        for (label, v) in TONES.iter().zip(t) {
+            out.tones.push((label.to_string(), v));
+            out.label_signals
+                .push((format!("tones.{label}"), composed(v, &[], any_cross)));
+        }
+    } else {
+        out.abstentions
+            .push("tones: needs the sentiment, emotions and politeness heads".into());
+    }
+    for (label, v) in PURPOSES.iter().zip(purpose(&h, features)) {
+        out.purpose.push((label.to_string(), v));
+        out.label_signals
+            .push((format!("purpose.{label}"), composed(v, &[], false)));
+    }
+    out
 }
 
 #[cfg(test)]

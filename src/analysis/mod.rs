@@ -242,21 +242,39 @@ impl Analyzer {
     fn compose(&self, p: PreparedMessage, inference: Option<Inference>) -> MessageAnalysis {
         metrics::histogram!("rapport_prepare_seconds").record(p.prepare.as_secs_f64());
         metrics::histogram!("rapport_tokenize_seconds").record(p.tokenize.as_secs_f64());
-        let sentiment = inference
-            .as_ref()
-            .filter(|_| p.language.supported)
-            .map(|inf| {
-                let head = self
-                    .heads
-                    .heads()
-                    .nth(self.sentiment_index)
-                    .expect("sentiment index is valid");
-                sentiment_from(&head.labels, &inf.head_probs[self.sentiment_index])
-            });
+        let supported = p.language.supported;
+        let sentiment = inference.as_ref().filter(|_| supported).map(|inf| {
+            let head = self
+                .heads
+                .heads()
+                .nth(self.sentiment_index)
+                .expect("sentiment index is valid");
+            sentiment_from(&head.labels, &inf.head_probs[self.sentiment_index])
+        });
+        let results = match &inference {
+            Some(inf) if supported => compose::results(
+                &self.heads,
+                &inf.head_probs,
+                &p.language,
+                &p.report.features,
+            ),
+            Some(_) => Results {
+                abstentions: vec![format!(
+                    "all results: language {} is not covered by the models",
+                    p.language.code
+                )],
+                ..Results::default()
+            },
+            None => Results {
+                abstentions: vec!["all results: no words of the customer's own to analyse".into()],
+                ..Results::default()
+            },
+        };
         MessageAnalysis {
             id: p.input.id,
             language: p.language,
             sentiment,
+            results,
             tokens: p.token_count,
             truncated: p.truncated,
             text: p.report,

@@ -98,6 +98,8 @@ pub struct MessageAnalysis {
     pub language: Language,
     /// None when the text's language is not one the sentiment head covers (it abstains).
     pub sentiment: Option<Sentiment>,
+    /// Emotions, style, toxicity, tones and purpose; see [`super::compose`].
+    pub results: Results,
     pub tokens: usize,
     pub truncated: bool,
     /// What the text pipeline made of the input; safe to store and log.
@@ -160,4 +162,40 @@ pub struct ConversationAnalysis {
     pub trajectories: Vec<Trajectory>,
     pub metrics: TurnMetrics,
     pub model_version: Arc<str>,
+}
+
+/// A result in [0, 1] with its confidence and provenance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Signal {
+    pub value: f32,
+    pub confidence: f32,
+    /// "head:<task>", "composed", "composed:address".
+    pub source: String,
+    /// The head was trained on other languages than the text's.
+    pub cross_lingual: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Style {
+    pub formality: Option<Signal>,
+    pub politeness: Option<Signal>,
+    pub certainty: Option<Signal>,
+    pub directness: Option<Signal>,
+    pub emotionality: Option<Signal>,
+    pub urgency: Option<Signal>,
+}
+
+/// What the heads and the composed formulas give for one message.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Results {
+    /// (label, probability) in the head's label order; empty when abstaining.
+    pub emotions: Vec<(String, f32)>,
+    pub style: Style,
+    pub toxicity: Option<Signal>,
+    pub tones: Vec<(String, f32)>,
+    pub purpose: Vec<(String, f32)>,
+    /// "emotions.joy", "tones.frustrated", "purpose.action_seeking" -> confidence, provenance.
+    pub label_signals: Vec<(String, Signal)>,
+    /// Results left out and why.
+    pub abstentions: Vec<String>,
 }

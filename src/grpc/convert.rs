@@ -2,7 +2,7 @@
 use crate::{
     analysis::{
         Channel, ConversationAnalysis, MessageAnalysis, MessageInput, Role, Segment, ServiceInfo,
-        TextFormat, TextReport, Trajectory,
+        Signal, TextFormat, TextReport, Trajectory,
     },
     proto::v1 as pb,
     text::{self, CutKind, PiiKind, TranscriptFormat},
@@ -151,7 +151,26 @@ pub fn analysis_to_proto(a: MessageAnalysis) -> pb::MessageAnalysis {
             confidence: s.confidence,
             probabilities: s.probabilities.into_iter().collect(),
         }),
-        emotions: Default::default(),
+        emotions: a.results.emotions.into_iter().collect(),
+        style: Some(pb::Style {
+            formality: a.results.style.formality.map(signal_to_proto),
+            politeness: a.results.style.politeness.map(signal_to_proto),
+            certainty: a.results.style.certainty.map(signal_to_proto),
+            directness: a.results.style.directness.map(signal_to_proto),
+            emotionality: a.results.style.emotionality.map(signal_to_proto),
+            urgency: a.results.style.urgency.map(signal_to_proto),
+        })
+        .filter(|s| *s != pb::Style::default()),
+        toxicity: a.results.toxicity.map(signal_to_proto),
+        tones: a.results.tones.into_iter().collect(),
+        purpose: a.results.purpose.into_iter().collect(),
+        label_signals: a
+            .results
+            .label_signals
+            .into_iter()
+            .map(|(k, s)| (k, signal_to_proto(s)))
+            .collect(),
+        abstentions: a.results.abstentions,
         tokens: u32::try_from(a.tokens).unwrap_or(u32::MAX),
         truncated: a.truncated,
         text: Some(report_to_proto(a.text)),
@@ -163,6 +182,15 @@ pub fn analysis_to_proto(a: MessageAnalysis) -> pb::MessageAnalysis {
             inference_us: micros(a.timings.inference),
             total_us: micros(a.timings.total),
         }),
+    }
+}
+
+fn signal_to_proto(s: Signal) -> pb::Signal {
+    pb::Signal {
+        value: s.value,
+        confidence: s.confidence,
+        source: s.source,
+        cross_lingual: s.cross_lingual,
     }
 }
 

@@ -465,13 +465,13 @@ impl HeadSet {
     pub fn write_random(
         dir: &Path,
         encoder: &EncoderInfo,
-        tasks: &[(&str, &[&str])],
+        tasks: &[(&str, HeadKind, &[&str])],
         seed: u64,
     ) -> Result<()> {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let d = encoder.hidden_size;
         let scale = 1.0 / (d as f32).sqrt();
-        for (task, labels) in tasks {
+        for (task, kind, labels) in tasks {
             let c = labels.len();
             let w: Vec<f32> = (0..c * d)
                 .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * scale)
@@ -485,7 +485,8 @@ impl HeadSet {
                 Tensor::from_vec(w, (c, d), &Device::Cpu)?,
                 Tensor::from_vec(b, c, &Device::Cpu)?,
                 1.0,
-            )?;
+            )?
+            .with_kind(*kind, None)?;
             head.save(
                 &dir.join(task),
                 serde_json::json!({"metrics": {}, "training": {"random_init_seed": seed}}),
@@ -494,7 +495,7 @@ impl HeadSet {
         }
         Manifest {
             encoder: ManifestEncoder::from_info(encoder),
-            heads: tasks.iter().map(|(t, _)| t.to_string()).collect(),
+            heads: tasks.iter().map(|(t, _, _)| t.to_string()).collect(),
         }
         .save(dir)
     }
@@ -648,7 +649,13 @@ mod tests {
     fn dim_and_sha_mismatch_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let enc = info(8, SHA);
-        HeadSet::write_random(dir.path(), &enc, &[("sentiment", &["a", "b", "c"])], 7).unwrap();
+        HeadSet::write_random(
+            dir.path(),
+            &enc,
+            &[("sentiment", HeadKind::Softmax, &["a", "b", "c"])],
+            7,
+        )
+        .unwrap();
         assert!(HeadSet::load(dir.path(), &enc, false).is_ok());
 
         let err = HeadSet::load(dir.path(), &info(16, SHA), false).unwrap_err();
@@ -669,7 +676,13 @@ mod tests {
         let enc = info(8, SHA);
         let err = HeadSet::load(dir.path(), &enc, false).unwrap_err();
         assert!(err.to_string().contains("manifest.json"), "{err}");
-        HeadSet::write_random(dir.path(), &enc, &[("sentiment", &["a", "b"])], 1).unwrap();
+        HeadSet::write_random(
+            dir.path(),
+            &enc,
+            &[("sentiment", HeadKind::Softmax, &["a", "b"])],
+            1,
+        )
+        .unwrap();
         std::fs::remove_file(dir.path().join("sentiment/head.safetensors")).unwrap();
         let err = HeadSet::load(dir.path(), &enc, false).unwrap_err();
         assert!(err.to_string().contains("head.safetensors"), "{err}");
@@ -703,8 +716,20 @@ mod tests {
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
         let enc = info(8, SHA);
-        HeadSet::write_random(a.path(), &enc, &[("sentiment", &["x", "y"])], 3).unwrap();
-        HeadSet::write_random(b.path(), &enc, &[("sentiment", &["x", "y"])], 3).unwrap();
+        HeadSet::write_random(
+            a.path(),
+            &enc,
+            &[("sentiment", HeadKind::Softmax, &["x", "y"])],
+            3,
+        )
+        .unwrap();
+        HeadSet::write_random(
+            b.path(),
+            &enc,
+            &[("sentiment", HeadKind::Softmax, &["x", "y"])],
+            3,
+        )
+        .unwrap();
         let ha = HeadSet::load(a.path(), &enc, false).unwrap();
         let hb = HeadSet::load(b.path(), &enc, false).unwrap();
         assert_eq!(

@@ -254,7 +254,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let roots = args.sources.roots();
     if cfg.kind.is_sigmoid() {
         let (tr, dv, record) = sigmoid::prepare(&cfg, &roots)?;
-        let enc = load_encoder(&args.sources.model, &cfg)?;
+        let enc = load_encoder(&args.sources, &cfg)?;
         return sigmoid::train(args, &cfg, &enc, tr, dv, record, t_all);
     }
     let cache = args.sources.embedding_cache();

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::Path, time::Duration};
 
 use rapport::{
     config::ServeArgs,
-    model::{Encoder, EncoderOptions, HeadSet, ModelSource},
+    model::{Encoder, EncoderOptions, HeadKind, HeadSet, ModelSource},
     proto::v1 as pb,
 };
 use tokio::{sync::oneshot, task::JoinHandle};
@@ -14,6 +14,9 @@ use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 
 pub const SENTIMENT_LABELS: &[&str] = &["negative", "neutral", "positive"];
+pub const EMOTION_LABELS: &[&str] = &[
+    "anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral",
+];
 
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -55,7 +58,14 @@ pub fn tiny_model_and_heads(dir: &Path) -> (String, std::path::PathBuf) {
     HeadSet::write_random(
         &heads,
         encoder.info(),
-        &[("sentiment", SENTIMENT_LABELS)],
+        &[
+            ("sentiment", HeadKind::Softmax, SENTIMENT_LABELS),
+            ("emotions", HeadKind::Sigmoid, EMOTION_LABELS),
+            ("politeness", HeadKind::Score, &["polite"]),
+            ("formality", HeadKind::Score, &["formal"]),
+            ("certainty", HeadKind::Binary, &["certain"]),
+            ("toxicity", HeadKind::Binary, &["toxic"]),
+        ],
         11,
     )
     .expect("random heads");

@@ -13,6 +13,7 @@
 //! - `sigmoid`: an independent probability per label (multi-label, e.g. emotions);
 //! - `binary`: one label, `P(label)` (e.g. toxicity: `["toxic"]`);
 //! - `score`: one label, a graded score in [0, 1] through a sigmoid link (e.g. politeness).
+//!
 //! Sigmoid-kind heads carry their dev-fitted Platt calibration folded into W and b, and may carry
 //! per-label decision `thresholds` chosen on dev.
 //! The manifest pins the exact encoder weights (sha256) the heads were trained on; loading heads

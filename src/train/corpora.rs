@@ -774,7 +774,7 @@ mod tests {
         let (it, st) =
             parse_goemotions_ekman(&read("goemotions/ekman/train.tsv"), &names, &emo()).unwrap();
         assert_eq!(st.rows, 43_410);
-        assert!(it.iter().all(|i| i.y.iter().any(|&v| v == 1.0)));
+        assert!(it.iter().all(|i| i.y.contains(&1.0)));
         let (it, st) = parse_cedr(&read("cedr/cedr-main-train.csv"), &emo()).unwrap();
         assert_eq!(st.kept, 7_528);
         assert!(it.iter().all(|i| !i.mask[1] && i.y[1] == 0.0)); // disgust never observed

@@ -315,13 +315,25 @@ pub fn fit_sigmoid(
 }
 
 /// Platt scaling of one output: `(a, c)` minimising the mean BCE of `σ(a·z + c)` against the
-/// (possibly soft) targets `y`, by Newton's method on the 2-parameter convex problem (with a
-/// tiny ridge so that separable data cannot send `a` to infinity).
+/// (possibly soft) targets `y`: Newton's method on the 2-parameter convex problem with a
+/// backtracking line search (a plain Newton step overshoots from far away, where the Hessian of
+/// saturated logits is tiny), and a tiny ridge towards `a = 1` so that separable data cannot send
+/// `a` to infinity.
 pub fn fit_platt(z: &[f32], y: &[f32]) -> (f64, f64) {
-    let (mut a, mut c) = (1.0f64, 0.0f64);
     let n = z.len().max(1) as f64;
     let ridge = 1e-4;
-    for _ in 0..50 {
+    let loss = |a: f64, c: f64| -> f64 {
+        let mut s = 0.0;
+        for (&zi, &yi) in z.iter().zip(y) {
+            let t = a * zi as f64 + c;
+            // BCE with logits, stable: max(t, 0) − t·y + ln(1 + e^{−|t|})
+            s += t.max(0.0) - t * yi as f64 + (-t.abs()).exp().ln_1p();
+        }
+        s / n + 0.5 * ridge * (a - 1.0) * (a - 1.0)
+    };
+    let (mut a, mut c) = (1.0f64, 0.0f64);
+    let mut cur = loss(a, c);
+    for _ in 0..100 {
         let (mut ga, mut gc, mut haa, mut hac, mut hcc) = (0.0, 0.0, 0.0, 0.0, 0.0);
         for (&zi, &yi) in z.iter().zip(y) {
             let zi = zi as f64;
@@ -345,9 +357,21 @@ pub fn fit_platt(z: &[f32], y: &[f32]) -> (f64, f64) {
         }
         let da = (hcc * ga - hac * gc) / det;
         let dc = (haa * gc - hac * ga) / det;
-        a -= da;
-        c -= dc;
-        if da.abs() + dc.abs() < 1e-10 {
+        let mut step = 1.0;
+        let mut moved = false;
+        for _ in 0..40 {
+            let (na, nc) = (a - step * da, c - step * dc);
+            let l = loss(na, nc);
+            if l <= cur {
+                a = na;
+                c = nc;
+                moved = (cur - l) > 1e-12;
+                cur = l;
+                break;
+            }
+            step *= 0.5;
+        }
+        if !moved {
             break;
         }
     }

@@ -69,16 +69,16 @@ fn counts_json(labels: &[String], items: &[Item]) -> serde_json::Value {
     serde_json::json!({"n": items.len(), "per_label": m})
 }
 
-/// Train and dev parts of a config, split and capped exactly as training uses them (the cache
-/// keys depend on the texts, so `--embed-only` and training must agree).
-pub fn prepare(
-    cfg: &TrainConfig,
-    roots: &Roots,
-) -> Result<(
+/// What [`prepare`] returns: train parts, dev parts, the data record for head.json.
+pub type Prepared = (
     Vec<Part>,
     Vec<Part>,
     serde_json::Map<String, serde_json::Value>,
-)> {
+);
+
+/// Train and dev parts of a config, split and capped exactly as training uses them (the cache
+/// keys depend on the texts, so `--embed-only` and training must agree).
+pub fn prepare(cfg: &TrainConfig, roots: &Roots) -> Result<Prepared> {
     let mut train = Vec::new();
     let mut dev = Vec::new();
     let mut record = serde_json::Map::new();

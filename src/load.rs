@@ -255,7 +255,14 @@ async fn open_loop(
         // Spawned, so the call proceeds while later arrivals are scheduled.
         calls.push(tokio::spawn(async move {
             let t0 = Instant::now();
-            let r = client.analyze(request(&text, deadline)).await;
+            let call = client.analyze(request(&text, deadline));
+            // As gRPC clients do, the caller gives up at its deadline whatever the server does.
+            let r = match deadline {
+                Some(d) => tokio::time::timeout(d, call)
+                    .await
+                    .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("client deadline"))),
+                None => call.await,
+            };
             (t0, r.map(|r| r.into_inner()))
         }));
     }

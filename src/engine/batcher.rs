@@ -4,7 +4,7 @@ use std::{sync::Arc, time::Instant};
 
 use crossbeam_channel::{Receiver, RecvError};
 
-use super::{Inference, WorkItem};
+use super::{Backlog, Inference, WorkItem};
 use crate::{
     model::{Encoder, HeadSet},
     Error, Result,
@@ -21,6 +21,7 @@ pub(crate) fn run(
     encoder: Arc<Encoder>,
     heads: Arc<HeadSet>,
     policy: BatchPolicy,
+    backlog: &Backlog,
 ) {
     let mut pending: Vec<WorkItem> = Vec::new();
     loop {
@@ -36,7 +37,7 @@ pub(crate) fn run(
             continue;
         }
         let batch = take_batch(&mut pending, policy);
-        run_batch(batch, &encoder, &heads);
+        run_batch(batch, &encoder, &heads, backlog);
     }
 }
 
@@ -113,11 +114,12 @@ fn grow_window(lens: &[usize], start: usize, policy: BatchPolicy) -> (usize, usi
     (lo, hi)
 }
 
-fn run_batch(batch: Vec<WorkItem>, encoder: &Encoder, heads: &HeadSet) {
+fn run_batch(batch: Vec<WorkItem>, encoder: &Encoder, heads: &HeadSet, backlog: &Backlog) {
     let started = Instant::now();
     let tokens: Vec<_> = batch.iter().map(|it| &it.tokens).collect();
     let result = forward(&tokens, encoder, heads);
     let elapsed = started.elapsed();
+    backlog.record(tokens.iter().map(|t| t.ids.len()).sum(), elapsed);
     let n = batch.len();
     metrics::histogram!("rapport_batch_size").record(n as f64);
     metrics::histogram!("rapport_batch_tokens")

@@ -3,7 +3,9 @@
 //!
 //! - Admission: a semaphore counts messages waiting or running. A call that would push it past
 //!   the queue capacity is refused at once with [`Error::Overloaded`], so overload answers
-//!   RESOURCE_EXHAUSTED instead of queueing without bound.
+//!   RESOURCE_EXHAUSTED instead of queueing without bound. A call with a deadline is also refused
+//!   when the backlog (tokens queued x the measured cost of a token) would not be done by then:
+//!   the excess is told at once instead of timing out later.
 //! - Batching: by a budget of padded tokens (batch size x longest sequence), not a message count;
 //!   waiting messages are grouped by length so padding stays small, and the oldest message is
 //!   always in the next batch so none starves.
@@ -12,7 +14,10 @@
 mod batcher;
 
 use std::{
-    sync::Arc,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
     thread,
     time::{Duration, Instant},
 };
@@ -44,6 +49,54 @@ pub(crate) struct WorkItem {
     pub reply: oneshot::Sender<Result<Inference>>,
     /// Frees one unit of queue capacity when the item is answered or dropped.
     pub _permit: OwnedSemaphorePermit,
+    /// Takes the item's tokens off the backlog when it is answered or dropped.
+    pub _backlog: BacklogShare,
+}
+
+/// Tokens waiting or running, and the measured cost of one, shared by the async side (admission)
+/// and the inference thread (measurement).
+#[derive(Default)]
+pub(crate) struct Backlog {
+    tokens: AtomicU64,
+    /// Moving average of forward-pass nanoseconds per token (0 until the first batch).
+    ns_per_token: AtomicU64,
+}
+
+impl Backlog {
+    /// Folds one batch's cost into the moving average.
+    pub fn record(&self, tokens: usize, elapsed: Duration) {
+        if tokens == 0 {
+            return;
+        }
+        let sample = elapsed.as_nanos() as f64 / tokens as f64;
+        let old = self.ns_per_token.load(Ordering::Relaxed) as f64;
+        let new = if old == 0.0 {
+            sample
+        } else {
+            0.8 * old + 0.2 * sample
+        };
+        self.ns_per_token.store(new as u64, Ordering::Relaxed);
+    }
+
+    /// Time to work through what is queued plus `extra` tokens.
+    fn drain_time(&self, extra: usize) -> Duration {
+        let tokens = self.tokens.load(Ordering::Relaxed) + extra as u64;
+        Duration::from_nanos(tokens.saturating_mul(self.ns_per_token.load(Ordering::Relaxed)))
+    }
+}
+
+/// One item's tokens on the backlog, released on drop.
+pub(crate) struct BacklogShare {
+    backlog: Arc<Backlog>,
+    tokens: u64,
+}
+
+impl Drop for BacklogShare {
+    fn drop(&mut self) {
+        self.backlog
+            .tokens
+            .fetch_sub(self.tokens, Ordering::Relaxed);
+    }
 }
 
 /// Cheap to clone; every clone feeds the same inference thread.
@@ -52,6 +105,7 @@ pub struct Engine {
     tx: crossbeam_channel::Sender<WorkItem>,
     capacity: Arc<Semaphore>,
     queue_capacity: usize,
+    backlog: Arc<Backlog>,
 }
 
 impl Engine {
@@ -62,14 +116,17 @@ impl Engine {
             token_budget: args.batch_token_budget.max(1),
             max_batch: args.max_batch_size.max(1),
         };
+        let backlog = Arc::new(Backlog::default());
+        let measured = backlog.clone();
         thread::Builder::new()
             .name("rapport-inference".into())
-            .spawn(move || batcher::run(rx, encoder, heads, policy))
+            .spawn(move || batcher::run(rx, encoder, heads, policy, &measured))
             .map_err(|e| Error::Unavailable(format!("cannot start the inference thread: {e}")))?;
         Ok(Engine {
             tx,
             capacity: Arc::new(Semaphore::new(args.queue_capacity)),
             queue_capacity: args.queue_capacity,
+            backlog,
         })
     }
 
@@ -81,6 +138,17 @@ impl Engine {
         deadline: Option<Instant>,
     ) -> Result<Vec<oneshot::Receiver<Result<Inference>>>> {
         let n = u32::try_from(items.len()).unwrap_or(u32::MAX);
+        let new_tokens: usize = items.iter().map(|t| t.ids.len()).sum();
+        if let Some(deadline) = deadline {
+            let drain = self.backlog.drain_time(new_tokens);
+            if Instant::now() + drain > deadline {
+                metrics::counter!("rapport_rejected_messages_total").increment(items.len() as u64);
+                return Err(Error::Overloaded(format!(
+                    "the inference queue holds about {} ms of work, past this call's deadline; retry later",
+                    drain.as_millis()
+                )));
+            }
+        }
         let permits = match self.capacity.clone().try_acquire_many_owned(n) {
             Ok(p) => p,
             Err(_) => {
@@ -108,7 +176,13 @@ impl Engine {
                     .expect("enough permits")
             };
             let (reply, rx) = oneshot::channel();
+            let share = tokens.ids.len() as u64;
+            self.backlog.tokens.fetch_add(share, Ordering::Relaxed);
             let item = WorkItem {
+                _backlog: BacklogShare {
+                    backlog: self.backlog.clone(),
+                    tokens: share,
+                },
                 tokens,
                 enqueued,
                 deadline,

@@ -50,6 +50,24 @@ pub fn deadline<T>(req: &Request<T>) -> Option<Instant> {
 }
 
 /// Records the outcome of one call in Prometheus.
+/// Runs `work` until the caller's deadline: past it the call answers DEADLINE_EXCEEDED at once,
+/// even if its batch is still running (the late result is dropped).
+async fn until<T>(
+    deadline: Option<Instant>,
+    work: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    match deadline {
+        Some(d) => tokio::time::timeout_at(d.into(), work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Status::deadline_exceeded(
+                    "deadline passed during inference",
+                ))
+            }),
+        None => work.await,
+    }
+}
+
 fn observe<T>(rpc: &'static str, started: Instant, result: &Result<T, Status>) {
     let code = match result {
         Ok(_) => "Ok".to_string(),
@@ -80,7 +98,10 @@ impl pb::analyzer_server::Analyzer for AnalyzerService {
             // Check the count before converting a huge batch.
             analyzer.check_batch_len(msgs.len(), "messages")?;
             let msgs = messages_from_proto(msgs, "messages")?;
-            let analyses = analyzer.analyze(msgs, deadline, "messages").await?;
+            let analyses = until(deadline, async {
+                Ok(analyzer.analyze(msgs, deadline, "messages").await?)
+            })
+            .await?;
             Ok(Response::new(pb::AnalyzeResponse {
                 analyses: analyses.into_iter().map(analysis_to_proto).collect(),
             }))
@@ -103,9 +124,12 @@ impl pb::analyzer_server::Analyzer for AnalyzerService {
             tracing::Span::current().record("turns", req.turns.len());
             analyzer.check_batch_len(req.turns.len(), "turns")?;
             let turns = messages_from_proto(req.turns, "turns")?;
-            let conv = analyzer
-                .analyze_conversation(req.conversation_id, turns, deadline)
-                .await?;
+            let conv = until(deadline, async {
+                Ok(analyzer
+                    .analyze_conversation(req.conversation_id, turns, deadline)
+                    .await?)
+            })
+            .await?;
             Ok(Response::new(conversation_to_proto(conv)))
         }
         .await;

@@ -13,7 +13,7 @@ use futures::{stream::FuturesUnordered, StreamExt};
 
 use crate::{
     analysis::{Analyzer, MessageInput},
-    config::{ModelArgs, ServeArgs},
+    config::ModelArgs,
     model::{default_bundle_dir, Encoder, EncoderOptions, ModelSource, Precision},
     proto::v1 as pb,
     Error, Result,
@@ -113,25 +113,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     drop(analyzer);
 
     // The same through gRPC on loopback.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| Error::io("127.0.0.1:0", e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::io("listener", e))?;
-    let serve_args = ServeArgs {
-        listen: addr,
-        metrics_listen: "off".into(),
-        max_message_bytes: 64 << 20,
-        stream_window: 64,
-        shutdown_grace_seconds: 5,
-        model: args.model.clone(),
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(crate::grpc::run(serve_args, listener, async move {
-        let _ = stopped.await;
-    }));
-    let channel = connect_when_serving(addr).await?;
+    let server = crate::load::InProcessServer::start(args.model.clone(), 64).await?;
+    let channel = server.channel.clone();
     let client = pb::analyzer_client::AnalyzerClient::new(channel);
     let call = |msgs: Vec<MessageInput>| {
         let mut c = client.clone();
@@ -183,8 +166,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             pct(0.99).as_secs_f64() * 1e3
         ),
     });
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await;
 
     // Accuracy of the forward pass in use against the f32 reference, on the same texts.
     let model_args = args.model.clone();
@@ -250,16 +232,6 @@ where
         }
     }
     Ok(started.elapsed().as_secs_f64())
-}
-
-async fn connect_when_serving(addr: std::net::SocketAddr) -> Result<tonic::transport::Channel> {
-    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
-        .map_err(|e| Error::invalid("addr", e.to_string()))?
-        .connect()
-        .await
-        .map_err(|e| Error::Unavailable(format!("connect {addr}: {e}")))?;
-    crate::grpc::wait_serving(&channel, Duration::from_secs(300)).await?;
-    Ok(channel)
 }
 
 /// The precision `args` resolve to, and for int8 the (mean, min) cosine of its embeddings of

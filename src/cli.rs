@@ -188,7 +188,7 @@ fn read_texts(texts: Vec<String>) -> Result<Vec<String>> {
 
 /// One input line, parsed, or why not.
 enum Parsed {
-    Ok(MessageInput, String),
+    Ok(Box<MessageInput>, String),
     Bad { id: String, error: String },
 }
 
@@ -205,7 +205,7 @@ fn parse_line(line: &str, n: usize) -> Parsed {
     };
     let id = msg.id.clone();
     match message_from_proto(msg, &field) {
-        Ok(m) => Parsed::Ok(m, field),
+        Ok(m) => Parsed::Ok(Box::new(m), field),
         Err(e) => Parsed::Bad {
             id,
             error: e.to_string(),
@@ -274,7 +274,7 @@ pub async fn score(args: ScoreArgs) -> Result<()> {
                         match p {
                             Parsed::Ok(m, field) => {
                                 let id = m.id.clone();
-                                match preparer.prepare(m, &field) {
+                                match preparer.prepare(*m, &field) {
                                     Ok(m) => {
                                         good.push(m);
                                         slots.push(None);

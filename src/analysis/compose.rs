@@ -196,7 +196,7 @@ fn head_output<'a>(
 ) -> Option<(&'a LinearHead, &'a [f32], bool)> {
     let i = heads.heads().position(|h| h.task == task)?;
     let head = heads.heads().nth(i)?;
-    let cross = !head.languages.iter().any(|l| *l == language.code);
+    let cross = !head.languages.contains(&language.code);
     Some((head, probs.get(i)?.as_slice(), cross))
 }
 

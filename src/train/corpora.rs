@@ -356,29 +356,26 @@ pub fn parse_politeness(text: &str) -> Result<(Vec<Item>, ReadStats)> {
 
 /// Pavlick & Tetreault subset `label,text`, label a formality score in [0, 1].
 pub fn parse_formality_pavlick(text: &str) -> Result<(Vec<Item>, ReadStats)> {
-    let rows = parse_csv(text);
-    let [li, ti] = columns(&rows, &["label", "text"])?;
-    let mut out = Vec::new();
-    let mut st = ReadStats::default();
-    for (n, row) in rows.iter().enumerate().skip(1) {
-        if row.iter().all(|c| c.trim().is_empty()) {
-            continue;
-        }
-        st.rows += 1;
-        let y = row.get(li).and_then(|s| s.trim().parse::<f32>().ok());
-        let (Some(t), Some(y)) = (row.get(ti), y) else {
-            return Err(Error::model(format!("row {}: bad label or text", n + 1)));
-        };
-        st.kept += 1;
-        out.push(scalar(t.trim().to_string(), y.clamp(0.0, 1.0), out.len()));
-    }
-    Ok((out, st))
+    parse_scored_csv(text, ["label", "text"], "label", |y| y)
 }
 
 /// SQUINKY `Formality` (1..7, mean of annotators) and `Actual sentence`; target `(f − 1) / 6`.
 pub fn parse_formality_squinky(text: &str) -> Result<(Vec<Item>, ReadStats)> {
+    parse_scored_csv(text, ["Formality", "Actual sentence"], "formality", |f| {
+        (f - 1.0) / 6.0
+    })
+}
+
+/// A CSV with a numeric score column and a text column (`cols`, by header name); `to_unit` maps
+/// the score into [0, 1] (clamped). `what` names the score in errors.
+fn parse_scored_csv(
+    text: &str,
+    cols: [&str; 2],
+    what: &str,
+    to_unit: impl Fn(f32) -> f32,
+) -> Result<(Vec<Item>, ReadStats)> {
     let rows = parse_csv(text);
-    let [fi, ti] = columns(&rows, &["Formality", "Actual sentence"])?;
+    let [si, ti] = columns(&rows, &cols)?;
     let mut out = Vec::new();
     let mut st = ReadStats::default();
     for (n, row) in rows.iter().enumerate().skip(1) {
@@ -386,17 +383,14 @@ pub fn parse_formality_squinky(text: &str) -> Result<(Vec<Item>, ReadStats)> {
             continue;
         }
         st.rows += 1;
-        let f = row.get(fi).and_then(|s| s.trim().parse::<f32>().ok());
-        let (Some(t), Some(f)) = (row.get(ti), f) else {
-            return Err(Error::model(format!(
-                "row {}: bad formality or text",
-                n + 1
-            )));
+        let y = row.get(si).and_then(|s| s.trim().parse::<f32>().ok());
+        let (Some(t), Some(y)) = (row.get(ti), y) else {
+            return Err(Error::model(format!("row {}: bad {what} or text", n + 1)));
         };
         st.kept += 1;
         out.push(scalar(
             t.trim().to_string(),
-            ((f - 1.0) / 6.0).clamp(0.0, 1.0),
+            to_unit(y).clamp(0.0, 1.0),
             out.len(),
         ));
     }

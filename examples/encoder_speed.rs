@@ -81,7 +81,7 @@ fn gemm_speed() {
         let ops = 2.0 * (m * n * k) as f64;
         let reps = 20;
         for _round in 0..2 {
-            for kernel in [Kernel::detect(), Kernel::Scalar] {
+            for kernel in Kernel::available().into_iter().rev() {
                 let t = Instant::now();
                 for _ in 0..if kernel == Kernel::Scalar { 2 } else { reps } {
                     q.quantize(&x, m, k);

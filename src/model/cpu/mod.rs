@@ -395,23 +395,42 @@ impl CpuBert {
 
     /// Self-attention of every sequence on its own rows of `qkv` (`[total][3 hidden]`: Q, K, V);
     /// writes the per-head contexts side by side into `ctx` (`[total][hidden]`).
+    ///
+    /// Tasks are (sequence, head) pairs, so that a single message still uses every thread.
     fn attention(&self, qkv: &[f32], lens: &[usize], ctx: &mut [f32]) {
         let h = self.dims.hidden;
         let heads = self.dims.heads;
-        // Split ctx and qkv into per-sequence slices.
-        let mut parts = Vec::with_capacity(lens.len());
-        let mut rest = ctx;
+        let mut offs = Vec::with_capacity(lens.len());
         let mut off = 0;
         for &len in lens {
-            let (mine, r) = rest.split_at_mut(len * h);
-            parts.push((off, len, mine));
-            rest = r;
+            offs.push(off);
             off += len;
         }
-        parts.par_iter_mut().for_each(|(off, len, out)| {
-            let rows = &qkv[*off * 3 * h..(*off + *len) * 3 * h];
-            attend_one(rows, *len, h, heads, out);
-        });
+        let out = gemm_i8::OutPtr::new(ctx.as_mut_ptr());
+        let task = |t: usize| {
+            let (seq, head) = (t / heads, t % heads);
+            let (off, len) = (offs[seq], lens[seq]);
+            let rows = &qkv[off * 3 * h..(off + len) * 3 * h];
+            let d = h / heads;
+            let mut o = vec![0f32; len * d];
+            attend_head_best(rows, len, h, heads, head, &mut o);
+            for (i, row) in o.chunks_exact(d).enumerate() {
+                // SAFETY: row off + i, columns head*d .. head*d + d of `ctx` belong to this
+                // task only: no other task has the same (sequence, head).
+                unsafe {
+                    let dst = out.get().add((off + i) * h + head * d);
+                    std::ptr::copy_nonoverlapping(row.as_ptr(), dst, d);
+                }
+            }
+        };
+        let tasks = lens.len() * heads;
+        // Below ~64k multiply-adds per sequence the fork/join costs more than it saves.
+        let work: usize = lens.iter().map(|l| l * l).sum::<usize>() * h;
+        if rayon::current_num_threads() == 1 || work < 1 << 16 {
+            (0..tasks).for_each(task);
+        } else {
+            (0..tasks).into_par_iter().for_each(task);
+        }
     }
 
     /// Mean over each sequence's rows, then L2 normalisation.
@@ -440,29 +459,136 @@ impl CpuBert {
 }
 
 simd_fn! {
-    /// Attention of one sequence: `rows` is its `[len][3 h]` Q, K, V; `out` its `[len][h]`.
-    fn attend_one(rows: &[f32], len: usize, h: usize, heads: usize, out: &mut [f32]) {
+    /// Attention of one head of one sequence: `rows` is the sequence's `[len][3 h]` Q, K, V;
+    /// `out` receives the head's `[len][h / heads]` context.
+    ///
+    /// Scores are computed a query row at a time as `Σ_d q[d] · Kᵀ[d][..]` over a transposed
+    /// copy of the head's keys, and contexts as `Σ_j p[j] · V[j][..]`: both inner loops are
+    /// contiguous multiply-adds, with no horizontal sums.
+    fn attend_head(rows: &[f32], len: usize, h: usize, heads: usize, head: usize, out: &mut [f32]) {
         let d = h / heads;
+        if len == 0 {
+            return;
+        }
         let scale = 1.0 / (d as f32).sqrt();
+        let (qo, ko, vo) = (head * d, h + head * d, 2 * h + head * d);
+        let mut kt = vec![0f32; d * len];
+        for j in 0..len {
+            for (c, &v) in rows[j * 3 * h + ko..j * 3 * h + ko + d].iter().enumerate() {
+                kt[c * len + j] = v * scale;
+            }
+        }
         let mut scores = vec![0f32; len];
-        for head in 0..heads {
-            let (qo, ko, vo) = (head * d, h + head * d, 2 * h + head * d);
-            for i in 0..len {
-                let qi = &rows[i * 3 * h + qo..i * 3 * h + qo + d];
-                for (j, s) in scores.iter_mut().enumerate() {
-                    *s = ops::dot(qi, &rows[j * 3 * h + ko..j * 3 * h + ko + d]) * scale;
+        for (i, o) in out.chunks_exact_mut(d).enumerate().take(len) {
+            let qi = &rows[i * 3 * h + qo..i * 3 * h + qo + d];
+            scores.fill(0.0);
+            for (&q, krow) in qi.iter().zip(kt.chunks_exact(len)) {
+                for (s, &k) in scores.iter_mut().zip(krow) {
+                    *s += q * k;
                 }
-                ops::softmax_inline(&mut scores);
-                let o = &mut out[i * h + head * d..i * h + head * d + d];
-                o.fill(0.0);
-                for (j, &p) in scores.iter().enumerate() {
-                    let vj = &rows[j * 3 * h + vo..j * 3 * h + vo + d];
-                    for (a, b) in o.iter_mut().zip(vj) {
-                        *a += p * b;
-                    }
+            }
+            ops::softmax_inline(&mut scores);
+            o.fill(0.0);
+            for (j, &p) in scores.iter().enumerate() {
+                let vj = &rows[j * 3 * h + vo..j * 3 * h + vo + d];
+                for (a, b) in o.iter_mut().zip(vj) {
+                    *a += p * b;
                 }
             }
         }
+    }
+}
+
+/// [`attend_head`] through the AVX2 + FMA kernel where the CPU has it and the head width is
+/// 32 or 64 (e5-small's is 32), else the portable code. The two differ only in rounding
+/// (FMA), by far less than the int8 GEMM's error.
+fn attend_head_best(rows: &[f32], len: usize, h: usize, heads: usize, head: usize, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let d = h / heads;
+        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+            assert!(rows.len() >= len * 3 * h && out.len() >= len * d && (head + 1) * d <= h);
+            // SAFETY: AVX2 and FMA were just detected; the asserts above bound every access.
+            match d {
+                32 => return unsafe { attention_avx2::head::<4>(rows, len, h, head, out) },
+                64 => return unsafe { attention_avx2::head::<8>(rows, len, h, head, out) },
+                _ => {}
+            }
+        }
+    }
+    attend_head(rows, len, h, heads, head, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod attention_avx2 {
+    use std::arch::x86_64::*;
+
+    /// One head (width `8 * D8`) of one sequence: `rows` is `[len][3 h]` Q, K, V; `out` gets
+    /// `[len][8 * D8]`. Scores for 8 keys at a time are 8 register dot products reduced
+    /// together (`vhaddps`), so K needs no transposed copy; the context accumulates in
+    /// registers.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn head<const D8: usize>(
+        rows: &[f32],
+        len: usize,
+        h: usize,
+        head: usize,
+        out: &mut [f32],
+    ) {
+        let d = 8 * D8;
+        let stride = 3 * h;
+        let base = rows.as_ptr();
+        let (qo, ko, vo) = (head * d, h + head * d, 2 * h + head * d);
+        let scale = _mm256_set1_ps(1.0 / (d as f32).sqrt());
+        let mut scores = vec![0f32; len];
+        for i in 0..len {
+            let mut q = [_mm256_setzero_ps(); D8];
+            for (c, q) in q.iter_mut().enumerate() {
+                *q = _mm256_mul_ps(_mm256_loadu_ps(base.add(i * stride + qo + 8 * c)), scale);
+            }
+            let dot = |j: usize| {
+                let k = base.add(j * stride + ko);
+                let mut acc = _mm256_mul_ps(q[0], _mm256_loadu_ps(k));
+                for (c, q) in q.iter().enumerate().skip(1) {
+                    acc = _mm256_fmadd_ps(*q, _mm256_loadu_ps(k.add(8 * c)), acc);
+                }
+                acc
+            };
+            let mut j = 0;
+            while j + 8 <= len {
+                let a: [__m256; 8] = std::array::from_fn(|jj| dot(j + jj));
+                let t0 = _mm256_hadd_ps(_mm256_hadd_ps(a[0], a[1]), _mm256_hadd_ps(a[2], a[3]));
+                let t1 = _mm256_hadd_ps(_mm256_hadd_ps(a[4], a[5]), _mm256_hadd_ps(a[6], a[7]));
+                let sums = _mm256_add_ps(
+                    _mm256_permute2f128_ps::<0x20>(t0, t1),
+                    _mm256_permute2f128_ps::<0x31>(t0, t1),
+                );
+                _mm256_storeu_ps(scores.as_mut_ptr().add(j), sums);
+                j += 8;
+            }
+            for (jj, s) in scores.iter_mut().enumerate().skip(j) {
+                *s = hsum(dot(jj));
+            }
+            super::ops::softmax_inline(&mut scores);
+            let mut o = [_mm256_setzero_ps(); D8];
+            for (j, &p) in scores.iter().enumerate() {
+                let p = _mm256_set1_ps(p);
+                let v = base.add(j * stride + vo);
+                for (c, o) in o.iter_mut().enumerate() {
+                    *o = _mm256_fmadd_ps(p, _mm256_loadu_ps(v.add(8 * c)), *o);
+                }
+            }
+            for (c, o) in o.iter().enumerate() {
+                _mm256_storeu_ps(out.as_mut_ptr().add(i * d + 8 * c), *o);
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn hsum(v: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps::<1>(s, s)))
     }
 }
 

@@ -9,7 +9,7 @@
 #[inline(always)]
 pub fn fast_exp(x: f32) -> f32 {
     let x = x.clamp(-87.0, 88.0);
-    let n = (x * std::f32::consts::LOG2_E).round();
+    let n = round_small(x * std::f32::consts::LOG2_E);
     // ln 2 split into a part exact in f32 and the rest.
     let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
     let p = 1.0
@@ -17,7 +17,10 @@ pub fn fast_exp(x: f32) -> f32 {
             + r * (0.5
                 + r * (0.166_666_67
                     + r * (0.041_666_668 + r * (0.008_333_334 + r * 0.001_388_889)))));
-    let bits = ((n as i32 + 127) as u32) << 23;
+    // 2^n built from its exponent bits; n + 127 is an integer in [1, 254], read off the low
+    // mantissa bits of `n + 127 + 1.5 * 2^23` (an `as i32` cast would not vectorise: Rust's
+    // saturating conversion becomes scalar compares).
+    let bits = (((n + 127.0) + MAGIC).to_bits() & 0xff) << 23;
     p * f32::from_bits(bits)
 }
 
@@ -68,17 +71,21 @@ simd_fn! {
 }
 
 simd_fn! {
-    /// Quantise `x` symmetrically to [-127, 127] (stored as i16, the GEMM operand width);
-    /// returns the scale (`x ≈ q * scale`, 0 for an all-zero or non-finite row).
-    pub fn quantize_row_i16(x: &[f32], q: &mut [i16]) -> f32 {
-        let max = x.iter().fold(0f32, |m, v| m.max(v.abs()));
+    /// Quantise `x` symmetrically to int8 `q` in [-127, 127], stored as u8 `q + 128` (the int8
+    /// GEMM's activation operand); returns the scale (`x ≈ q * scale`, 0 for an all-zero or
+    /// non-finite row).
+    pub fn quantize_row_u8(x: &[f32], q: &mut [u8]) -> f32 {
+        let max = max_abs(x);
         if max == 0.0 || !max.is_finite() {
-            q.fill(0);
+            q.fill(128);
             return 0.0;
         }
         let inv = 127.0 / max;
         for (d, v) in q.iter_mut().zip(x) {
-            *d = round_small(v * inv) as i16;
+            // v * inv + 128 is in [1, 255] (max(1) also maps a NaN there, inside the kernels'
+            // [-127, 127] contract); adding 1.5 * 2^23 rounds it to nearest even and leaves the
+            // integer in the low mantissa byte, which vectorises where `as u8` does not.
+            *d = ((v * inv + 128.0).max(1.0) + MAGIC).to_bits() as u8;
         }
         max / 127.0
     }
@@ -88,9 +95,11 @@ simd_fn! {
 /// (a libm call on baseline x86-64, which stops vectorisation).
 #[inline(always)]
 pub fn round_small(x: f32) -> f32 {
-    const MAGIC: f32 = 12_582_912.0; // 1.5 * 2^23
     (x + MAGIC) - MAGIC
 }
+
+/// 1.5 * 2^23: adding it to |x| < 2^22 rounds x to an integer held in the low mantissa bits.
+const MAGIC: f32 = 12_582_912.0;
 
 #[inline(always)]
 fn layer_norm_row(row: &mut [f32], w: &[f32], b: &[f32], eps: f32) {
@@ -98,7 +107,7 @@ fn layer_norm_row(row: &mut [f32], w: &[f32], b: &[f32], eps: f32) {
     // Two passes (mean, then centred variance) as torch and candle do: one-pass E[x^2]-E[x]^2
     // loses digits on BERT's large residual-stream values.
     let mean = sum(row) / n;
-    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let var = sum_sq_dev(row, mean) / n;
     let inv = 1.0 / (var + eps).sqrt();
     for ((v, w), b) in row.iter_mut().zip(w).zip(b) {
         *v = (*v - mean) * inv * w + b;
@@ -117,6 +126,36 @@ pub fn sum(xs: &[f32]) -> f32 {
         }
     }
     acc.iter().sum::<f32>() + rest.iter().sum::<f32>()
+}
+
+/// `Σ (x - mean)²` with 8 partial accumulators.
+#[inline(always)]
+fn sum_sq_dev(xs: &[f32], mean: f32) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            acc[i] += (c[i] - mean) * (c[i] - mean);
+        }
+    }
+    acc.iter().sum::<f32>() + rest.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>()
+}
+
+/// `max |x|` with 8 lanes (vectorises; a folded `f32::max` does not). NaN propagates as
+/// "not finite" to the caller only if it lands in the result, like the scalar fold.
+#[inline(always)]
+pub fn max_abs(xs: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for i in 0..8 {
+            let a = c[i].abs();
+            acc[i] = if a > acc[i] { a } else { acc[i] };
+        }
+    }
+    acc.iter().chain(rest).fold(0f32, |m, v| m.max(v.abs()))
 }
 
 /// Dot product with 8 partial accumulators.
@@ -216,9 +255,9 @@ mod tests {
         ] {
             assert_eq!(round_small(x), r, "{x}");
         }
-        let mut q = [0i16; 3];
-        assert_eq!(quantize_row_i16(&[0.5, -1.0, 0.25], &mut q), 1.0 / 127.0);
-        assert_eq!(q, [64, -127, 32]);
+        let mut q = [0u8; 3];
+        assert_eq!(quantize_row_u8(&[0.5, -1.0, 0.25], &mut q), 1.0 / 127.0);
+        assert_eq!(q, [128 + 64, 128 - 127, 128 + 32]);
     }
 
     #[test]

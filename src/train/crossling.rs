@@ -12,6 +12,7 @@
 //! address signal (`analysis::compose::formality`). With `--english` the same AUC is computed on
 //! each head's English test split from its `train.toml` (binary gold for certainty; the top and
 //! bottom quartiles of the gold score for the score heads, the items of the quartile accuracy).
+//! `results.json` keeps every item's output (file order, header excluded) for error analysis.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -135,6 +136,10 @@ pub struct BinaryFigures {
     pub mean_output_negative: f64,
     /// the output read as P(positive) against the 0/1 labels, 15 bins
     pub ece_15: f64,
+    /// the best accuracy over thresholds 0.01..0.99 chosen on this very set, and that threshold:
+    /// an upper bound that shows how much of a miss is a shifted threshold, not a result
+    pub oracle_accuracy: f64,
+    pub oracle_threshold: f64,
 }
 
 impl BinaryFigures {
@@ -142,9 +147,6 @@ impl BinaryFigures {
         let n = out.len().min(positive.len());
         let n_pos = positive[..n].iter().filter(|&&p| p).count();
         let auc = metrics::roc_auc(&out[..n], &positive[..n]);
-        let correct = (0..n)
-            .filter(|&i| (out[i] >= threshold) == positive[i])
-            .count();
         let mean = |want: bool| {
             let v: Vec<f64> = (0..n)
                 .filter(|&i| positive[i] == want)
@@ -152,6 +154,22 @@ impl BinaryFigures {
                 .collect();
             v.iter().sum::<f64>() / v.len().max(1) as f64
         };
+        let acc_at = |t: f64| {
+            (0..n).filter(|&i| (out[i] >= t) == positive[i]).count() as f64 / n.max(1) as f64
+        };
+        // ties go to the threshold nearest 0.5
+        let (oracle_accuracy, oracle_threshold) = (1..100)
+            .map(|k| k as f64 / 100.0)
+            .map(|t| (acc_at(t), t))
+            .fold((f64::NEG_INFINITY, 0.5f64), |best, (a, t)| {
+                if a > best.0 + 1e-12
+                    || (a > best.0 - 1e-12 && (t - 0.5).abs() < (best.1 - 0.5).abs())
+                {
+                    (a, t)
+                } else {
+                    best
+                }
+            });
         let p: Vec<f32> = out[..n].iter().map(|&v| v as f32).collect();
         let y: Vec<f32> = positive[..n]
             .iter()
@@ -163,12 +181,14 @@ impl BinaryFigures {
             auc,
             auc_se: metrics::auc_standard_error(auc, n_pos, n - n_pos),
             threshold,
-            accuracy: correct as f64 / n.max(1) as f64,
+            accuracy: acc_at(threshold),
             predicted_positive: out[..n].iter().filter(|&&v| v >= threshold).count() as f64
                 / n.max(1) as f64,
             mean_output_positive: mean(true),
             mean_output_negative: mean(false),
             ece_15: metrics::binary_ece(&p, &y, 15),
+            oracle_accuracy,
+            oracle_threshold,
         }
     }
 }
@@ -286,10 +306,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         "encoder_sha256": enc.info().sha256,
         "precision": format!("{:?}", enc.info().precision),
         "heads_version": heads.version(),
-        "raw_head": raw.iter().map(|(p, path, head, fig, _, truncated)| serde_json::json!({
+        "raw_head": raw.iter().map(|(p, path, head, fig, out, truncated)| serde_json::json!({
             "task": p.task, "file": path, "head_version": head.version, "head_kind": head.kind,
             "head_languages": head.languages, "positive_label": p.positive,
             "negative_label": p.negative, "truncated_at_max_tokens": truncated, "figures": fig,
+            "outputs": out.iter().map(|v| (v * 1e4).round() / 1e4).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "analysis_path": composed.iter().map(|c| &c.json).collect::<Vec<_>>(),
         "english_test": english,
@@ -376,12 +397,15 @@ fn path_figures(
     };
     let mut out = Vec::new();
     let mut yy = Vec::new();
+    let mut per_item = Vec::new();
     let (mut abstained, mut address, mut cross, mut not_ru) = (0, 0, 0, 0);
     for (a, &label) in analyses.iter().zip(y) {
         if a.language.code != "ru" {
             not_ru += 1;
         }
-        match pick(a) {
+        let s = pick(a);
+        per_item.push(s.as_ref().map(|s| (s.value as f64 * 1e4).round() / 1e4));
+        match s {
             Some(s) => {
                 out.push(s.value as f64);
                 yy.push(label);
@@ -402,6 +426,7 @@ fn path_figures(
         "flagged_cross_lingual": cross,
         "address_folded_in": address,
         "figures": figures,
+        "outputs": per_item,
     });
     PathFigures {
         task: probe.task,
@@ -483,12 +508,12 @@ fn markdown_table(
     english: &[serde_json::Value],
 ) -> String {
     let mut s = String::from(
-        "| head | Russian set | path | n | ROC-AUC (± SE) | threshold | accuracy | predicted positive | mean output pos / neg | ECE (15 bins) |\n\
-         |---|---|---|---|---|---|---|---|---|---|\n",
+        "| head | Russian set | path | n | ROC-AUC (± SE) | head threshold | accuracy | predicted positive | mean output pos / neg | ECE (15 bins) | oracle accuracy (threshold) |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let row = |s: &mut String, task: &str, set: &str, path: &str, f: &BinaryFigures| {
         s.push_str(&format!(
-            "| {task} | {set} | {path} | {} | **{:.3}** ± {:.3} | {:.2} | {:.3} | {:.2} | {:.2} / {:.2} | {:.3} |\n",
+            "| {task} | {set} | {path} | {} | **{:.3}** ± {:.3} | {:.2} | {:.3} | {:.2} | {:.2} / {:.2} | {:.3} | {:.3} ({:.2}) |\n",
             f.n,
             f.auc,
             f.auc_se,
@@ -497,7 +522,9 @@ fn markdown_table(
             f.predicted_positive,
             f.mean_output_positive,
             f.mean_output_negative,
-            f.ece_15
+            f.ece_15,
+            f.oracle_accuracy,
+            f.oracle_threshold
         ));
     };
     for (probe, _, _, f, _, _) in raw {
@@ -630,6 +657,13 @@ mod tests {
         let g = BinaryFigures::new(&[0.45, 0.3, 0.25, 0.1], &[true, true, false, false], 0.5);
         assert!((g.auc - 1.0).abs() < 1e-12);
         assert!((g.accuracy - 0.5).abs() < 1e-12);
+        // ... and a threshold chosen on the set itself (0.26..0.30 all separate; nearest 0.5 wins)
+        assert!((g.oracle_accuracy - 1.0).abs() < 1e-12);
+        assert!(
+            (g.oracle_threshold - 0.30).abs() < 1e-9,
+            "{}",
+            g.oracle_threshold
+        );
         assert!(g.ece_15 > f.ece_15);
     }
 

@@ -221,6 +221,36 @@ pub fn binary_ece(p: &[f32], y: &[f32], bins: usize) -> f64 {
         .sum()
 }
 
+/// ROC-AUC of `scores` for the binary truth `positive`: the probability that a random positive
+/// scores above a random negative (ties count one half), by the Mann-Whitney rank sum. NaN when
+/// either class is absent.
+pub fn roc_auc(scores: &[f64], positive: &[bool]) -> f64 {
+    let n = scores.len().min(positive.len());
+    let n_pos = positive[..n].iter().filter(|&&p| p).count();
+    let n_neg = n - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return f64::NAN;
+    }
+    let ranks = average_ranks(&scores[..n]);
+    let rank_sum: f64 = (0..n).filter(|&i| positive[i]).map(|i| ranks[i]).sum();
+    let (p, q) = (n_pos as f64, n_neg as f64);
+    (rank_sum - p * (p + 1.0) / 2.0) / (p * q)
+}
+
+/// Standard error of an ROC-AUC `auc` from `n_pos` positives and `n_neg` negatives (Hanley &
+/// McNeil 1982, their exponential approximation for Q1 and Q2).
+pub fn auc_standard_error(auc: f64, n_pos: usize, n_neg: usize) -> f64 {
+    if n_pos == 0 || n_neg == 0 || !auc.is_finite() {
+        return f64::NAN;
+    }
+    let (p, q) = (n_pos as f64, n_neg as f64);
+    let q1 = auc / (2.0 - auc);
+    let q2 = 2.0 * auc * auc / (1.0 + auc);
+    let v =
+        (auc * (1.0 - auc) + (p - 1.0) * (q1 - auc * auc) + (q - 1.0) * (q2 - auc * auc)) / (p * q);
+    v.max(0.0).sqrt()
+}
+
 /// Everything reported for one evaluation set.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -390,5 +420,32 @@ mod tests {
         let e = binary_ece(&p, &y, 10);
         assert!((e - (0.25 * 0.5 + 0.05 * 0.5)).abs() < 1e-6, "{e}");
         assert!(binary_ece(&[0.3, 0.3], &[0.3, 0.3], 10) < 1e-6);
+    }
+
+    #[test]
+    fn roc_auc_by_hand() {
+        // positives 0.9, 0.4; negatives 0.5, 0.1: pairs (0.9>0.5, 0.9>0.1, 0.4<0.5, 0.4>0.1) -> 3/4
+        let s = [0.9, 0.5, 0.4, 0.1];
+        let y = [true, false, true, false];
+        assert!(close(roc_auc(&s, &y), 0.75));
+        // perfect, reversed, all tied
+        assert!(close(roc_auc(&[0.8, 0.9, 0.1], &[true, true, false]), 1.0));
+        assert!(close(roc_auc(&[0.1, 0.2, 0.9], &[true, true, false]), 0.0));
+        assert!(close(roc_auc(&[0.5; 4], &y), 0.5));
+        // positives 0.7, 0.2 against the negative 0.7: a tie (one half) and a loss -> 0.5 / 2
+        assert!(close(roc_auc(&[0.7, 0.7, 0.2], &[true, false, true]), 0.25));
+        assert!(roc_auc(&[0.1, 0.2], &[true, true]).is_nan());
+    }
+
+    #[test]
+    fn auc_standard_error_by_hand() {
+        // AUC 0.8, 50 + 50: Q1 = 0.8 / 1.2, Q2 = 1.28 / 1.8,
+        // var = (0.16 + 49 (Q1 - 0.64) + 49 (Q2 - 0.64)) / 2500 = 0.0019804 -> SE 0.04450
+        let se = auc_standard_error(0.8, 50, 50);
+        assert!((se - 0.04450).abs() < 1e-4, "{se}");
+        // more data, smaller error; a perfect AUC has none
+        assert!(auc_standard_error(0.8, 200, 200) < se);
+        assert!(auc_standard_error(1.0, 50, 50) < 1e-9);
+        assert!(auc_standard_error(0.8, 0, 5).is_nan());
     }
 }

@@ -10,6 +10,7 @@
 pub mod cache;
 pub mod config;
 pub mod corpora;
+pub mod crossling;
 pub mod data;
 pub mod fit;
 pub mod metrics;
@@ -99,7 +100,8 @@ pub struct TrainArgs {
 pub struct EvalArgs {
     #[command(flatten)]
     pub sources: SourceArgs,
-    /// Task to evaluate.
+    /// Task to evaluate, or `crossling`: the English-only heads (politeness, formality,
+    /// certainty) on the project's Russian probe sets in `--probe-dir` (EVAL.md).
     #[arg(default_value = "sentiment")]
     pub task: String,
     /// Config naming the test sets [default: MODELS_DIR/TASK/train.toml].
@@ -111,12 +113,14 @@ pub struct EvalArgs {
     /// Load heads even if they were trained on other encoder weights.
     #[arg(long, env = "RAPPORT_ALLOW_ENCODER_MISMATCH")]
     pub allow_mismatch: bool,
-    /// JSON results file [default: MODELS_DIR/TASK/eval.json].
+    /// JSON results file [default: MODELS_DIR/TASK/eval.json; crossling: PROBE_DIR/results.json].
     #[arg(long, env = "RAPPORT_EVAL_OUT")]
     pub out: Option<PathBuf>,
     /// Do not write the test metrics into head.json.
     #[arg(long, env = "RAPPORT_EVAL_NO_UPDATE")]
     pub no_update: bool,
+    #[command(flatten)]
+    pub crossling: crossling::CrosslingArgs,
 }
 
 fn home_cache(sub: &str) -> PathBuf {
@@ -576,6 +580,9 @@ fn save_head_and_manifest(
 }
 
 pub fn eval(args: &EvalArgs) -> Result<()> {
+    if args.task == "crossling" {
+        return crossling::run(args);
+    }
     let cfg_path = args
         .config
         .clone()

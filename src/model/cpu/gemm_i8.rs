@@ -33,7 +33,7 @@ pub const MR: usize = 8;
 const KG: usize = 4;
 /// Rows per task: the task's slice of `A` (MB x K bytes, 96 KiB at K = 1536) stays in L2.
 const MB: usize = 64;
-/// Panels per task.
+/// Panels per task, at most.
 const PG: usize = 8;
 /// Stored activations are `a + 128` (`a XOR 0x80` as a byte).
 const OFFSET: u8 = 0x80;
@@ -183,8 +183,12 @@ impl QuantRows {
         let kp = k.next_multiple_of(KG);
         self.m = m;
         self.kp = kp;
-        self.data.clear();
-        self.data.resize(m * kp, OFFSET);
+        // Not cleared: every row's first k bytes are written below, and the pad bytes meet
+        // zero weights (`PackedI8` pads with 0), so whatever they hold adds nothing.
+        if self.data.len() < m * kp {
+            self.data.resize(m * kp, OFFSET);
+        }
+        self.data.truncate(m * kp);
         self.scales.clear();
         self.scales.resize(m, 0.0);
         let rows = self.data.par_chunks_mut(kp).zip(self.scales.par_iter_mut());
@@ -242,12 +246,20 @@ where
     let m = a.m;
     let np = w.n.div_ceil(NR);
     let mblocks = m.div_ceil(MB);
-    let pgroups = np.div_ceil(PG);
+    // Few rows (a single message) give few row blocks: then narrower panel groups, so that
+    // every thread gets work (about four tasks each), in even numbers of panels for the pairs.
+    let threads = rayon::current_num_threads();
+    let per_task = (mblocks * np / (4 * threads)).clamp(1, PG);
+    let per_task = if per_task > 1 { per_task & !1 } else { 1 };
+    let pgroups = np.div_ceil(per_task);
     let task = |t: usize| {
         let (mb, pg) = (t / pgroups, t % pgroups);
         let (m_lo, m_hi) = (mb * MB, ((mb + 1) * MB).min(m));
-        let p_end = ((pg + 1) * PG).min(np);
-        let mut p = pg * PG;
+        let p_end = ((pg + 1) * per_task).min(np);
+        let mut p = pg * per_task;
+        // Every kernel stores (not adds) the first `rows` rows, and only those are read, so
+        // the tile buffer is zeroed once per task, not per tile.
+        let mut acc = [[[0i32; NR]; MR]; 2];
         while p < p_end {
             // Two panels at a time where the kernel gains from it (one broadcast of A feeds
             // both).
@@ -259,7 +271,6 @@ where
             while m0 < m_hi {
                 let rows = (m_hi - m0).min(MR);
                 let ap = &a.data[m0 * a.kp..(m0 + rows) * a.kp];
-                let mut acc = [[[0i32; NR]; MR]; 2];
                 micro(kernel, ap, a.kp, rows, wp, colsum, &mut acc[..width]);
                 for (i, acc) in acc[..width].iter().enumerate() {
                     tile(m0, rows, p + i, acc);
@@ -271,7 +282,7 @@ where
     };
     let tasks = mblocks * pgroups;
     // Rough MACs: below ~2M the fork/join costs more than it saves.
-    if rayon::current_num_threads() == 1 || m * w.n * w.kp < (1 << 21) {
+    if threads == 1 || m * w.n * w.kp < (1 << 21) {
         (0..tasks).for_each(task);
     } else {
         (0..tasks).into_par_iter().for_each(task);
@@ -364,6 +375,7 @@ fn micro(
 fn scalar_tile(a: &[u8], kp: usize, rows: usize, w: &[i8], acc: &mut [[i32; NR]; MR]) {
     for (r, acc_row) in acc.iter_mut().enumerate().take(rows) {
         let arow = &a[r * kp..(r + 1) * kp];
+        acc_row.fill(0);
         for (group, wk) in arow.chunks_exact(KG).zip(w.chunks_exact(KG * NR)) {
             for (c, out) in acc_row.iter_mut().enumerate() {
                 let wc = &wk[KG * c..KG * (c + 1)];
@@ -515,27 +527,67 @@ pub fn matmul(a: &QuantRows, w: &PackedI8, bias: &[f32], out: &mut [f32], kernel
     let ptr = OutPtr(out.as_mut_ptr());
     run_tiles(a, w, kernel, |m0, rows, p, acc| {
         let c_hi = (n - p * NR).min(NR);
-        let ws = &w.scales[p * NR..p * NR + c_hi];
-        let bs = &bias[p * NR..p * NR + c_hi];
-        for (r, acc_row) in acc.iter().enumerate().take(rows) {
-            let sa = a.scales[m0 + r];
-            // SAFETY: row m0 + r, columns p*NR .. p*NR + c_hi are inside `out` and written by
-            // this tile only.
-            let dst = unsafe {
-                std::slice::from_raw_parts_mut(ptr.get().add((m0 + r) * n + p * NR), c_hi)
-            };
-            dequant_row(dst, acc_row, ws, bs, sa);
-        }
+        let cols = p * NR..p * NR + c_hi;
+        let tile = Tile {
+            out: ptr,
+            stride: n,
+            m0,
+            col0: p * NR,
+        };
+        // SAFETY: rows m0 .. m0 + rows, columns `cols` are inside `out` and written by this
+        // tile only.
+        unsafe {
+            dequant_tile(
+                tile,
+                acc,
+                &a.scales[m0..m0 + rows],
+                &w.scales[cols.clone()],
+                &bias[cols],
+            )
+        };
     });
 }
 
-simd_fn! {
-    /// `dst = acc · (sa · ws) + bs`, one tile row (`dst.len()` <= NR columns).
-    fn dequant_row(dst: &mut [f32], acc: &[i32; NR], ws: &[f32], bs: &[f32], sa: f32) {
-        for (((d, &v), &s), &b) in dst.iter_mut().zip(acc).zip(ws).zip(bs) {
-            *d = v as f32 * (sa * s) + b;
+/// Where a tile's f32 results go: `out[(m0 + r) * stride + col0 + c]`.
+#[derive(Clone, Copy)]
+struct Tile {
+    out: OutPtr<f32>,
+    stride: usize,
+    m0: usize,
+    col0: usize,
+}
+
+/// `out[r][c] = acc[r][c] · (sa[r] · ws[c]) + bs[c]` for `sa.len()` rows and `ws.len()` columns
+/// (a full tile row is a fixed 16 wide, so it vectorises without a remainder loop).
+///
+/// # Safety
+/// `tile` must address writable cells for every (row, column) of the tile, owned by the caller.
+unsafe fn dequant_tile(tile: Tile, acc: &[[i32; NR]; MR], sa: &[f32], ws: &[f32], bs: &[f32]) {
+    simd_fn! {
+        fn rows(tile: Tile, acc: &[[i32; NR]; MR], sa: &[f32], ws: &[f32], bs: &[f32]) {
+            for (r, (acc, &sa)) in acc.iter().zip(sa).enumerate() {
+                // SAFETY: guaranteed by `dequant_tile`'s caller.
+                let dst = unsafe {
+                    let start = tile.out.get().add((tile.m0 + r) * tile.stride + tile.col0);
+                    std::slice::from_raw_parts_mut(start, ws.len())
+                };
+                if let (Ok(dst), Ok(ws), Ok(bs)) = (
+                    <&mut [f32; NR]>::try_from(&mut *dst),
+                    <&[f32; NR]>::try_from(ws),
+                    <&[f32; NR]>::try_from(bs),
+                ) {
+                    for c in 0..NR {
+                        dst[c] = acc[c] as f32 * (sa * ws[c]) + bs[c];
+                    }
+                } else {
+                    for (((d, &v), &s), &b) in dst.iter_mut().zip(acc).zip(ws).zip(bs) {
+                        *d = v as f32 * (sa * s) + b;
+                    }
+                }
+            }
         }
     }
+    rows(tile, acc, sa, ws, bs)
 }
 
 #[cfg(test)]

@@ -337,38 +337,38 @@ impl CpuBert {
         if total == 0 {
             return vec![0.0; seqs.len() * h];
         }
-        let mut x = vec![0f32; total * h];
-        self.embeddings(seqs, &mut x);
-
-        // Scratch reused by every layer.
-        let mut qkv = vec![0f32; total * 3 * h];
-        let mut ctx = vec![0f32; total * h];
-        let mut tmp = vec![0f32; total * h];
-        let mut inter = vec![0f32; total * self.dims.ff];
-        let mut q = QuantRows::default();
+        // Buffers reused by every layer, and by the next call on this thread when small
+        // enough: allocating and zeroing them per call showed up in profiles.
+        let mut s = SCRATCH.with(|c| c.take());
+        s.size(total, h, self.dims.ff);
+        self.embeddings(seqs, &mut s.x);
         let eps = self.dims.eps;
         for layer in &self.layers {
-            layer.qkv.forward(&x, total, &mut qkv, &mut q, self.kernel);
-            self.attention(&qkv, &lens, &mut ctx);
+            layer.qkv.forward(&s.x, total, &mut s.qkv, &mut s.q, self.kernel);
+            self.attention(&s.qkv, &lens, &mut s.ctx);
             layer
                 .attn_out
-                .forward(&ctx, total, &mut tmp, &mut q, self.kernel);
+                .forward(&s.ctx, total, &mut s.tmp, &mut s.q, self.kernel);
             // x = LN(attn + x): the result lands in `tmp`, which becomes the new `x`.
-            ops::add_layer_norm(&mut tmp, &x, &layer.attn_ln.0, &layer.attn_ln.1, eps);
-            std::mem::swap(&mut x, &mut tmp);
+            ops::add_layer_norm(&mut s.tmp, &s.x, &layer.attn_ln.0, &layer.attn_ln.1, eps);
+            std::mem::swap(&mut s.x, &mut s.tmp);
             layer
                 .ff_in
-                .forward(&x, total, &mut inter, &mut q, self.kernel);
-            inter
+                .forward(&s.x, total, &mut s.inter, &mut s.q, self.kernel);
+            s.inter
                 .par_chunks_mut(self.dims.ff * 16)
                 .for_each(ops::gelu_erf);
             layer
                 .ff_out
-                .forward(&inter, total, &mut tmp, &mut q, self.kernel);
-            ops::add_layer_norm(&mut tmp, &x, &layer.out_ln.0, &layer.out_ln.1, eps);
-            std::mem::swap(&mut x, &mut tmp);
+                .forward(&s.inter, total, &mut s.tmp, &mut s.q, self.kernel);
+            ops::add_layer_norm(&mut s.tmp, &s.x, &layer.out_ln.0, &layer.out_ln.1, eps);
+            std::mem::swap(&mut s.x, &mut s.tmp);
         }
-        self.pool(&x, &lens)
+        let pooled = self.pool(&s.x, &lens);
+        if total <= SCRATCH_KEEP_TOKENS {
+            SCRATCH.with(|c| c.replace(s));
+        }
+        pooled
     }
 
     /// `x[t] = LN(word[id] + pos[p] + type[0])` for every token, packed.
@@ -589,6 +589,42 @@ mod attention_avx2 {
         let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
         let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
         _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps::<1>(s, s)))
+    }
+}
+
+/// Calls of up to this many tokens keep their buffers for the next call on the same thread
+/// (about 15 KiB per token for e5-small, so at most ~30 MiB); larger ones free them.
+const SCRATCH_KEEP_TOKENS: usize = 2048;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+}
+
+/// The forward pass's buffers. Every element read is written first in the same call, so
+/// reused buffers are not cleared.
+#[derive(Default)]
+struct Scratch {
+    x: Vec<f32>,
+    qkv: Vec<f32>,
+    ctx: Vec<f32>,
+    tmp: Vec<f32>,
+    inter: Vec<f32>,
+    q: QuantRows,
+}
+
+impl Scratch {
+    fn size(&mut self, tokens: usize, h: usize, ff: usize) {
+        fn fit(v: &mut Vec<f32>, n: usize) {
+            if v.len() < n {
+                v.resize(n, 0.0);
+            }
+            v.truncate(n);
+        }
+        fit(&mut self.x, tokens * h);
+        fit(&mut self.qkv, tokens * 3 * h);
+        fit(&mut self.ctx, tokens * h);
+        fit(&mut self.tmp, tokens * h);
+        fit(&mut self.inter, tokens * ff);
     }
 }
 

@@ -10,8 +10,7 @@ mod status;
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::{net::TcpListener, sync::watch};
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
+use tonic::transport::{server::TcpIncoming, Server};
 use tonic_health::ServingStatus;
 
 use crate::{analysis::Analyzer, config::ServeArgs, proto, Error, Result};
@@ -126,8 +125,10 @@ pub async fn run(
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let server = router
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stopped(stop_rx.clone()));
+    // TCP_NODELAY: without it Nagle holds a reply's last small frame back until the
+    // client's delayed ACK, adding ~40 ms to every call.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let server = router.serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone()));
     let grace = Duration::from_secs(args.shutdown_grace_seconds);
     let grace_over = async move {
         stopped(stop_rx).await;

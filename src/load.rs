@@ -85,14 +85,15 @@ impl Tally {
         self.other.extend(o.other);
         self.tokens += o.tokens;
     }
+    /// One call's outcome; `latency` is measured when the call ends (not when it is tallied).
     fn record(
         &mut self,
-        started: Instant,
+        latency: Duration,
         r: std::result::Result<pb::AnalyzeResponse, tonic::Status>,
     ) {
         match r {
             Ok(resp) => {
-                self.latencies.push(started.elapsed());
+                self.latencies.push(latency);
                 self.tokens += resp.analyses.iter().map(|a| a.tokens as u64).sum::<u64>();
             }
             Err(s) if s.code() == Code::ResourceExhausted => self.exhausted += 1,
@@ -221,7 +222,7 @@ async fn closed_loop(
                 let i = next.fetch_add(1, Ordering::Relaxed) as usize;
                 let t0 = Instant::now();
                 let r = client.analyze(request(&texts[i % texts.len()], None)).await;
-                tally.record(t0, r.map(|r| r.into_inner()));
+                tally.record(t0.elapsed(), r.map(|r| r.into_inner()));
             }
             tally
         }));
@@ -263,13 +264,14 @@ async fn open_loop(
                     .unwrap_or_else(|_| Err(tonic::Status::deadline_exceeded("client deadline"))),
                 None => call.await,
             };
-            (t0, r.map(|r| r.into_inner()))
+            // Timed here, as the call ends: the tally below runs only after the whole run.
+            (t0.elapsed(), r.map(|r| r.into_inner()))
         }));
     }
     let mut tally = Tally::default();
     for c in calls {
-        let (t0, r) = c.await.expect("call task");
-        tally.record(t0, r);
+        let (latency, r) = c.await.expect("call task");
+        tally.record(latency, r);
     }
     let secs = started.elapsed().as_secs_f64();
     (tally, secs)

@@ -70,7 +70,7 @@ impl DTypeE5 {
     pub fn bytes_for(self, n: usize) -> Option<usize> {
         match self {
             DTypeE5::F32 => n.checked_mul(4),
-            DTypeE5::Q4_0 if n % QK == 0 => (n / QK).checked_mul(Q4_BLOCK_BYTES),
+            DTypeE5::Q4_0 if n.is_multiple_of(QK) => (n / QK).checked_mul(Q4_BLOCK_BYTES),
             DTypeE5::Q4_0 => None,
         }
     }
@@ -610,7 +610,7 @@ pub fn dequantize_q4_0(data: &[u8]) -> Vec<f32> {
 /// converter do: the scale is the signed value of largest magnitude divided by -8, and each
 /// weight is rounded to the nearest of the 16 levels.
 pub fn quantize_q4_0(values: &[f32]) -> Result<Vec<u8>> {
-    if values.len() % QK != 0 {
+    if !values.len().is_multiple_of(QK) {
         return Err(Error::model(format!(
             "Q4_0 needs a multiple of {QK} values, got {}",
             values.len()

@@ -667,7 +667,7 @@ pub fn parse_bert_config(text: &str, what: &str) -> Result<(bert::Config, Option
         classifier_dropout: None,
         model_type: Some("bert".to_string()),
     };
-    if cfg.hidden_size % cfg.num_attention_heads != 0 {
+    if !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads) {
         return Err(bad(format!(
             "hidden_size {} is not a multiple of num_attention_heads {}",
             cfg.hidden_size, cfg.num_attention_heads

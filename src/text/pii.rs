@@ -101,7 +101,7 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 /// IBAN check: ISO 13616 (move the first four characters to the end, letters to numbers, mod 97 == 1).

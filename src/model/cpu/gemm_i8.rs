@@ -53,7 +53,9 @@ pub enum Kernel {
 impl Kernel {
     /// The best kernel this CPU runs (checked at run time).
     pub fn detect() -> Kernel {
-        *Kernel::available().last().expect("scalar is always available")
+        *Kernel::available()
+            .last()
+            .expect("scalar is always available")
     }
 
     /// Every kernel this CPU can run, slowest first (for tests and benchmarks).
@@ -114,7 +116,10 @@ impl PackedI8 {
     pub fn from_i8(q: &[i8], scales: Vec<f32>, n: usize, k: usize) -> PackedI8 {
         assert_eq!(q.len(), n * k);
         assert_eq!(scales.len(), n);
-        assert!(q.iter().all(|&v| v != i8::MIN), "weights must lie in [-127, 127]");
+        assert!(
+            q.iter().all(|&v| v != i8::MIN),
+            "weights must lie in [-127, 127]"
+        );
         let kp = k.next_multiple_of(KG);
         let np = n.div_ceil(NR);
         let mut panels = vec![0i8; np * kp * NR];
@@ -201,7 +206,10 @@ impl QuantRows {
     /// Rows already quantised (for tests): `q` is `[m][k]` int8 in [-127, 127].
     pub fn from_i8(q: &[i8], scales: Vec<f32>, m: usize, k: usize) -> QuantRows {
         assert_eq!(q.len(), m * k);
-        assert!(q.iter().all(|&v| v != i8::MIN), "rows must lie in [-127, 127]");
+        assert!(
+            q.iter().all(|&v| v != i8::MIN),
+            "rows must lie in [-127, 127]"
+        );
         let kp = k.next_multiple_of(KG);
         let mut data = vec![OFFSET; m * kp];
         for (d, s) in data.chunks_exact_mut(kp).zip(q.chunks_exact(k.max(1))) {
@@ -448,9 +456,9 @@ mod vnni {
         let mut acc = [_mm512_setzero_si512(); R];
         for g in 0..kp / KG {
             let wv = _mm512_loadu_si512(w.add(g * KG * NR) as *const __m512i);
-            for r in 0..R {
+            for (r, acc) in acc.iter_mut().enumerate() {
                 let av = _mm512_set1_epi32((a.add(r * kp + g * KG) as *const i32).read_unaligned());
-                acc[r] = _mm512_dpbusd_epi32(acc[r], av, wv);
+                *acc = _mm512_dpbusd_epi32(*acc, av, wv);
             }
         }
         store::<R>(&acc, colsum, out);

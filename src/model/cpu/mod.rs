@@ -344,7 +344,9 @@ impl CpuBert {
         self.embeddings(seqs, &mut s.x);
         let eps = self.dims.eps;
         for layer in &self.layers {
-            layer.qkv.forward(&s.x, total, &mut s.qkv, &mut s.q, self.kernel);
+            layer
+                .qkv
+                .forward(&s.x, total, &mut s.qkv, &mut s.q, self.kernel);
             self.attention(&s.qkv, &lens, &mut s.ctx);
             layer
                 .attn_out
@@ -502,7 +504,14 @@ simd_fn! {
 /// [`attend_head`] through the AVX2 + FMA kernel where the CPU has it and the head width is
 /// 32 or 64 (e5-small's is 32), else the portable code. The two differ only in rounding
 /// (FMA), by far less than the int8 GEMM's error.
-fn attend_head_best(rows: &[f32], len: usize, h: usize, heads: usize, head: usize, out: &mut [f32]) {
+fn attend_head_best(
+    rows: &[f32],
+    len: usize,
+    h: usize,
+    heads: usize,
+    head: usize,
+    out: &mut [f32],
+) {
     #[cfg(target_arch = "x86_64")]
     {
         let d = h / heads;

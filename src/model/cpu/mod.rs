@@ -4,13 +4,14 @@
 //! What makes it fast, compared with the stock model on padded batches:
 //! - Padding-free packing: the tokens of every sequence in the batch are concatenated into
 //!   one `[total_tokens, hidden]` matrix, so every dense layer is one GEMM with no padded rows;
-//!   only attention is computed per sequence (and needs no mask).
+//!   only attention is computed per sequence (and needs no mask), as (sequence, head) tasks so
+//!   that even one message keeps every thread busy.
 //! - The four dense layers per block run either as f32 GEMMs (the `gemm` crate, as candle
 //!   uses) or as the 8-bit GEMM of [`gemm_i8`] (weights int8 per output channel, quantised
 //!   once at load; activations int8 per token at run time). Q, K and V are one fused GEMM.
 //! - Bias add is fused into the GEMM epilogue, the residual add into layer norm; GELU and
-//!   softmax use a vectorisable `exp`. Buffers are allocated once per call and reused by
-//!   every layer.
+//!   softmax use a vectorisable `exp`. Buffers are reused by every layer, and kept per thread
+//!   for the next call when the batch is small.
 //! - The 250k x 384 word-embedding table stays in its 4-bit blocks (13.5 MB instead of
 //!   384 MB f32); rows are dequantised on lookup.
 

@@ -300,7 +300,9 @@ async fn info_reports_models_labels_and_limits() {
     assert!(
         info.languages.contains(&"en".to_string()) && info.languages.contains(&"ru".to_string())
     );
-    assert_eq!(info.limits.unwrap().max_batch_messages, 256);
+    let limits = info.limits.unwrap();
+    assert_eq!(limits.max_batch_messages, 256);
+    assert_eq!(limits.evidence_max_sentences, 8);
     server.stop().await.unwrap();
 }
 

@@ -275,6 +275,42 @@ async fn over_capacity_gets_resource_exhausted_at_once() {
         .await
         .unwrap();
     assert_eq!(ok.into_inner().analyses.len(), 4);
+    // Messages that fit but whose evidence sentences do not: the evidence is shed, not the call.
+    let two = "The parcel is late. Nobody answers the phone.";
+    let shed = server
+        .analyzer()
+        .analyze(pb::AnalyzeRequest {
+            messages: vec![message("x", two); 2],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .analyses;
+    for a in &shed {
+        assert_eq!(a.evidence_tokens, 0);
+        assert!(a.label_signals["emotions.joy"].evidence.is_empty());
+        assert!(
+            a.abstentions
+                .iter()
+                .any(|x| x.starts_with("evidence: left out")),
+            "{:?}",
+            a.abstentions
+        );
+    }
+    // Alone, the same message has room for its evidence.
+    let full = server
+        .analyzer()
+        .analyze(pb::AnalyzeRequest {
+            messages: vec![message("x", two)],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .analyses
+        .remove(0);
+    assert!(full.evidence_tokens > 0 && full.abstentions.is_empty());
     server.stop().await.unwrap();
 }
 

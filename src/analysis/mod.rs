@@ -216,7 +216,9 @@ impl Analyzer {
 
     /// Runs prepared messages through the engine and the heads; results in input order. Each
     /// message goes with its evidence stretches, all in one engine submission (admitted or
-    /// refused together).
+    /// refused together). When the queue cannot take the stretches too, the evidence is shed
+    /// (each message says so in its abstentions) and the messages alone are submitted: a full
+    /// queue refuses a call only when its messages themselves do not fit.
     pub async fn infer(
         &self,
         mut prepared: Vec<PreparedMessage>,
@@ -225,11 +227,17 @@ impl Analyzer {
         // Nothing of the customer's own left (an email that is all quote): no inference, the
         // heads abstain.
         let mut to_encode: Vec<Tokenized> = Vec::new();
+        // The messages' own tokens again, for a second try without the stretches.
+        let mut alone: Vec<Tokenized> = Vec::new();
         // Per message: how many sequences it sent (0, or 1 + its stretches).
         let mut counts = Vec::with_capacity(prepared.len());
+        let any_stretches = prepared.iter().any(|p| !p.stretch_tokens.is_empty());
         for p in &mut prepared {
             match p.tokens.take() {
                 Some(t) => {
+                    if any_stretches {
+                        alone.push(t.clone());
+                    }
                     to_encode.push(t);
                     let stretches = std::mem::take(&mut p.stretch_tokens);
                     counts.push(1 + stretches.len());
@@ -238,7 +246,20 @@ impl Analyzer {
                 None => counts.push(0),
             }
         }
-        let mut receivers = self.engine.submit(to_encode, deadline)?.into_iter();
+        let receivers = match self.engine.submit(to_encode, deadline) {
+            Err(Error::Overloaded(why)) if any_stretches => {
+                tracing::debug!(reason = %why, "evidence shed: the queue cannot take the sentences");
+                for (p, n) in prepared.iter_mut().zip(&mut counts) {
+                    if *n > 1 {
+                        p.shed_evidence();
+                        *n = 1;
+                    }
+                }
+                self.engine.submit(alone, deadline)?
+            }
+            other => other?,
+        };
+        let mut receivers = receivers.into_iter();
         let mut pending = Vec::with_capacity(prepared.len());
         for n in counts {
             pending.push(receivers.by_ref().take(n).collect::<Vec<_>>());
@@ -284,6 +305,7 @@ impl Analyzer {
                     &p.language,
                     &p.report.features,
                 );
+                results.abstentions.extend(p.evidence_note.clone());
                 if !p.stretches.is_empty() {
                     let per_stretch: Vec<Results> = p
                         .stretches

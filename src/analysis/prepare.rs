@@ -45,10 +45,27 @@ pub struct PreparedMessage {
     /// stretch (a single stretch is the message itself). Taken by the engine.
     pub stretch_tokens: Vec<Tokenized>,
     pub evidence_tokens: usize,
+    /// Why the evidence was left out, when it was wanted but could not be had.
+    pub evidence_note: Option<String>,
     pub prepare: Duration,
     pub tokenize: Duration,
     /// When preparation began, for the total time.
     pub received: Instant,
+}
+
+impl PreparedMessage {
+    /// Drops the evidence of a message of several stretches (the queue cannot take them).
+    pub fn shed_evidence(&mut self) {
+        if self.stretches.len() > 1 {
+            self.stretches.clear();
+            self.stretch_tokens.clear();
+            self.evidence_tokens = 0;
+            self.evidence_note = Some(
+                "evidence: left out, the inference queue could not take the sentences as well"
+                    .into(),
+            );
+        }
+    }
 }
 
 impl Preparer {
@@ -113,6 +130,7 @@ impl Preparer {
             token_count: tokens.as_ref().map_or(0, |t| t.ids.len()),
             truncated: tokens.as_ref().is_some_and(|t| t.truncated),
             evidence_tokens: stretch_tokens.iter().map(|t| t.ids.len()).sum(),
+            evidence_note: None,
             stretches,
             stretch_tokens,
             input: m,

@@ -128,6 +128,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
                         ..Default::default()
                     })
                     .collect(),
+                ..Default::default()
             };
             c.analyze(req)
                 .await

@@ -43,6 +43,11 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub language: Option<String>,
 
+    /// Leave out the evidence (the sentences behind each result), as
+    /// `AnalysisOptions.skip_evidence` does.
+    #[arg(long)]
+    pub no_evidence: bool,
+
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -62,6 +67,11 @@ pub struct ScoreArgs {
     /// Messages per engine submission.
     #[arg(long, default_value_t = 128)]
     pub chunk: usize,
+
+    /// Leave out the evidence (the sentences behind each result), as
+    /// `AnalysisOptions.skip_evidence` does.
+    #[arg(long)]
+    pub no_evidence: bool,
 
     #[command(flatten)]
     pub model: ModelArgs,
@@ -116,6 +126,7 @@ pub async fn analyze(args: AnalyzeArgs) -> Result<()> {
         charset: args.charset.clone(),
         customer_speaker: args.customer.clone(),
         language_hint: args.language.clone(),
+        skip_evidence: args.no_evidence,
         ..Default::default()
     };
     let msgs: Vec<MessageInput> = if !args.file.is_empty() {
@@ -192,7 +203,7 @@ enum Parsed {
     Bad { id: String, error: String },
 }
 
-fn parse_line(line: &str, n: usize) -> Parsed {
+fn parse_line(line: &str, n: usize, skip_evidence: bool) -> Parsed {
     let field = format!("line {n}");
     let msg: pb::Message = match serde_json::from_str(line) {
         Ok(m) => m,
@@ -205,7 +216,7 @@ fn parse_line(line: &str, n: usize) -> Parsed {
     };
     let id = msg.id.clone();
     match message_from_proto(msg, &field) {
-        Ok(m) => Parsed::Ok(Box::new(m), field),
+        Ok(m) => Parsed::Ok(Box::new(MessageInput { skip_evidence, ..m }), field),
         Err(e) => Parsed::Bad {
             id,
             error: e.to_string(),
@@ -237,9 +248,20 @@ pub async fn score(args: ScoreArgs) -> Result<()> {
         .expect("valid template")
         .progress_chars("=> "),
     );
-    let chunk = args.chunk.clamp(1, analyzer.limits().max_batch_messages);
+    // A message takes one queue slot per sequence: itself and, with evidence, up to
+    // `evidence_max_sentences` stretches.
+    let per_message = if args.no_evidence {
+        1
+    } else {
+        1 + analyzer.limits().evidence_max_sentences
+    };
+    let capacity = analyzer.engine().queue_capacity();
+    let chunk = args
+        .chunk
+        .clamp(1, analyzer.limits().max_batch_messages)
+        .min((capacity / (2 * per_message)).max(1));
     // Enough chunks in flight to keep the engine busy, few enough to stay under its queue.
-    let window = (analyzer.engine().queue_capacity() / chunk).clamp(1, 4);
+    let window = (capacity / (chunk * per_message)).clamp(1, 4);
     let mut in_flight = FuturesOrdered::new();
     let (mut done, mut bad) = (0usize, 0usize);
     let mut lines = reader.lines().enumerate();
@@ -254,7 +276,7 @@ pub async fn score(args: ScoreArgs) -> Result<()> {
                 if line.trim().is_empty() {
                     continue;
                 }
-                batch.push(parse_line(&line, i + 1));
+                batch.push(parse_line(&line, i + 1, args.no_evidence));
                 if batch.len() == chunk {
                     break;
                 }

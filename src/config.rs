@@ -82,6 +82,13 @@ pub struct ModelArgs {
     #[arg(long, env = "RAPPORT_MAX_TOKENS", default_value_t = 256)]
     pub max_tokens: usize,
 
+    /// Evidence: a message of several sentences has each sentence encoded on its own as well,
+    /// to cite the sentences behind each result. Past this many sentences, consecutive sentences
+    /// are grouped into this many stretches of about equal length. 0 turns evidence off (callers
+    /// can also skip it per call: `AnalysisOptions.skip_evidence`).
+    #[arg(long, env = "RAPPORT_EVIDENCE_MAX_SENTENCES", default_value_t = 8)]
+    pub evidence_max_sentences: usize,
+
     /// Longest accepted text, in characters.
     #[arg(long, env = "RAPPORT_MAX_TEXT_CHARS", default_value_t = 20_000)]
     pub max_text_chars: usize,
@@ -111,7 +118,8 @@ fn default_heads_dir() -> PathBuf {
 /// The inference engine's queue and batching.
 #[derive(Args, Clone, Debug, Serialize)]
 pub struct EngineArgs {
-    /// Messages that may wait for inference at once; past it, calls get RESOURCE_EXHAUSTED.
+    /// Sequences that may wait for inference at once (a message is one, plus one per evidence
+    /// stretch); past it, calls get RESOURCE_EXHAUSTED.
     #[arg(long, env = "RAPPORT_QUEUE_CAPACITY", default_value_t = 2048)]
     pub queue_capacity: usize,
 

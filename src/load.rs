@@ -193,6 +193,7 @@ fn request(text: &str, deadline: Option<Duration>) -> tonic::Request<pb::Analyze
             text: text.to_string(),
             ..Default::default()
         }],
+        ..Default::default()
     });
     if let Some(d) = deadline {
         req.set_timeout(d);

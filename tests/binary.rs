@@ -74,6 +74,7 @@ async fn serve_from_env_exposes_metrics_and_exits_cleanly_on_sigterm() {
     let resp = pb::analyzer_client::AnalyzerClient::new(channel.clone())
         .analyze(pb::AnalyzeRequest {
             messages: vec![message("1", "Where is my order?")],
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -153,6 +154,40 @@ fn analyze_and_score_print_proto_json() {
     assert_eq!(v["language"]["code"], "en");
     assert!(v["sentiment"]["label"].is_string());
     assert!(v["sentiment"]["score"].is_number());
+    // One sentence: its own evidence for every result.
+    assert_eq!(
+        v["labelSignals"]["emotions.joy"]["evidence"][0]["text"],
+        "The delivery was late again and nobody called me."
+    );
+
+    // Two sentences: each signal cites one, unless evidence is switched off.
+    for no_evidence in [false, true] {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["analyze", "--model", &model, "--heads-dir"])
+            .arg(&heads)
+            .arg("The delivery was late again. Nobody called me.");
+        if no_evidence {
+            cmd.arg("--no-evidence");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let evidence = &v["style"]["urgency"]["evidence"];
+        if no_evidence {
+            assert!(
+                evidence.as_array().is_none_or(|a| a.is_empty()),
+                "{evidence}"
+            );
+            assert!(v["evidenceTokens"].as_u64().unwrap_or(0) == 0);
+        } else {
+            let text = evidence[0]["text"].as_str().unwrap();
+            assert!(
+                ["The delivery was late again.", "Nobody called me."].contains(&text),
+                "{text}"
+            );
+            assert!(v["evidenceTokens"].as_u64().unwrap() > 0);
+        }
+    }
 
     let input = dir.path().join("in.jsonl");
     let output = dir.path().join("out.jsonl");

@@ -32,6 +32,7 @@ async fn analyze_returns_sentiment_language_version_and_timings() {
                 "Vielen Dank, der Ersatz ist angekommen und funktioniert perfekt.",
             ),
         ],
+        ..Default::default()
     };
     let analyses = server
         .analyzer()
@@ -83,9 +84,12 @@ async fn bad_inputs_get_invalid_argument_naming_field_and_limit() {
     let call = |msgs: Vec<pb::Message>| {
         let mut c = client.clone();
         async move {
-            c.analyze(pb::AnalyzeRequest { messages: msgs })
-                .await
-                .unwrap_err()
+            c.analyze(pb::AnalyzeRequest {
+                messages: msgs,
+                ..Default::default()
+            })
+            .await
+            .unwrap_err()
         }
     };
 
@@ -129,6 +133,7 @@ async fn bad_inputs_get_invalid_argument_naming_field_and_limit() {
     let ok = client
         .analyze(pb::AnalyzeRequest {
             messages: vec![message("ok", "still working?")],
+            ..Default::default()
         })
         .await
         .unwrap();
@@ -162,6 +167,7 @@ async fn conversation_gives_turns_trajectories_and_metrics() {
             ),
             turn("3", pb::Role::Customer, "Ok, thanks.", 100),
         ],
+        ..Default::default()
     };
     let resp = server
         .analyzer()
@@ -197,6 +203,7 @@ async fn score_stream_answers_in_order_and_stops_at_a_bad_message() {
         .enumerate()
         .map(|(i, t)| pb::ScoreRequest {
             message: Some(message(&format!("m{i}"), t)),
+            ..Default::default()
         })
         .collect();
     let mut stream = server
@@ -217,12 +224,15 @@ async fn score_stream_answers_in_order_and_stops_at_a_bad_message() {
     let reqs = vec![
         pb::ScoreRequest {
             message: Some(message("a", "first is fine")),
+            ..Default::default()
         },
         pb::ScoreRequest {
             message: Some(message("b", "")),
+            ..Default::default()
         },
         pb::ScoreRequest {
             message: Some(message("c", "never reached")),
+            ..Default::default()
         },
     ];
     let mut stream = server
@@ -248,6 +258,7 @@ async fn over_capacity_gets_resource_exhausted_at_once() {
         .analyzer()
         .analyze(pb::AnalyzeRequest {
             messages: vec![message("x", "hello there"); 5],
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -259,10 +270,47 @@ async fn over_capacity_gets_resource_exhausted_at_once() {
         .analyzer()
         .analyze(pb::AnalyzeRequest {
             messages: vec![message("x", "hello there"); 4],
+            ..Default::default()
         })
         .await
         .unwrap();
     assert_eq!(ok.into_inner().analyses.len(), 4);
+    // Messages that fit but whose evidence sentences do not: the evidence is shed, not the call.
+    let two = "The parcel is late. Nobody answers the phone.";
+    let shed = server
+        .analyzer()
+        .analyze(pb::AnalyzeRequest {
+            messages: vec![message("x", two); 2],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .analyses;
+    for a in &shed {
+        assert_eq!(a.evidence_tokens, 0);
+        assert!(a.label_signals["emotions.joy"].evidence.is_empty());
+        assert!(
+            a.abstentions
+                .iter()
+                .any(|x| x.starts_with("evidence: left out")),
+            "{:?}",
+            a.abstentions
+        );
+    }
+    // Alone, the same message has room for its evidence.
+    let full = server
+        .analyzer()
+        .analyze(pb::AnalyzeRequest {
+            messages: vec![message("x", two)],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .analyses
+        .remove(0);
+    assert!(full.evidence_tokens > 0 && full.abstentions.is_empty());
     server.stop().await.unwrap();
 }
 
@@ -288,7 +336,9 @@ async fn info_reports_models_labels_and_limits() {
     assert!(
         info.languages.contains(&"en".to_string()) && info.languages.contains(&"ru".to_string())
     );
-    assert_eq!(info.limits.unwrap().max_batch_messages, 256);
+    let limits = info.limits.unwrap();
+    assert_eq!(limits.max_batch_messages, 256);
+    assert_eq!(limits.evidence_max_sentences, 8);
     server.stop().await.unwrap();
 }
 
@@ -361,6 +411,7 @@ async fn health_goes_not_serving_on_shutdown_and_drains() {
         client
             .analyze(pb::AnalyzeRequest {
                 messages: vec![message("x", "a message in flight during shutdown"); 32],
+                ..Default::default()
             })
             .await
     });
@@ -391,6 +442,7 @@ async fn every_head_answers_with_confidence_and_short_texts_abstain() {
                 ),
                 message("short", "ok"),
             ],
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -435,5 +487,245 @@ async fn every_head_answers_with_confidence_and_short_texts_abstain() {
         "{:?}",
         s.abstentions
     );
+    server.stop().await.unwrap();
+}
+
+/// Every signal of an analysis by key: "toxicity", "style.<dimension>", and the label_signals
+/// keys ("sentiment.negative", "emotions.joy", ...).
+fn signals(a: &pb::MessageAnalysis) -> Vec<(String, pb::Signal)> {
+    let mut out: Vec<(String, pb::Signal)> = Vec::new();
+    if let Some(t) = &a.toxicity {
+        out.push(("toxicity".into(), t.clone()));
+    }
+    if let Some(s) = &a.style {
+        for (k, v) in [
+            ("formality", &s.formality),
+            ("politeness", &s.politeness),
+            ("certainty", &s.certainty),
+            ("directness", &s.directness),
+            ("emotionality", &s.emotionality),
+            ("urgency", &s.urgency),
+        ] {
+            if let Some(v) = v {
+                out.push((format!("style.{k}"), v.clone()));
+            }
+        }
+    }
+    out.extend(a.label_signals.iter().map(|(k, v)| (k.clone(), v.clone())));
+    out
+}
+
+#[tokio::test]
+async fn evidence_cites_sentences_scored_alone_and_can_be_skipped() {
+    let server = start_tiny(&[]).await;
+    // As the caller wrote each sentence (the first carries an address the pipeline redacts).
+    let sentences = [
+        "Thanks a lot for the quick fix, write to me at anna@example.com.",
+        "But the app still crashes every time and I am furious.",
+        "Please call me back today.",
+    ];
+    let single = "The parcel arrived this morning in good shape.";
+    let mut messages = vec![
+        message("multi", &sentences.join(" ")),
+        message("single", single),
+        message("short", "ok"),
+    ];
+    // Each sentence alone, as a message of its own.
+    messages.extend(
+        sentences
+            .iter()
+            .enumerate()
+            .map(|(i, s)| message(&format!("s{i}"), s)),
+    );
+    for m in &mut messages {
+        // So that a short sentence alone is not taken for another language.
+        m.language_hint = "en".into();
+    }
+    let analyze = |options: Option<pb::AnalysisOptions>| {
+        let mut client = server.analyzer();
+        let messages = messages.clone();
+        async move {
+            client
+                .analyze(pb::AnalyzeRequest { messages, options })
+                .await
+                .unwrap()
+                .into_inner()
+                .analyses
+        }
+    };
+    let with = analyze(None).await;
+    let (multi, alone) = (&with[0], &with[3..]);
+    let report = multi.text.as_ref().unwrap();
+    assert_eq!(report.sentences.len(), 3, "{:?}", report.sentences);
+    assert!(multi.evidence_tokens > 0);
+    let value = |a: &pb::MessageAnalysis, key: &str| {
+        signals(a)
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, s)| s.value)
+    };
+    let all = signals(multi);
+    // Sentiment labels, seven emotions, six style dimensions, toxicity, seven tones, four purposes.
+    assert_eq!(
+        all.len(),
+        3 + 7 + 6 + 1 + 7 + 4,
+        "{:?}",
+        multi.label_signals.keys()
+    );
+    for (key, s) in &all {
+        assert!(
+            (1..=2).contains(&s.evidence.len()),
+            "{key}: {:?}",
+            s.evidence
+        );
+        for (rank, e) in s.evidence.iter().enumerate() {
+            let i = e.sentence as usize;
+            let sentence = &report.sentences[i];
+            assert_eq!(e.sentence_count, 1);
+            assert_eq!((e.start, e.end), (sentence.start, sentence.end));
+            assert_eq!(e.text, sentence.text);
+            assert_eq!(e.text, report.redacted[e.start as usize..e.end as usize]);
+            assert!(
+                !e.text.contains("anna@"),
+                "evidence is redacted: {}",
+                e.text
+            );
+            // The score is the sentence's own, as if it were sent alone.
+            let own = value(&alone[i], key).unwrap_or_else(|| panic!("{key} of sentence {i}"));
+            assert!(
+                (e.score - own).abs() < 2e-3,
+                "{key} sentence {i}: {} vs {own}",
+                e.score
+            );
+            if rank > 0 {
+                // A second stretch is cited only beyond the message's own value.
+                let up = !(key.starts_with("style.")
+                    && ["politeness", "formality", "certainty", "directness"].contains(&&key[6..])
+                    && s.value < 0.5);
+                assert!(
+                    if up {
+                        e.score > s.value
+                    } else {
+                        e.score < s.value
+                    },
+                    "{key}"
+                );
+                let first = s.evidence[0].score;
+                assert!(
+                    if up {
+                        first >= e.score
+                    } else {
+                        first <= e.score
+                    },
+                    "{key}"
+                );
+            }
+        }
+    }
+    // One sentence is its own evidence, with the message's values and no extra encoding.
+    let one = &with[1];
+    assert_eq!(one.evidence_tokens, 0);
+    for (key, s) in signals(one) {
+        assert_eq!(s.evidence.len(), 1, "{key}");
+        assert_eq!(s.evidence[0].text, single);
+        assert_eq!(s.evidence[0].score, s.value);
+    }
+    // One word: emotions still cite it; style abstains and has nothing to cite.
+    let short = &with[2];
+    assert!(short.style.is_none());
+    assert_eq!(short.label_signals["emotions.joy"].evidence[0].text, "ok");
+
+    // Skipped: the same message-level results, no evidence, nothing extra encoded.
+    let without = analyze(Some(pb::AnalysisOptions {
+        skip_evidence: true,
+    }))
+    .await;
+    for (a, b) in with.iter().zip(&without) {
+        assert_eq!(b.evidence_tokens, 0);
+        for (key, s) in signals(b) {
+            assert!(s.evidence.is_empty(), "{key}");
+            let v = value(a, &key).unwrap();
+            assert!((s.value - v).abs() < 2e-3, "{key}: {} vs {v}", s.value);
+        }
+    }
+    server.stop().await.unwrap();
+
+    // A server capping evidence at two stretches groups consecutive sentences.
+    let server = start_tiny(&["--evidence-max-sentences", "2"]).await;
+    let a = server
+        .analyzer()
+        .analyze(pb::AnalyzeRequest {
+            messages: vec![message("multi", &sentences.join(" "))],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .analyses
+        .remove(0);
+    let report = a.text.as_ref().unwrap();
+    let mut cited = std::collections::BTreeSet::new();
+    for (key, s) in signals(&a) {
+        for e in &s.evidence {
+            let (first, n) = (e.sentence as usize, e.sentence_count as usize);
+            assert!(n >= 1 && first + n <= 3, "{key}: {e:?}");
+            assert_eq!(e.start, report.sentences[first].start);
+            assert_eq!(e.end, report.sentences[first + n - 1].end);
+            assert_eq!(e.text, report.redacted[e.start as usize..e.end as usize]);
+            cited.insert((first, n));
+        }
+    }
+    assert!(
+        cited.len() <= 2 && cited.iter().any(|&(_, n)| n == 2),
+        "{cited:?}"
+    );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn evidence_off_on_the_server_and_per_stream_message() {
+    let text = "The screen is cracked. I want a replacement.";
+    let server = start_tiny(&["--evidence-max-sentences", "0"]).await;
+    let a = server
+        .analyzer()
+        .analyze(pb::AnalyzeRequest {
+            messages: vec![message("m", text)],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .analyses
+        .remove(0);
+    assert_eq!(a.evidence_tokens, 0);
+    assert!(signals(&a).iter().all(|(_, s)| s.evidence.is_empty()));
+    server.stop().await.unwrap();
+
+    let server = start_tiny(&[]).await;
+    let reqs = vec![
+        pb::ScoreRequest {
+            message: Some(message("with", text)),
+            options: None,
+        },
+        pb::ScoreRequest {
+            message: Some(message("without", text)),
+            options: Some(pb::AnalysisOptions {
+                skip_evidence: true,
+            }),
+        },
+    ];
+    let got: Vec<pb::MessageAnalysis> = server
+        .scoring()
+        .score(tokio_stream::iter(reqs))
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|r| r.unwrap().analysis.unwrap())
+        .collect()
+        .await;
+    assert!(got[0].evidence_tokens > 0);
+    assert!(signals(&got[0]).iter().all(|(_, s)| !s.evidence.is_empty()));
+    assert_eq!(got[1].evidence_tokens, 0);
+    assert!(signals(&got[1]).iter().all(|(_, s)| s.evidence.is_empty()));
     server.stop().await.unwrap();
 }

@@ -52,6 +52,7 @@ async fn real_model_gets_clear_english_and_russian_sentiment_right() {
             .iter()
             .map(|(id, text, _)| message(id, text))
             .collect(),
+        ..Default::default()
     };
     let analyses = server
         .analyzer()
@@ -86,6 +87,7 @@ async fn real_heads_tell_anger_from_joy_and_rudeness_from_courtesy() {
         .analyzer()
         .analyze(pb::AnalyzeRequest {
             messages: texts.iter().map(|t| message("", t)).collect(),
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -110,5 +112,50 @@ async fn real_heads_tell_anger_from_joy_and_rudeness_from_courtesy() {
         toxicity(polite)
     );
     assert!(polite.purpose["action_seeking"] + polite.purpose["information_seeking"] > 0.5);
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn real_evidence_puts_anger_and_thanks_on_their_own_sentences() {
+    let Some(model) = bundle() else { return };
+    let heads = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+    let server = start(&model, &heads, &[]).await;
+    let texts = [
+        "Thanks a lot for the quick fix. But the app still crashes every time and I am furious.",
+        "Большое спасибо за быструю помощь. Но приложение снова падает, и я в ярости.",
+    ];
+    let analyses = server
+        .analyzer()
+        .analyze(pb::AnalyzeRequest {
+            messages: texts.iter().map(|t| message("", t)).collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .analyses;
+    for (a, text) in analyses.iter().zip(texts) {
+        assert_eq!(a.text.as_ref().unwrap().sentences.len(), 2, "{text}");
+        let top = |key: &str| {
+            let s = &a.label_signals[key];
+            let e = &s.evidence[0];
+            eprintln!(
+                "{key}: message {:.3}, sentence {} {:.3}",
+                s.value, e.sentence, e.score
+            );
+            e.sentence
+        };
+        for key in ["sentiment.negative", "emotions.anger", "tones.frustrated"] {
+            assert_eq!(top(key), 1, "{text}: {key}");
+        }
+        for key in [
+            "sentiment.positive",
+            "emotions.joy",
+            "tones.polite",
+            "tones.satisfied",
+        ] {
+            assert_eq!(top(key), 0, "{text}: {key}");
+        }
+    }
     server.stop().await.unwrap();
 }

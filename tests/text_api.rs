@@ -24,7 +24,10 @@ async fn analyze_one(
     m: pb::Message,
 ) -> Result<pb::MessageAnalysis, tonic::Status> {
     client
-        .analyze(pb::AnalyzeRequest { messages: vec![m] })
+        .analyze(pb::AnalyzeRequest {
+            messages: vec![m],
+            ..Default::default()
+        })
         .await
         .map(|r| r.into_inner().analyses.remove(0))
 }

@@ -4,6 +4,12 @@
 //! documented formulas over trained outputs and counted cues, not trained models; every input
 //! and weight is here, and each result says what it came from.
 //!
+//! Evidence (which sentences drove each result) is computed by running [`results`] again on
+//! each sentence alone, its own embedding through the same heads and its own lexical features
+//! through the same formulas, so a composed result's evidence is the sentence where the composed
+//! formula itself is strongest, not a borrowed head's; the selection rule is in
+//! [`super::evidence`].
+//!
 //! Notation: `P(x)` a head's calibrated probability, `sat(c, k) = 1 - exp(-c / k)` a saturating
 //! map of a count rate into [0, 1) (at `c = k` it is 0.63), rates are per sentence unless noted.
 use crate::{
@@ -206,6 +212,7 @@ fn head_signal(task: &str, value: f32, cross_lingual: bool) -> Signal {
         confidence: confidence(value),
         source: format!("head:{task}"),
         cross_lingual,
+        evidence: Vec::new(),
     }
 }
 
@@ -222,6 +229,7 @@ fn composed(value: f32, inputs: &[Option<&Signal>], cross_lingual: bool) -> Sign
         confidence,
         source: "composed".into(),
         cross_lingual,
+        evidence: Vec::new(),
     }
 }
 
@@ -248,10 +256,18 @@ pub fn results(
     let formality_head = scalar("formality", &mut h.formality);
     let certainty = scalar("certainty", &mut h.certainty);
     let toxicity = scalar("toxicity", &mut h.toxicity);
-    if let Some((head, p, _)) = head_output(heads, probs, "sentiment", language) {
+    if let Some((head, p, cross)) = head_output(heads, probs, "sentiment", language) {
         let get = |l: &str| head.labels.iter().position(|x| x == l).map(|i| p[i]);
         if let (Some(n), Some(u), Some(q)) = (get("negative"), get("neutral"), get("positive")) {
             h.sentiment = Some([n, u, q]);
+        }
+        // The sentiment message itself is built by the caller; its labels' signals (and their
+        // evidence) live beside the other labels'.
+        for (label, v) in head.labels.iter().zip(p) {
+            out.label_signals.push((
+                format!("sentiment.{label}"),
+                head_signal("sentiment", *v, cross),
+            ));
         }
     }
     if let Some((head, p, cross)) = head_output(heads, probs, "emotions", language) {
@@ -294,6 +310,7 @@ pub fn results(
                 "head:formality".into()
             },
             cross_lingual: formality_head.as_ref().is_some_and(|s| s.cross_lingual),
+            evidence: Vec::new(),
         }),
         directness: style
             .directness

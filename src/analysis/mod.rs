@@ -2,13 +2,11 @@
 //! the tokens through the engine and turns head outputs into domain results.
 pub mod compose;
 pub mod conversation;
+pub mod evidence;
 pub mod prepare;
 pub mod types;
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Instant};
 
 pub use prepare::{PreparedMessage, Preparer};
 pub use types::*;
@@ -28,6 +26,8 @@ pub struct Limits {
     pub max_raw_bytes: usize,
     pub max_batch_messages: usize,
     pub max_tokens: usize,
+    /// Most stretches a message is cut into for evidence; 0 turns evidence off.
+    pub evidence_max_sentences: usize,
 }
 
 /// One loaded model as reported by Info.
@@ -92,6 +92,7 @@ impl Analyzer {
             max_raw_bytes: args.max_raw_bytes,
             max_batch_messages: args.max_batch_messages,
             max_tokens: args.max_tokens,
+            evidence_max_sentences: args.evidence_max_sentences,
         };
         Self::new(Arc::new(encoder), Arc::new(heads), &args.engine, limits)
     }
@@ -100,8 +101,18 @@ impl Analyzer {
         encoder: Arc<Encoder>,
         heads: Arc<HeadSet>,
         engine_args: &crate::config::EngineArgs,
-        limits: Limits,
+        mut limits: Limits,
     ) -> Result<Self> {
+        // A message and its stretches enter the queue together: they must fit in it.
+        let room = engine_args.queue_capacity.saturating_sub(1);
+        if limits.evidence_max_sentences > room {
+            tracing::warn!(
+                evidence_max_sentences = limits.evidence_max_sentences,
+                queue_capacity = engine_args.queue_capacity,
+                "evidence stretches per message lowered to fit the queue with their message"
+            );
+            limits.evidence_max_sentences = room;
+        }
         let sentiment = heads.sentiment()?;
         let sentiment_index = heads
             .heads()
@@ -203,7 +214,11 @@ impl Analyzer {
         self.infer(prepared, deadline).await
     }
 
-    /// Runs prepared messages through the engine and the heads; results in input order.
+    /// Runs prepared messages through the engine and the heads; results in input order. Each
+    /// message goes with its evidence stretches, all in one engine submission (admitted or
+    /// refused together). When the queue cannot take the stretches too, the evidence is shed
+    /// (each message says so in its abstentions) and the messages alone are submitted: a full
+    /// queue refuses a call only when its messages themselves do not fit.
     pub async fn infer(
         &self,
         mut prepared: Vec<PreparedMessage>,
@@ -211,35 +226,66 @@ impl Analyzer {
     ) -> Result<Vec<MessageAnalysis>> {
         // Nothing of the customer's own left (an email that is all quote): no inference, the
         // heads abstain.
-        let (to_encode, slots): (Vec<Tokenized>, Vec<usize>) = prepared
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(i, p)| p.tokens.take().map(|t| (t, i)))
-            .unzip();
-        let mut receivers: Vec<Option<_>> = (0..prepared.len()).map(|_| None).collect();
-        for (rx, i) in self
-            .engine
-            .submit(to_encode, deadline)?
-            .into_iter()
-            .zip(slots)
-        {
-            receivers[i] = Some(rx);
+        let mut to_encode: Vec<Tokenized> = Vec::new();
+        // The messages' own tokens again, for a second try without the stretches.
+        let mut alone: Vec<Tokenized> = Vec::new();
+        // Per message: how many sequences it sent (0, or 1 + its stretches).
+        let mut counts = Vec::with_capacity(prepared.len());
+        let any_stretches = prepared.iter().any(|p| !p.stretch_tokens.is_empty());
+        for p in &mut prepared {
+            match p.tokens.take() {
+                Some(t) => {
+                    if any_stretches {
+                        alone.push(t.clone());
+                    }
+                    to_encode.push(t);
+                    let stretches = std::mem::take(&mut p.stretch_tokens);
+                    counts.push(1 + stretches.len());
+                    to_encode.extend(stretches);
+                }
+                None => counts.push(0),
+            }
+        }
+        let receivers = match self.engine.submit(to_encode, deadline) {
+            Err(Error::Overloaded(why)) if any_stretches => {
+                tracing::debug!(reason = %why, "evidence shed: the queue cannot take the sentences");
+                for (p, n) in prepared.iter_mut().zip(&mut counts) {
+                    if *n > 1 {
+                        p.shed_evidence();
+                        *n = 1;
+                    }
+                }
+                self.engine.submit(alone, deadline)?
+            }
+            other => other?,
+        };
+        let mut receivers = receivers.into_iter();
+        let mut pending = Vec::with_capacity(prepared.len());
+        for n in counts {
+            pending.push(receivers.by_ref().take(n).collect::<Vec<_>>());
         }
         let mut out = Vec::with_capacity(prepared.len());
-        for (p, rx) in prepared.into_iter().zip(receivers) {
-            let inference = match rx {
-                Some(rx) => Some(
-                    rx.await
-                        .map_err(|_| Error::Unavailable("the inference thread stopped".into()))??,
-                ),
-                None => None,
-            };
-            out.push(self.compose(p, inference));
+        for (p, rxs) in prepared.into_iter().zip(pending) {
+            let mut inferences = Vec::with_capacity(rxs.len());
+            for rx in rxs {
+                inferences
+                    .push(rx.await.map_err(|_| {
+                        Error::Unavailable("the inference thread stopped".into())
+                    })??);
+            }
+            let mut inferences = inferences.into_iter();
+            let message = inferences.next();
+            out.push(self.compose(p, message, inferences.collect()));
         }
         Ok(out)
     }
 
-    fn compose(&self, p: PreparedMessage, inference: Option<Inference>) -> MessageAnalysis {
+    fn compose(
+        &self,
+        p: PreparedMessage,
+        inference: Option<Inference>,
+        stretches: Vec<Inference>,
+    ) -> MessageAnalysis {
         metrics::histogram!("rapport_prepare_seconds").record(p.prepare.as_secs_f64());
         metrics::histogram!("rapport_tokenize_seconds").record(p.tokenize.as_secs_f64());
         let supported = p.language.supported;
@@ -252,12 +298,27 @@ impl Analyzer {
             sentiment_from(&head.labels, &inf.head_probs[self.sentiment_index])
         });
         let results = match &inference {
-            Some(inf) if supported => compose::results(
-                &self.heads,
-                &inf.head_probs,
-                &p.language,
-                &p.report.features,
-            ),
+            Some(inf) if supported => {
+                let mut results = compose::results(
+                    &self.heads,
+                    &inf.head_probs,
+                    &p.language,
+                    &p.report.features,
+                );
+                results.abstentions.extend(p.evidence_note.clone());
+                if !p.stretches.is_empty() {
+                    let per_stretch: Vec<Results> = p
+                        .stretches
+                        .iter()
+                        .zip(&stretches)
+                        .map(|(s, inf)| {
+                            compose::results(&self.heads, &inf.head_probs, &p.language, &s.features)
+                        })
+                        .collect();
+                    evidence::attach(&mut results, &p.report.redacted, &p.stretches, &per_stretch);
+                }
+                results
+            }
             Some(_) => Results {
                 abstentions: vec![format!(
                     "all results: language {} is not covered by the models",
@@ -270,6 +331,9 @@ impl Analyzer {
                 ..Results::default()
             },
         };
+        // The message waited for its own sequence and its stretches': the longest wait and the
+        // longest forward pass among them.
+        let all = || inference.iter().chain(&stretches);
         MessageAnalysis {
             id: p.input.id,
             language: p.language,
@@ -277,13 +341,14 @@ impl Analyzer {
             results,
             tokens: p.token_count,
             truncated: p.truncated,
+            evidence_tokens: p.evidence_tokens,
             text: p.report,
             model_version: self.model_version.clone(),
             timings: Timings {
                 prepare: p.prepare,
                 tokenize: p.tokenize,
-                queue: inference.as_ref().map_or(Duration::ZERO, |i| i.queue),
-                inference: inference.as_ref().map_or(Duration::ZERO, |i| i.inference),
+                queue: all().map(|i| i.queue).max().unwrap_or_default(),
+                inference: all().map(|i| i.inference).max().unwrap_or_default(),
                 total: p.received.elapsed(),
             },
         }

@@ -12,7 +12,10 @@ use crate::{
     Error, Result,
 };
 
-use super::{Channel, Limits, MessageInput, RedactedCut, TextFormat, TextReport};
+use super::{
+    evidence::{self, Stretch},
+    Channel, Limits, MessageInput, RedactedCut, TextFormat, TextReport,
+};
 
 /// The stage before the engine. Cheap to clone into a blocking task.
 #[derive(Clone)]
@@ -36,10 +39,33 @@ pub struct PreparedMessage {
     /// Tokens the encoder sees, and whether the text was cut to fit.
     pub token_count: usize,
     pub truncated: bool,
+    /// The stretches that evidence cites (empty without evidence); see [`evidence`].
+    pub stretches: Vec<Stretch>,
+    /// Tokens of each stretch, to encode beside the message's; empty when there is at most one
+    /// stretch (a single stretch is the message itself). Taken by the engine.
+    pub stretch_tokens: Vec<Tokenized>,
+    pub evidence_tokens: usize,
+    /// Why the evidence was left out, when it was wanted but could not be had.
+    pub evidence_note: Option<String>,
     pub prepare: Duration,
     pub tokenize: Duration,
     /// When preparation began, for the total time.
     pub received: Instant,
+}
+
+impl PreparedMessage {
+    /// Drops the evidence of a message of several stretches (the queue cannot take them).
+    pub fn shed_evidence(&mut self) {
+        if self.stretches.len() > 1 {
+            self.stretches.clear();
+            self.stretch_tokens.clear();
+            self.evidence_tokens = 0;
+            self.evidence_note = Some(
+                "evidence: left out, the inference queue could not take the sentences as well"
+                    .into(),
+            );
+        }
+    }
 }
 
 impl Preparer {
@@ -68,10 +94,45 @@ impl Preparer {
         } else {
             Some(self.encoder.tokenize(&p.text)?)
         };
+        // Evidence only where there are results to explain.
+        let wanted = tokens.is_some()
+            && p.language.supported
+            && !m.skip_evidence
+            && self.limits.evidence_max_sentences > 0;
+        let stretches = if wanted {
+            evidence::stretches(
+                &p.redacted,
+                &p.sentences,
+                self.limits.evidence_max_sentences,
+            )
+        } else {
+            Vec::new()
+        };
+        let stretch_tokens = if stretches.len() > 1 {
+            stretches
+                .iter()
+                .map(|s| {
+                    // The words the message's encoding saw, personal data included; the
+                    // redacted stretch if the mapping does not land on character boundaries.
+                    let original = evidence::original_range(&s.range, &p.pii);
+                    let text = p
+                        .text
+                        .get(original)
+                        .unwrap_or_else(|| &p.redacted[s.range.clone()]);
+                    self.encoder.tokenize(text)
+                })
+                .collect::<Result<Vec<_>>>()?
+        } else {
+            Vec::new()
+        };
         let tokenize = prepared_at.elapsed();
         Ok(PreparedMessage {
             token_count: tokens.as_ref().map_or(0, |t| t.ids.len()),
             truncated: tokens.as_ref().is_some_and(|t| t.truncated),
+            evidence_tokens: stretch_tokens.iter().map(|t| t.ids.len()).sum(),
+            evidence_note: None,
+            stretches,
+            stretch_tokens,
             input: m,
             language: p.language.clone(),
             report: report(p),

@@ -68,6 +68,8 @@ pub struct MessageInput {
     pub language_hint: Option<String>,
     pub email_subject: Option<String>,
     pub segment: Option<Segment>,
+    /// Leave out the evidence (and the sentence encodings it needs); see [`super::evidence`].
+    pub skip_evidence: bool,
 }
 
 /// Three-class polarity with its distribution.
@@ -102,6 +104,8 @@ pub struct MessageAnalysis {
     pub results: Results,
     pub tokens: usize,
     pub truncated: bool,
+    /// Tokens encoded for the evidence stretches, beside `tokens`.
+    pub evidence_tokens: usize,
     /// What the text pipeline made of the input; safe to store and log.
     pub text: TextReport,
     pub model_version: Arc<str>,
@@ -173,6 +177,23 @@ pub struct Signal {
     pub source: String,
     /// The head was trained on other languages than the text's.
     pub cross_lingual: bool,
+    /// The stretches of the text that drove this result, strongest first.
+    pub evidence: Vec<Evidence>,
+}
+
+/// A stretch of the redacted text (one sentence, or consecutive sentences) and a result's value
+/// on it alone; see [`super::evidence`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evidence {
+    /// Index of the stretch's first sentence in [`TextReport::sentences`].
+    pub sentence: usize,
+    /// Sentences in the stretch.
+    pub sentences: usize,
+    /// Byte range in [`TextReport::redacted`].
+    pub range: std::ops::Range<usize>,
+    /// The stretch, redacted.
+    pub text: String,
+    pub score: f32,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -198,4 +219,54 @@ pub struct Results {
     pub label_signals: Vec<(String, Signal)>,
     /// Results left out and why.
     pub abstentions: Vec<String>,
+}
+
+/// The two-sided style scales: 1 and 0 are both answers (polite / rude), unlike the other
+/// results, where 0 is the absence of the label.
+pub const TWO_SIDED: [&str; 4] = [
+    "style.politeness",
+    "style.formality",
+    "style.certainty",
+    "style.directness",
+];
+
+impl Results {
+    /// Every [`Signal`] with a key: "toxicity", "style.<dimension>", and the `label_signals`
+    /// keys ("emotions.joy", ...).
+    pub fn signals(&self) -> Vec<(String, &Signal)> {
+        let s = &self.style;
+        let mut out: Vec<(String, &Signal)> = [
+            ("toxicity", &self.toxicity),
+            ("style.formality", &s.formality),
+            ("style.politeness", &s.politeness),
+            ("style.certainty", &s.certainty),
+            ("style.directness", &s.directness),
+            ("style.emotionality", &s.emotionality),
+            ("style.urgency", &s.urgency),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), v)))
+        .collect();
+        out.extend(self.label_signals.iter().map(|(k, v)| (k.clone(), v)));
+        out
+    }
+
+    /// [`Self::signals`], mutable.
+    pub fn signals_mut(&mut self) -> Vec<(String, &mut Signal)> {
+        let s = &mut self.style;
+        let mut out: Vec<(String, &mut Signal)> = [
+            ("toxicity", &mut self.toxicity),
+            ("style.formality", &mut s.formality),
+            ("style.politeness", &mut s.politeness),
+            ("style.certainty", &mut s.certainty),
+            ("style.directness", &mut s.directness),
+            ("style.emotionality", &mut s.emotionality),
+            ("style.urgency", &mut s.urgency),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_mut().map(|v| (k.to_string(), v)))
+        .collect();
+        out.extend(self.label_signals.iter_mut().map(|(k, v)| (k.clone(), v)));
+        out
+    }
 }

@@ -1,7 +1,8 @@
 //! The inference engine: synchronous model work on a dedicated OS thread, fed by a channel from
 //! the async side and answered through oneshot channels, so the tokio runtime never blocks.
 //!
-//! - Admission: a semaphore counts messages waiting or running. A call that would push it past
+//! - Admission: a semaphore counts sequences waiting or running (a message, and each evidence
+//!   stretch of it, is one sequence). A call that would push it past
 //!   the queue capacity is refused at once with [`Error::Overloaded`], so overload answers
 //!   RESOURCE_EXHAUSTED instead of queueing without bound. A call with a deadline is also refused
 //!   when the backlog (tokens queued x the measured cost of a token) would not be done by then:
@@ -154,7 +155,7 @@ impl Engine {
             Err(_) => {
                 metrics::counter!("rapport_rejected_messages_total").increment(items.len() as u64);
                 return Err(Error::Overloaded(format!(
-                    "inference queue is full ({} messages waiting, capacity {}); retry later",
+                    "inference queue is full ({} sequences waiting, capacity {}); retry later",
                     self.queue_depth(),
                     self.queue_capacity
                 )));

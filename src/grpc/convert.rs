@@ -117,7 +117,16 @@ pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
         language_hint: Some(m.language_hint).filter(|h| !h.is_empty()),
         email_subject,
         segment,
+        skip_evidence: false,
     })
+}
+
+/// Applies a call's `AnalysisOptions` to its messages.
+pub fn apply_options(msgs: &mut [MessageInput], options: Option<&pb::AnalysisOptions>) {
+    let Some(o) = options else { return };
+    for m in msgs {
+        m.skip_evidence = o.skip_evidence;
+    }
 }
 
 /// Converts a repeated field, naming each element `field[i]` in errors.
@@ -173,6 +182,7 @@ pub fn analysis_to_proto(a: MessageAnalysis) -> pb::MessageAnalysis {
         abstentions: a.results.abstentions,
         tokens: u32::try_from(a.tokens).unwrap_or(u32::MAX),
         truncated: a.truncated,
+        evidence_tokens: u32::try_from(a.evidence_tokens).unwrap_or(u32::MAX),
         text: Some(report_to_proto(a.text)),
         model_version: a.model_version.to_string(),
         timings: Some(pb::Timings {
@@ -191,6 +201,18 @@ fn signal_to_proto(s: Signal) -> pb::Signal {
         confidence: s.confidence,
         source: s.source,
         cross_lingual: s.cross_lingual,
+        evidence: s
+            .evidence
+            .into_iter()
+            .map(|e| pb::Evidence {
+                sentence: offset(e.sentence),
+                sentence_count: offset(e.sentences),
+                start: offset(e.range.start),
+                end: offset(e.range.end),
+                text: e.text,
+                score: e.score,
+            })
+            .collect(),
     }
 }
 
@@ -430,6 +452,7 @@ pub fn info_to_proto(i: ServiceInfo) -> pb::GetInfoResponse {
             max_raw_bytes: offset(i.limits.max_raw_bytes),
             max_batch_messages: i.limits.max_batch_messages as u32,
             max_tokens: i.limits.max_tokens as u32,
+            evidence_max_sentences: offset(i.limits.evidence_max_sentences),
         }),
     }
 }

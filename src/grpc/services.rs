@@ -13,7 +13,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::convert::{
-    analysis_to_proto, conversation_to_proto, info_to_proto, message_from_proto,
+    analysis_to_proto, apply_options, conversation_to_proto, info_to_proto, message_from_proto,
     messages_from_proto,
 };
 use crate::{
@@ -93,11 +93,13 @@ impl pb::analyzer_server::Analyzer for AnalyzerService {
         let result = async {
             let analyzer = ready(&self.state)?;
             let deadline = deadline(&req);
-            let msgs = req.into_inner().messages;
+            let req = req.into_inner();
+            let msgs = req.messages;
             tracing::Span::current().record("messages", msgs.len());
             // Check the count before converting a huge batch.
             analyzer.check_batch_len(msgs.len(), "messages")?;
-            let msgs = messages_from_proto(msgs, "messages")?;
+            let mut msgs = messages_from_proto(msgs, "messages")?;
+            apply_options(&mut msgs, req.options.as_ref());
             let analyses = until(deadline, async {
                 Ok(analyzer.analyze(msgs, deadline, "messages").await?)
             })
@@ -123,7 +125,8 @@ impl pb::analyzer_server::Analyzer for AnalyzerService {
             let req = req.into_inner();
             tracing::Span::current().record("turns", req.turns.len());
             analyzer.check_batch_len(req.turns.len(), "turns")?;
-            let turns = messages_from_proto(req.turns, "turns")?;
+            let mut turns = messages_from_proto(req.turns, "turns")?;
+            apply_options(&mut turns, req.options.as_ref());
             let conv = until(deadline, async {
                 Ok(analyzer
                     .analyze_conversation(req.conversation_id, turns, deadline)
@@ -211,10 +214,11 @@ async fn score_one(
     seq: u64,
 ) -> Result<pb::MessageAnalysis, Status> {
     let field = format!("message[{seq}]");
-    let msg = req
+    let mut msg = req
         .message
         .ok_or_else(|| Error::invalid(&field, "missing"))
         .and_then(|m| message_from_proto(m, &field))?;
+    apply_options(std::slice::from_mut(&mut msg), req.options.as_ref());
     let preparer = analyzer.preparer().clone();
     let prepared = blocking(move || preparer.prepare(msg, &field)).await??;
     let mut out = analyzer.infer(vec![prepared], None).await?;

@@ -680,6 +680,40 @@ async fn evidence_cites_sentences_scored_alone_and_can_be_skipped() {
         "{cited:?}"
     );
     server.stop().await.unwrap();
+
+    // A message cut at --max-tokens: evidence comes only from the sentences the encoding
+    // reached, and the words past the cut are not encoded again.
+    let server = start_tiny(&["--max-tokens", "32"]).await;
+    let long: Vec<String> = (0..12)
+        .map(|i| format!("Sentence number {i} says the delivery was late again."))
+        .collect();
+    let a = server
+        .analyzer()
+        .analyze(pb::AnalyzeRequest {
+            messages: vec![message("long", &long.join(" "))],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .analyses
+        .remove(0);
+    assert!(a.truncated);
+    assert_eq!(a.text.as_ref().unwrap().sentences.len(), 12);
+    assert!(
+        a.evidence_tokens > 0 && a.evidence_tokens <= 32,
+        "{}",
+        a.evidence_tokens
+    );
+    for (key, s) in signals(&a) {
+        for e in &s.evidence {
+            assert!(
+                e.sentence + e.sentence_count <= 3,
+                "{key} cites past the cut: {e:?}"
+            );
+        }
+    }
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]

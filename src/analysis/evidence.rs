@@ -22,8 +22,8 @@
 //! message's values, at no extra cost. The stretches are encoded from the text the message's
 //! encoding saw (personal data included, as for the message), so that one sentence scored alone
 //! and as the message agree; the evidence reports the redacted stretch. A message truncated at
-//! `--max-tokens` may cite a stretch past the truncation: its sentences are encoded on their
-//! own.
+//! `--max-tokens` gets stretches only from the sentences its encoding reached
+//! (`Preparer::sentences_encoded`).
 use std::{collections::HashMap, ops::Range};
 
 use crate::text::{features, Features, PiiSpan, Sentence};

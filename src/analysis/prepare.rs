@@ -8,7 +8,7 @@ use std::{
 
 use crate::{
     model::{Encoder, Tokenized},
-    text::{self, Channel as Layout, EmailFormat, Language, PreparedText, RawText},
+    text::{self, Channel as Layout, EmailFormat, Language, PreparedText, RawText, Sentence},
     Error, Result,
 };
 
@@ -84,6 +84,21 @@ impl Preparer {
         self.prepare_unchecked(m, field)
     }
 
+    /// How many leading sentences of a message cut at `--max-tokens` its encoding reached (at
+    /// least one): evidence cites only what the message's own results saw, and the words past
+    /// the cut are not encoded a second time. Counted conservatively, as each sentence
+    /// tokenised alone (with its own prefix and special tokens).
+    fn sentences_encoded(&self, redacted: &str, sentences: &[Sentence]) -> Result<usize> {
+        let mut used = 0;
+        for (i, s) in sentences.iter().enumerate() {
+            used += self.encoder.tokenize(&redacted[s.range.clone()])?.ids.len();
+            if used > self.limits.max_tokens {
+                return Ok(i.max(1));
+            }
+        }
+        Ok(sentences.len())
+    }
+
     /// [`Self::prepare`] without the limits, for the server's own warm-up text.
     pub fn prepare_unchecked(&self, mut m: MessageInput, field: &str) -> Result<PreparedMessage> {
         let received = Instant::now();
@@ -100,9 +115,13 @@ impl Preparer {
             && !m.skip_evidence
             && self.limits.evidence_max_sentences > 0;
         let stretches = if wanted {
+            let reached = match &tokens {
+                Some(t) if t.truncated => self.sentences_encoded(&p.redacted, &p.sentences)?,
+                _ => p.sentences.len(),
+            };
             evidence::stretches(
                 &p.redacted,
-                &p.sentences,
+                &p.sentences[..reached],
                 self.limits.evidence_max_sentences,
             )
         } else {

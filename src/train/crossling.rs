@@ -345,6 +345,8 @@ fn analyze_all(
         max_raw_bytes: 4 * 1024 * 1024,
         max_batch_messages: 256,
         max_tokens: enc.info().max_tokens,
+        // Only message-level values are scored here.
+        evidence_max_sentences: 0,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -299,17 +299,7 @@ async fn over_capacity_gets_resource_exhausted_at_once() {
         );
     }
     // Alone, the same message has room for its evidence.
-    let full = server
-        .analyzer()
-        .analyze(pb::AnalyzeRequest {
-            messages: vec![message("x", two)],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .analyses
-        .remove(0);
+    let full = server.analyze_one(message("x", two)).await;
     assert!(full.evidence_tokens > 0 && full.abstentions.is_empty());
     server.stop().await.unwrap();
 }
@@ -653,16 +643,8 @@ async fn evidence_cites_sentences_scored_alone_and_can_be_skipped() {
     // A server capping evidence at two stretches groups consecutive sentences.
     let server = start_tiny(&["--evidence-max-sentences", "2"]).await;
     let a = server
-        .analyzer()
-        .analyze(pb::AnalyzeRequest {
-            messages: vec![message("multi", &sentences.join(" "))],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .analyses
-        .remove(0);
+        .analyze_one(message("multi", &sentences.join(" ")))
+        .await;
     let report = a.text.as_ref().unwrap();
     let mut cited = std::collections::BTreeSet::new();
     for (key, s) in signals(&a) {
@@ -687,17 +669,7 @@ async fn evidence_cites_sentences_scored_alone_and_can_be_skipped() {
     let long: Vec<String> = (0..12)
         .map(|i| format!("Sentence number {i} says the delivery was late again."))
         .collect();
-    let a = server
-        .analyzer()
-        .analyze(pb::AnalyzeRequest {
-            messages: vec![message("long", &long.join(" "))],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .analyses
-        .remove(0);
+    let a = server.analyze_one(message("long", &long.join(" "))).await;
     assert!(a.truncated);
     assert_eq!(a.text.as_ref().unwrap().sentences.len(), 12);
     assert!(
@@ -720,17 +692,7 @@ async fn evidence_cites_sentences_scored_alone_and_can_be_skipped() {
 async fn evidence_off_on_the_server_and_per_stream_message() {
     let text = "The screen is cracked. I want a replacement.";
     let server = start_tiny(&["--evidence-max-sentences", "0"]).await;
-    let a = server
-        .analyzer()
-        .analyze(pb::AnalyzeRequest {
-            messages: vec![message("m", text)],
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .analyses
-        .remove(0);
+    let a = server.analyze_one(message("m", text)).await;
     assert_eq!(a.evidence_tokens, 0);
     assert!(signals(&a).iter().all(|(_, s)| s.evidence.is_empty()));
     server.stop().await.unwrap();

@@ -84,15 +84,8 @@ async fn real_heads_tell_anger_from_joy_and_rudeness_from_courtesy() {
         "Shut up and give me my money back, you idiots.",
     ];
     let analyses = server
-        .analyzer()
-        .analyze(pb::AnalyzeRequest {
-            messages: texts.iter().map(|t| message("", t)).collect(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .analyses;
+        .analyze_all(texts.iter().map(|t| message("", t)).collect())
+        .await;
     let (angry, happy, polite, rude) = (&analyses[0], &analyses[1], &analyses[2], &analyses[3]);
     // Across texts, not within one: the emotions head is weak (EVAL.md) and gives "I am furious"
     // only 0.14 anger beside 0.16 joy.
@@ -125,15 +118,8 @@ async fn real_evidence_puts_anger_and_thanks_on_their_own_sentences() {
         "Большое спасибо за быструю помощь. Но приложение снова падает, и я в ярости.",
     ];
     let analyses = server
-        .analyzer()
-        .analyze(pb::AnalyzeRequest {
-            messages: texts.iter().map(|t| message("", t)).collect(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .analyses;
+        .analyze_all(texts.iter().map(|t| message("", t)).collect())
+        .await;
     for (a, text) in analyses.iter().zip(texts) {
         assert_eq!(a.text.as_ref().unwrap().sentences.len(), 2, "{text}");
         let top = |key: &str| {

@@ -31,6 +31,24 @@ impl TestServer {
         pb::analyzer_client::AnalyzerClient::new(self.channel.clone())
     }
 
+    /// Analyzes `messages` in one call with default options.
+    pub async fn analyze_all(&self, messages: Vec<pb::Message>) -> Vec<pb::MessageAnalysis> {
+        self.analyzer()
+            .analyze(pb::AnalyzeRequest {
+                messages,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .analyses
+    }
+
+    /// Analyzes one message with default options.
+    pub async fn analyze_one(&self, message: pb::Message) -> pb::MessageAnalysis {
+        self.analyze_all(vec![message]).await.remove(0)
+    }
+
     pub fn scoring(&self) -> pb::scoring_client::ScoringClient<Channel> {
         pb::scoring_client::ScoringClient::new(self.channel.clone())
     }

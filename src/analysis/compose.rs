@@ -242,6 +242,8 @@ pub fn results(
     language: &Language,
     features: &Features,
 ) -> Results {
+    // each head's per-language recalibration (fitted on that language's dev set), if it has one
+    let probs = &heads.for_language(probs, &language.code);
     let mut out = Results::default();
     let mut h = HeadScores::default();
     let mut any_cross = false;

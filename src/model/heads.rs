@@ -15,7 +15,9 @@
 //! - `score`: one label, a graded score in [0, 1] through a sigmoid link (e.g. politeness).
 //!
 //! Sigmoid-kind heads carry their dev-fitted Platt calibration folded into W and b, and may carry
-//! per-label decision `thresholds` chosen on dev.
+//! per-label decision `thresholds` chosen on dev, and a per-language recalibration
+//! (`language_calibration`: for a text in language `L`, `p' = σ(a·logit(p) + c)` per label, fitted
+//! on `L`'s dev set after the pooled calibration; see [`LinearHead::calibrate_for_language`]).
 //! The manifest pins the exact encoder weights (sha256) the heads were trained on; loading heads
 //! against a different encoder is refused unless explicitly allowed.
 
@@ -117,7 +119,26 @@ struct HeadJson {
     temperature: f32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     thresholds: Option<Vec<f32>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    language_calibration: BTreeMap<String, Vec<Platt>>,
     encoder_sha256: String,
+}
+
+/// One output's Platt recalibration `σ(a·z + c)` of the head's logit `z`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Platt {
+    pub a: f32,
+    pub c: f32,
+}
+
+impl Platt {
+    /// `σ(a·logit(p) + c)`; `p` is clamped to [1e-7, 1 − 1e-7] first, so saturated outputs stay
+    /// finite.
+    pub fn apply(&self, p: f32) -> f32 {
+        let p = p.clamp(1e-7, 1.0 - 1e-7);
+        let z = (p / (1.0 - p)).ln();
+        1.0 / (1.0 + (-(self.a * z + self.c)).exp())
+    }
 }
 
 /// A linear head on the pooled embedding; see the module docs for the kinds.
@@ -131,6 +152,9 @@ pub struct LinearHead {
     pub temperature: f32,
     /// per-label decision thresholds on the outputs (sigmoid kinds), chosen on dev
     pub thresholds: Option<Vec<f32>>,
+    /// per language, per label: a recalibration of the outputs (sigmoid kinds), fitted on that
+    /// language's dev set; languages not listed keep the pooled calibration
+    pub language_calibration: BTreeMap<String, Vec<Platt>>,
     /// [C, D] f32
     weight: Tensor,
     /// [C] f32
@@ -187,6 +211,7 @@ impl LinearHead {
             version: version.into(),
             temperature,
             thresholds: None,
+            language_calibration: BTreeMap::new(),
             weight,
             bias,
         };
@@ -200,6 +225,32 @@ impl LinearHead {
         self.thresholds = thresholds;
         self.check_kind()?;
         Ok(self)
+    }
+
+    /// The same head with a per-language recalibration of its outputs (sigmoid kinds only).
+    pub fn with_language_calibration(mut self, cal: BTreeMap<String, Vec<Platt>>) -> Result<Self> {
+        self.language_calibration = cal;
+        self.check_kind()?;
+        Ok(self)
+    }
+
+    /// Recalibrates one text's outputs `p` (label order) for its language `lang`; a no-op for
+    /// softmax heads and for languages without a fitted recalibration.
+    pub fn calibrate_for_language(&self, lang: &str, p: &mut [f32]) {
+        if let Some(cal) = self.language_calibration.get(lang) {
+            for (v, c) in p.iter_mut().zip(cal) {
+                *v = c.apply(*v);
+            }
+        }
+    }
+
+    /// [`Self::probabilities`] recalibrated for texts in `lang`.
+    pub fn probabilities_in(&self, emb: &Tensor, lang: &str) -> Result<Vec<Vec<f32>>> {
+        let mut p = self.probabilities(emb)?;
+        for row in &mut p {
+            self.calibrate_for_language(lang, row);
+        }
+        Ok(p)
     }
 
     fn check_kind(&self) -> Result<()> {
@@ -219,6 +270,17 @@ impl LinearHead {
             if t.len() != c || t.iter().any(|v| !(0.0..=1.0).contains(v)) {
                 return Err(Error::model(format!(
                     "head {}: thresholds must be {c} values in [0, 1], got {t:?}",
+                    self.task
+                )));
+            }
+        }
+        for (lang, cal) in &self.language_calibration {
+            let ok = self.kind.is_sigmoid()
+                && cal.len() == c
+                && cal.iter().all(|p| p.a.is_finite() && p.c.is_finite());
+            if !ok {
+                return Err(Error::model(format!(
+                    "head {}: language_calibration[{lang}] must be {c} finite (a, c) pairs on a sigmoid-kind head",
                     self.task
                 )));
             }
@@ -291,6 +353,7 @@ impl LinearHead {
             version: self.version.clone(),
             temperature: self.temperature,
             thresholds: self.thresholds.clone(),
+            language_calibration: self.language_calibration.clone(),
             encoder_sha256: encoder_sha256.to_string(),
         };
         let mut json = serde_json::to_value(&meta).expect("head json serialises");
@@ -345,6 +408,7 @@ impl LinearHead {
             meta.temperature,
         )
         .and_then(|h| h.with_kind(meta.kind, meta.thresholds))
+        .and_then(|h| h.with_language_calibration(meta.language_calibration))
         .map_err(|e| Error::model(format!("{}: {e}", dir.display())))?;
         Ok((head, meta.encoder_sha256))
     }
@@ -459,6 +523,19 @@ impl HeadSet {
     /// Heads in manifest order.
     pub fn heads(&self) -> impl Iterator<Item = &LinearHead> {
         self.order.iter().filter_map(|t| self.heads.get(t))
+    }
+
+    /// Every head's outputs for one text (`probs` in [`Self::heads`] order, as the engine returns
+    /// them) recalibrated for the text's language `lang`.
+    pub fn for_language(&self, probs: &[Vec<f32>], lang: &str) -> Vec<Vec<f32>> {
+        self.heads()
+            .zip(probs)
+            .map(|(h, p)| {
+                let mut p = p.clone();
+                h.calibrate_for_language(lang, &mut p);
+                p
+            })
+            .collect()
     }
 
     /// Writes a manifest and randomly initialised heads (seeded) for `encoder`; for tests that run
@@ -824,5 +901,68 @@ mod tests {
         std::fs::write(&sj, v.to_string()).unwrap();
         let set = HeadSet::load(dir.path(), &enc, false).unwrap();
         assert_eq!(set.sentiment().unwrap().kind, HeadKind::Softmax);
+    }
+    #[test]
+    fn language_calibration_round_trips_and_applies_per_language() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = 8;
+        let enc = info(d, SHA);
+        let tox = LinearHead::new(
+            "toxicity",
+            vec!["toxic".into()],
+            vec!["en".into(), "ru".into()],
+            "toxicity-test",
+            Tensor::ones((1, d), DType::F32, &Device::Cpu).unwrap(),
+            Tensor::new(&[0.5f32], &Device::Cpu).unwrap(),
+            1.0,
+        )
+        .unwrap();
+        let cal: BTreeMap<String, Vec<Platt>> =
+            [("ru".to_string(), vec![Platt { a: 0.5, c: -1.0 }])].into();
+        // wrong label count, or a softmax head, is refused
+        assert!(tox
+            .clone()
+            .with_language_calibration(
+                [("ru".to_string(), vec![Platt { a: 1.0, c: 0.0 }; 2])].into()
+            )
+            .is_err());
+        assert!(head(d).with_language_calibration(cal.clone()).is_err());
+        let tox = tox.with_language_calibration(cal).unwrap();
+        head(d)
+            .save(&dir.path().join("sentiment"), serde_json::Value::Null, SHA)
+            .unwrap();
+        tox.save(&dir.path().join("toxicity"), serde_json::Value::Null, SHA)
+            .unwrap();
+        Manifest {
+            encoder: ManifestEncoder::from_info(&enc),
+            heads: vec!["sentiment".into(), "toxicity".into()],
+        }
+        .save(dir.path())
+        .unwrap();
+        let set = HeadSet::load(dir.path(), &enc, false).unwrap();
+        let t = set.get("toxicity").unwrap();
+        assert_eq!(
+            t.language_calibration["ru"],
+            vec![Platt { a: 0.5, c: -1.0 }]
+        );
+        let e = emb(3, d);
+        let p = t.probabilities(&e).unwrap();
+        let z = t.logits(&e).unwrap().to_vec2::<f32>().unwrap();
+        let en = t.probabilities_in(&e, "en").unwrap();
+        let ru = t.probabilities_in(&e, "ru").unwrap();
+        for i in 0..3 {
+            assert_eq!(en[i], p[i]);
+            let want = 1.0 / (1.0 + (-(0.5 * z[i][0] - 1.0)).exp());
+            assert!((ru[i][0] - want).abs() < 1e-4, "{} vs {want}", ru[i][0]);
+        }
+        // the engine's per-head outputs, recalibrated per language; softmax heads untouched
+        let s = set.sentiment().unwrap().probabilities(&e).unwrap();
+        let out = set.for_language(&[s[0].clone(), p[0].clone()], "ru");
+        assert_eq!(out[0], s[0]);
+        assert!((out[1][0] - ru[0][0]).abs() < 1e-6);
+        assert_eq!(
+            set.for_language(&[s[0].clone(), p[0].clone()], "de")[1],
+            p[0]
+        );
     }
 }

@@ -19,7 +19,7 @@ use super::corpora::{self, Item};
 use super::data::ReadStats;
 use super::fit::{self, FitConfig, SigmoidDev};
 use super::metrics;
-use crate::model::heads::{HeadKind, HeadSet, LinearHead};
+use crate::model::heads::{HeadKind, HeadSet, LinearHead, Platt};
 use crate::model::Encoder;
 use crate::{Error, Result};
 
@@ -598,22 +598,69 @@ pub fn train(
     let w_cal = w.broadcast_mul(&a_t.unsqueeze(1)?)?;
     let b_cal = ((&b * &a_t)? + &c_t)?;
 
+    // ---- per-language recalibration (heads with dev data in two or more languages): a second
+    // Platt scaling per (language, output) on that language's dev outputs of the pooled-calibrated
+    // head, applied at inference by the text's language (LinearHead::calibrate_for_language)
+    let lang_of = |name: &str| name.trim_start_matches("dev-").to_string();
+    let mut lang_cal: BTreeMap<String, Vec<Platt>> = BTreeMap::new();
+    if dev_lang.len() >= 2 {
+        for (name, dx, dy, dm) in &dev_lang {
+            let p = fit::sigmoid_rows(dx, &w_cal, &b_cal)?;
+            let cal = (0..k)
+                .map(|j| {
+                    let (mut z, mut yy) = (Vec::new(), Vec::new());
+                    for ((pi, yi), mi) in p.iter().zip(dy).zip(dm) {
+                        if mi[j] {
+                            let q = pi[j].clamp(1e-7, 1.0 - 1e-7);
+                            z.push((q / (1.0 - q)).ln());
+                            yy.push(yi[j]);
+                        }
+                    }
+                    let (a, c) = if z.is_empty() {
+                        (1.0, 0.0)
+                    } else {
+                        fit::fit_platt(&z, &yy)
+                    };
+                    Platt {
+                        a: a as f32,
+                        c: c as f32,
+                    }
+                })
+                .collect();
+            lang_cal.insert(lang_of(name), cal);
+        }
+    }
+    let calibrated = |name: &str, dx: &Tensor| -> Result<Vec<Vec<f32>>> {
+        let mut p = fit::sigmoid_rows(dx, &w_cal, &b_cal)?;
+        if let Some(cal) = lang_cal.get(&lang_of(name)) {
+            for row in &mut p {
+                for (v, c) in row.iter_mut().zip(cal) {
+                    *v = c.apply(*v);
+                }
+            }
+        }
+        Ok(p)
+    };
+
     // ---- thresholds on the pooled dev outputs after calibration
     let mut dev_p = Vec::new();
     let (mut dev_y, mut dev_m) = (Vec::new(), Vec::new());
-    for (_, dx, dy, dm) in &dev_lang {
-        dev_p.extend(fit::sigmoid_rows(dx, &w_cal, &b_cal)?);
+    for (name, dx, dy, dm) in &dev_lang {
+        dev_p.extend(calibrated(name, dx)?);
         dev_y.extend(dy.clone());
         dev_m.extend(dm.clone());
     }
     let thresholds = choose_thresholds(kind, &dev_p, &dev_y, &dev_m);
     let mut dev_metrics = serde_json::Map::new();
     let mut dev_uncal = serde_json::Map::new();
+    let mut dev_pooled_ece = serde_json::Map::new();
     for (name, dx, dy, dm) in &dev_lang {
         let p0 = fit::sigmoid_rows(dx, &w, &b)?;
         let r0 = report(kind, &cfg.labels, &p0, dy, dm, &vec![0.5; k]);
         dev_uncal.insert(name.clone(), serde_json::to_value(r0).expect("json"));
-        let p1 = fit::sigmoid_rows(dx, &w_cal, &b_cal)?;
+        let pp = fit::sigmoid_rows(dx, &w_cal, &b_cal)?;
+        dev_pooled_ece.insert(name.clone(), serde_json::json!(cells_ece(&pp, dy, dm)));
+        let p1 = calibrated(name, dx)?;
         let r1 = report(kind, &cfg.labels, &p1, dy, dm, &thresholds);
         tracing::info!(dev = %name, primary = format!("{:.4}", r1.primary),
                        ece = format!("{:.4}", r1.ece_15), "dev (calibrated)");
@@ -649,7 +696,8 @@ pub fn train(
     .with_kind(
         kind,
         (kind != HeadKind::Softmax).then(|| thresholds.clone()),
-    )?;
+    )?
+    .with_language_calibration(lang_cal.clone())?;
     let train_record = serde_json::json!({
         "date": super::today(),
         "kind": kind,
@@ -658,13 +706,15 @@ pub fn train(
         "optimizer": "Adam (candle-nn AdamW with decoupled decay 0)",
         "selection": "early stopping and weight-decay grid on the mean over languages of the dev figure at threshold 0.5 (sigmoid: macro-F1 over observed labels; binary: 2-class macro-F1; score: Spearman)",
         "calibration": "Platt scaling per output (sigma(a z + c)) fitted on the pooled dev sets by Newton's method on the BCE, folded into W and b; temperature stays 1",
+        "language_calibration": "with dev data in two or more languages: a second Platt scaling per (language, output) fitted on that language's dev set on top of the pooled one, stored in head.json language_calibration and applied by the text's language; thresholds are chosen after it",
+        "language_platt": lang_cal,
         "platt": platt.iter().zip(&cfg.labels).map(|((a, c), l)| (l.clone(), serde_json::json!({"a": a, "c": c}))).collect::<BTreeMap<_, _>>(),
         "thresholds": "chosen on the pooled calibrated dev outputs (sigmoid: per-label F1; binary: 2-class macro-F1; score: quartile accuracy)",
         "config": cfg,
         "config_path": args.config,
         "seed": cfg.seed,
         "encoder": {"model_id": info.model_id, "sha256": info.sha256, "source": info.source,
-                    "max_tokens": info.max_tokens, "prefix": info.prefix},
+                    "max_tokens": info.max_tokens, "prefix": info.prefix, "precision": info.precision},
         "data": data_record,
         "train_size": n,
         "label_weights": {"positive": wpos, "negative": wneg},
@@ -679,6 +729,7 @@ pub fn train(
     let metrics = serde_json::json!({
         "dev": dev_metrics,
         "dev_before_calibration_at_0_5": dev_uncal,
+        "dev_ece_pooled_platt_only": dev_pooled_ece,
         "dev_mean_over_languages": best.dev_score,
     });
     super::save_head_and_manifest(
@@ -722,7 +773,8 @@ pub fn eval(
     );
     for (s, part, stats) in prepare_tests(cfg, &roots)? {
         let e = embed_part(enc, &cache, part, cfg.optim.embed_batch)?;
-        let p = head.probabilities(&e.x)?;
+        // recalibrated for the set's language, as the analysis does for a message
+        let p = head.probabilities_in(&e.x, &s.lang)?;
         let r = report(head.kind, &head.labels, &p, &e.y(), &e.mask(), &thr);
         let ours = match head.kind {
             HeadKind::Sigmoid => format!(
@@ -766,6 +818,11 @@ pub fn eval(
             r.ece_15
         ));
         let mut v = serde_json::to_value(&r).expect("json");
+        if head.language_calibration.contains_key(&s.lang) {
+            let p0 = head.probabilities(&e.x)?;
+            v["ece_15_without_language_calibration"] =
+                serde_json::json!(cells_ece(&p0, &e.y(), &e.mask()));
+        }
         v["path"] = serde_json::json!(s.path);
         v["lang"] = serde_json::json!(s.lang);
         v["read"] = serde_json::to_value(&stats).expect("json");

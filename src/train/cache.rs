@@ -91,10 +91,11 @@ pub fn embed_cached(
     batch: usize,
 ) -> Result<Embedded> {
     let info = encoder.info().clone();
-    // f32 and candle agree within 1e-4 and share entries; int8 embeddings are kept apart.
+    // f32 and candle agree within 1e-4 and share entries; int8 embeddings are kept apart, per
+    // revision of the int8 forward pass (its last bits change with the kernels).
     let int8_root;
     let cache = if info.precision == crate::model::Precision::Int8 {
-        int8_root = cache.join("int8");
+        int8_root = cache.join(format!("int8-r{}", crate::model::cpu::INT8_REVISION));
         &int8_root
     } else {
         cache

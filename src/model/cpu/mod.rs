@@ -46,6 +46,11 @@ macro_rules! simd_fn {
 pub mod gemm_i8;
 pub mod ops;
 
+/// Revision of the int8 forward pass's arithmetic. Bump it when a change moves its outputs
+/// (rounding in a kernel, `exp`, attention), so that cached int8 embeddings (`rapport train` /
+/// `eval`) are not mixed across versions. 2: the VNNI/AVX2 kernels with FMA attention.
+pub const INT8_REVISION: u32 = 2;
+
 use rayon::prelude::*;
 
 use gemm_i8::{Kernel, PackedI8, QuantRows};

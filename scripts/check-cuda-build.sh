@@ -52,10 +52,11 @@ ln -sf libcurand.so.10 "$cuda/lib/libcurand.so"
 
 if [ "$mode" = build ] && [ ! -e "$cuda/lib/stubs/libcuda.so" ]; then
     mkdir -p "$cuda/lib/stubs"
-    sys="$(cargo metadata --format-version 1 --manifest-path "$repo/Cargo.toml" \
+    sys="$(cargo metadata --format-version 1 --features cuda --manifest-path "$repo/Cargo.toml" \
         | "$venv/bin/python" -c 'import json,sys; print([p["manifest_path"] for p in json.load(sys.stdin)["packages"] if p["name"]=="cudarc"][0])')"
     sys="$(dirname "$sys")/src/driver/sys/mod.rs"
-    grep -oE '^pub unsafe fn cu[A-Za-z0-9_]+\(' "$sys" | sed -E 's/^pub unsafe fn (cu[A-Za-z0-9_]+)\(/int \1(void) { return 999; }/' \
+    grep -oE '^pub unsafe fn cu[A-Za-z0-9_]+\(' "$sys" | sort -u \
+        | sed -E 's/^pub unsafe fn (cu[A-Za-z0-9_]+)\(/int \1(void) { return 999; }/' \
         > "$cuda/lib/stubs/libcuda_stub.c"
     nice -n 19 gcc -shared -fPIC -Wl,-soname,libcuda.so.1 \
         -o "$cuda/lib/stubs/libcuda.so" "$cuda/lib/stubs/libcuda_stub.c"

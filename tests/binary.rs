@@ -145,12 +145,7 @@ fn analyze_and_score_print_proto_json() {
         .arg("The delivery was late again and nobody called me.")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json_output(&out);
     assert_eq!(v["language"]["code"], "en");
     assert!(v["sentiment"]["label"].is_string());
     assert!(v["sentiment"]["score"].is_number());
@@ -281,13 +276,18 @@ fn analyze_and_score_print_proto_json() {
         .arg(&eml)
         .output()
         .unwrap();
+    let v = json_output(&out);
+    assert_eq!(v["text"]["redacted"], "It still has not arrived.");
+    assert_eq!(v["text"]["subject"], "Re: order");
+    assert_eq!(v["text"]["cuts"][0]["kind"], "CUT_KIND_QUOTE");
+}
+
+/// The JSON a successful `rapport analyze` printed (the run's stderr if it failed).
+fn json_output(out: &std::process::Output) -> serde_json::Value {
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["text"]["redacted"], "It still has not arrived.");
-    assert_eq!(v["text"]["subject"], "Re: order");
-    assert_eq!(v["text"]["cuts"][0]["kind"], "CUT_KIND_QUOTE");
+    serde_json::from_slice(&out.stdout).unwrap()
 }

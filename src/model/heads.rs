@@ -592,6 +592,20 @@ pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// A one-label (binary) en + ru head whose logit is the sum of the embedding plus 0.5.
+    fn toxicity_head(d: usize) -> LinearHead {
+        LinearHead::new(
+            "toxicity",
+            vec!["toxic".into()],
+            vec!["en".into(), "ru".into()],
+            "toxicity-test",
+            Tensor::ones((1, d), DType::F32, &Device::Cpu).unwrap(),
+            Tensor::new(&[0.5f32], &Device::Cpu).unwrap(),
+            1.0,
+        )
+        .unwrap()
+    }
+
     fn info(d: usize, sha: &str) -> EncoderInfo {
         EncoderInfo {
             source: "test".into(),
@@ -833,16 +847,7 @@ mod tests {
         .unwrap()
         .with_kind(HeadKind::Sigmoid, Some(vec![0.4, 0.3, 0.5]))
         .unwrap();
-        let tox = LinearHead::new(
-            "toxicity",
-            vec!["toxic".into()],
-            vec!["en".into(), "ru".into()],
-            "toxicity-test",
-            Tensor::ones((1, d), DType::F32, &Device::Cpu).unwrap(),
-            Tensor::new(&[0.5f32], &Device::Cpu).unwrap(),
-            1.0,
-        )
-        .unwrap();
+        let tox = toxicity_head(d);
         assert_eq!(tox.kind, HeadKind::Binary);
         // kinds must fit the label count
         assert!(tox.clone().with_kind(HeadKind::Softmax, None).is_err());
@@ -907,16 +912,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = 8;
         let enc = info(d, SHA);
-        let tox = LinearHead::new(
-            "toxicity",
-            vec!["toxic".into()],
-            vec!["en".into(), "ru".into()],
-            "toxicity-test",
-            Tensor::ones((1, d), DType::F32, &Device::Cpu).unwrap(),
-            Tensor::new(&[0.5f32], &Device::Cpu).unwrap(),
-            1.0,
-        )
-        .unwrap();
+        let tox = toxicity_head(d);
         let cal: BTreeMap<String, Vec<Platt>> =
             [("ru".to_string(), vec![Platt { a: 0.5, c: -1.0 }])].into();
         // wrong label count, or a softmax head, is refused

@@ -75,6 +75,7 @@ impl Analyzer {
             device: args.device.device()?,
             max_tokens: args.max_tokens,
             precision: args.precision,
+            adapter: crate::model::adapter::pinned(&args.heads_dir)?,
             ..EncoderOptions::default()
         };
         let started = Instant::now();

@@ -1,6 +1,7 @@
 //! The sentence encoder: tokenizer + BERT forward pass + masked mean pooling + L2 norm.
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, D};
@@ -10,6 +11,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokenizers::{PostProcessor, Tokenizer, TruncationDirection};
 
+use super::adapter::Adapter;
 use super::cpu::{self, CpuBert, DenseMode};
 use super::e5s1;
 use super::source::{
@@ -31,6 +33,8 @@ pub struct EncoderOptions {
     /// Which forward pass runs (default [`Precision::Auto`]: the 8-bit CPU encoder on CPU,
     /// candle's `BertModel` on CUDA).
     pub precision: Precision,
+    /// A LoRA adapter merged into the weights at load time ([`super::adapter`]).
+    pub adapter: Option<Arc<Adapter>>,
 }
 
 impl Default for EncoderOptions {
@@ -40,6 +44,7 @@ impl Default for EncoderOptions {
             max_tokens: 256,
             prefix: "query: ".to_string(),
             precision: Precision::Auto,
+            adapter: None,
         }
     }
 }
@@ -112,6 +117,8 @@ pub struct EncoderInfo {
     pub prefix: String,
     /// The forward pass in use (never `auto`).
     pub precision: Precision,
+    /// sha256 of the adapter merged into the weights, if any.
+    pub adapter_sha256: Option<String>,
 }
 
 /// Token ids of one text, special tokens included, never padded.
@@ -209,6 +216,7 @@ impl Encoder {
             hidden = enc.info.hidden_size,
             max_tokens = enc.info.max_tokens,
             precision = %enc.info.precision,
+            adapter = enc.info.adapter_sha256.as_deref().unwrap_or("none"),
             ms = t0.elapsed().as_millis() as u64,
             "encoder loaded"
         );
@@ -226,6 +234,30 @@ impl Encoder {
         } = loaded;
         let device = opts.device.clone();
         let precision = opts.precision.resolve(&device);
+        let (tensors, sha256) = match &opts.adapter {
+            None => (tensors, sha256),
+            Some(adapter) => {
+                let (mut map, sha) = match tensors {
+                    Weights::Map(map) => (map, sha256),
+                    Weights::Safetensors(path) => {
+                        let mmap = map_file(&path)?;
+                        let sha = sha256_hex(&mmap);
+                        let map = candle_core::safetensors::load_buffer(&mmap, &device)
+                            .map_err(|e| Error::model(format!("{}: {e}", path.display())))?;
+                        (map, Some(sha))
+                    }
+                };
+                let base = sha.clone().unwrap_or_default();
+                if !adapter.meta.encoder_sha256.eq_ignore_ascii_case(&base) {
+                    return Err(Error::model(format!(
+                        "adapter {} was trained on encoder {}, not on {source} ({base})",
+                        adapter.meta.version, adapter.meta.encoder_sha256
+                    )));
+                }
+                adapter.merge_into(&mut map)?;
+                (Weights::Map(map), sha)
+            }
+        };
         let mismatch = |e: candle_core::Error| {
             Error::model(format!("{source}: weights do not match the config: {e}"))
         };
@@ -331,6 +363,7 @@ impl Encoder {
             max_tokens,
             prefix: opts.prefix.clone(),
             precision,
+            adapter_sha256: opts.adapter.as_ref().map(|a| a.sha256.clone()),
         };
         Ok(Encoder {
             model,
@@ -440,6 +473,14 @@ impl Encoder {
         &self.device
     }
 
+    /// The packed CPU model, when that is the forward pass in use.
+    pub fn cpu_model(&self) -> Option<&CpuBert> {
+        match &self.model {
+            Backend::Cpu(m) => Some(m),
+            Backend::Candle(_) => None,
+        }
+    }
+
     /// The packed CPU model, when that is the forward pass in use (tests switch its kernel).
     pub fn cpu_model_mut(&mut self) -> Option<&mut CpuBert> {
         match &mut self.model {
@@ -510,6 +551,39 @@ fn bundle_meta(dir: &Path) -> Result<Option<serde_json::Value>> {
     serde_json::from_str(&s)
         .map(Some)
         .map_err(|e| Error::model(format!("{}: {e}", p.display())))
+}
+
+/// The f32 weights of `source`'s transformer blocks, in HF naming without the `bert.` prefix
+/// (the word embeddings are left out), and the base weights' sha256: what adapter training
+/// runs its adapted layers on.
+pub fn block_weights(source: &ModelSource) -> Result<(HashMap<String, Tensor>, String)> {
+    let (tensors, sha) = match source {
+        ModelSource::Bundle(dir) => {
+            let parts = read_bundle(dir, &Device::Cpu, true)?;
+            (parts.tensors, parts.sha256)
+        }
+        ModelSource::Dir(_) | ModelSource::Hub { .. } => {
+            let files = match source {
+                ModelSource::Dir(dir) => HfFiles::in_dir(dir)?,
+                ModelSource::Hub { repo, revision } => {
+                    resolve_hub(repo, revision, &HubOptions::from_env())?
+                }
+                ModelSource::Bundle(_) => unreachable!("handled above"),
+            };
+            let mmap = map_file(&files.weights)?;
+            let map = candle_core::safetensors::load_buffer(&mmap, &Device::Cpu)
+                .map_err(|e| Error::model(format!("{}: {e}", files.weights.display())))?;
+            (map, sha256_hex(&mmap))
+        }
+    };
+    let mut out = HashMap::new();
+    for (name, t) in tensors {
+        let name = name.strip_prefix("bert.").unwrap_or(&name).to_string();
+        if name.starts_with("encoder.layer.") {
+            out.insert(name, t.to_dtype(DType::F32)?);
+        }
+    }
+    Ok((out, sha))
 }
 
 /// Parse and dequantize a bundle: the config comes from the E5S1 header.

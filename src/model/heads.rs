@@ -28,6 +28,7 @@ use candle_core::{DType, Device, Tensor};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use super::adapter::AdapterPin;
 use crate::model::EncoderInfo;
 use crate::{Error, Result};
 
@@ -64,6 +65,9 @@ impl ManifestEncoder {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub encoder: ManifestEncoder,
+    /// The LoRA adapter merged into the encoder (see [`super::adapter`]), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<AdapterPin>,
     pub heads: Vec<String>,
 }
 
@@ -122,6 +126,9 @@ struct HeadJson {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     language_calibration: BTreeMap<String, Vec<Platt>>,
     encoder_sha256: String,
+    /// The adapter merged into the encoder when the head was trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    adapter_sha256: Option<String>,
 }
 
 /// One output's Platt recalibration `σ(a·z + c)` of the head's logit `z`.
@@ -334,7 +341,7 @@ impl LinearHead {
         &self,
         dir: &Path,
         extra_json: serde_json::Value,
-        encoder_sha256: &str,
+        encoder: &EncoderInfo,
     ) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let tensors: HashMap<String, Tensor> = [
@@ -354,7 +361,8 @@ impl LinearHead {
             temperature: self.temperature,
             thresholds: self.thresholds.clone(),
             language_calibration: self.language_calibration.clone(),
-            encoder_sha256: encoder_sha256.to_string(),
+            encoder_sha256: encoder.sha256.clone(),
+            adapter_sha256: encoder.adapter_sha256.clone(),
         };
         let mut json = serde_json::to_value(&meta).expect("head json serialises");
         match extra_json {
@@ -375,9 +383,9 @@ impl LinearHead {
         write_json(&dir.join(HEAD_JSON_FILE), &json)
     }
 
-    /// Loads `<dir>/head.json` + `<dir>/head.safetensors`; returns the head and the encoder sha256
-    /// recorded in head.json.
-    pub fn load(dir: &Path) -> Result<(LinearHead, String)> {
+    /// Loads `<dir>/head.json` + `<dir>/head.safetensors`; returns the head and the encoder and
+    /// adapter sha256 recorded in head.json.
+    pub fn load(dir: &Path) -> Result<(LinearHead, String, Option<String>)> {
         let jpath = dir.join(HEAD_JSON_FILE);
         let text = std::fs::read_to_string(&jpath).map_err(|e| Error::io(&jpath, e))?;
         let meta: HeadJson = serde_json::from_str(&text)
@@ -410,7 +418,7 @@ impl LinearHead {
         .and_then(|h| h.with_kind(meta.kind, meta.thresholds))
         .and_then(|h| h.with_language_calibration(meta.language_calibration))
         .map_err(|e| Error::model(format!("{}: {e}", dir.display())))?;
-        Ok((head, meta.encoder_sha256))
+        Ok((head, meta.encoder_sha256, meta.adapter_sha256))
     }
 }
 
@@ -418,6 +426,7 @@ impl LinearHead {
 #[derive(Debug, Clone)]
 pub struct HeadSet {
     encoder: ManifestEncoder,
+    adapter: Option<AdapterPin>,
     heads: BTreeMap<String, LinearHead>,
     order: Vec<String>,
 }
@@ -450,6 +459,15 @@ impl HeadSet {
                 encoder.sha256
             ))?;
         }
+        let pinned = manifest.adapter.as_ref().map(|a| a.sha256.as_str());
+        if pinned != encoder.adapter_sha256.as_deref() {
+            mismatch(format!(
+                "{}: pins adapter {}, the encoder was loaded with {}",
+                dir.join(MANIFEST_FILE).display(),
+                pinned.unwrap_or("none"),
+                encoder.adapter_sha256.as_deref().unwrap_or("none")
+            ))?;
+        }
         if manifest.encoder.prefix != encoder.prefix {
             tracing::warn!(
                 manifest = %manifest.encoder.prefix,
@@ -466,7 +484,7 @@ impl HeadSet {
         let mut heads = BTreeMap::new();
         for task in &manifest.heads {
             let hdir = dir.join(task);
-            let (head, sha) = LinearHead::load(&hdir)?;
+            let (head, sha, adapter) = LinearHead::load(&hdir)?;
             if head.task != *task {
                 return Err(Error::model(format!(
                     "{}: head.json says task {:?}, the manifest lists it as {task:?}",
@@ -489,10 +507,19 @@ impl HeadSet {
                     encoder.sha256
                 ))?;
             }
+            if adapter != encoder.adapter_sha256 {
+                mismatch(format!(
+                    "{}: head trained with adapter {}, the loaded encoder has {}",
+                    hdir.join(HEAD_JSON_FILE).display(),
+                    adapter.as_deref().unwrap_or("none"),
+                    encoder.adapter_sha256.as_deref().unwrap_or("none")
+                ))?;
+            }
             heads.insert(task.clone(), head);
         }
         Ok(HeadSet {
             encoder: manifest.encoder,
+            adapter: manifest.adapter,
             heads,
             order: manifest.heads,
         })
@@ -511,11 +538,14 @@ impl HeadSet {
             .ok_or_else(|| Error::model("no sentiment head in the models directory's manifest"))
     }
 
-    /// `<encoder sha256[..8]>+<head version>+...` in manifest order: one string naming the encoder
-    /// weights and every head.
+    /// `<encoder sha256[..8]>[+adapter-<sha256[..8]>]+<head version>+...` in manifest order: one
+    /// string naming the encoder weights, the adapter and every head.
     pub fn version(&self) -> String {
         let short: String = self.encoder.sha256.chars().take(8).collect();
         let mut parts = vec![short];
+        if let Some(a) = &self.adapter {
+            parts.push(format!("adapter-{}", &a.sha256[..a.sha256.len().min(8)]));
+        }
         parts.extend(self.heads().map(|h| h.version.clone()));
         parts.join("+")
     }
@@ -568,11 +598,12 @@ impl HeadSet {
             head.save(
                 &dir.join(task),
                 serde_json::json!({"metrics": {}, "training": {"random_init_seed": seed}}),
-                &encoder.sha256,
+                encoder,
             )?;
         }
         Manifest {
             encoder: ManifestEncoder::from_info(encoder),
+            adapter: None,
             heads: tasks.iter().map(|(t, _, _)| t.to_string()).collect(),
         }
         .save(dir)
@@ -615,6 +646,7 @@ mod tests {
             max_tokens: 32,
             prefix: "query: ".into(),
             precision: crate::model::Precision::Int8,
+            adapter_sha256: None,
         }
     }
 
@@ -706,6 +738,7 @@ mod tests {
         .unwrap();
         Manifest {
             encoder: ManifestEncoder::from_info(&enc),
+            adapter: None,
             heads: vec!["sentiment".into()],
         }
         .save(dir.path())
@@ -792,6 +825,7 @@ mod tests {
             max_tokens: m.encoder.max_tokens,
             prefix: m.encoder.prefix.clone(),
             precision: crate::model::Precision::Int8,
+            adapter_sha256: m.adapter.as_ref().map(|a| a.sha256.clone()),
         };
         assert!(m.encoder.sha256.starts_with("1571fc98"));
         let set = HeadSet::load(&dir, &enc, false).unwrap();
@@ -857,14 +891,15 @@ mod tests {
             .with_kind(HeadKind::Sigmoid, Some(vec![0.5]))
             .is_err());
         head(d)
-            .save(&dir.path().join("sentiment"), serde_json::Value::Null, SHA)
+            .save(&dir.path().join("sentiment"), serde_json::Value::Null, &enc)
             .unwrap();
-        emo.save(&dir.path().join("emotions"), serde_json::Value::Null, SHA)
+        emo.save(&dir.path().join("emotions"), serde_json::Value::Null, &enc)
             .unwrap();
-        tox.save(&dir.path().join("toxicity"), serde_json::Value::Null, SHA)
+        tox.save(&dir.path().join("toxicity"), serde_json::Value::Null, &enc)
             .unwrap();
         Manifest {
             encoder: ManifestEncoder::from_info(&enc),
+            adapter: None,
             heads: vec!["sentiment".into(), "emotions".into(), "toxicity".into()],
         }
         .save(dir.path())
@@ -925,12 +960,13 @@ mod tests {
         assert!(head(d).with_language_calibration(cal.clone()).is_err());
         let tox = tox.with_language_calibration(cal).unwrap();
         head(d)
-            .save(&dir.path().join("sentiment"), serde_json::Value::Null, SHA)
+            .save(&dir.path().join("sentiment"), serde_json::Value::Null, &enc)
             .unwrap();
-        tox.save(&dir.path().join("toxicity"), serde_json::Value::Null, SHA)
+        tox.save(&dir.path().join("toxicity"), serde_json::Value::Null, &enc)
             .unwrap();
         Manifest {
             encoder: ManifestEncoder::from_info(&enc),
+            adapter: None,
             heads: vec!["sentiment".into(), "toxicity".into()],
         }
         .save(dir.path())

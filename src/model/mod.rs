@@ -9,6 +9,7 @@
 //! let emb = enc.embed(&[&a, &b])?; // [2, 384], unit rows
 //! # Ok::<(), rapport::Error>(())
 //! ```
+pub mod adapter;
 pub mod cli;
 pub mod cpu;
 pub mod e5s1;
@@ -18,6 +19,7 @@ pub mod heads;
 pub mod source;
 
 pub use candle_core::{Device, Tensor};
+pub use adapter::Adapter;
 pub use encoder::{parse_bert_config, Encoder, EncoderInfo, EncoderOptions, Precision, Tokenized};
 pub use export::export_hf;
 pub use heads::{HeadKind, HeadSet, LinearHead};

@@ -1,7 +1,8 @@
-//! On-disk embedding cache, keyed by (encoder sha256, dataset, max_tokens, text content).
+//! On-disk embedding cache, keyed by (encoder sha256 and adapter, dataset, max_tokens, text
+//! content).
 //!
 //! ```text
-//! <cache>/<encoder sha256[..16]>/<dataset>-t<max_tokens>-<sha256(prefix, texts)[..12]>/
+//! <cache>/<encoder sha256[..16]>[-a<adapter sha256[..12]>]/<dataset>-t<max_tokens>-<sha256(prefix, texts)[..12]>/
 //!     meta.json           what the directory holds
 //!     chunk-00000.f32     rows [0, 512) of the length-sorted order, raw little-endian f32 [rows, D]
 //!     chunk-00001.f32     ...
@@ -59,10 +60,10 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-/// The cache directory for a dataset.
+/// The cache directory for a dataset; `weights` names the encoder weights (and adapter).
 pub fn dataset_dir(
     cache: &Path,
-    encoder_sha256: &str,
+    weights: &str,
     dataset: &str,
     max_tokens: usize,
     prefix: &str,
@@ -76,9 +77,8 @@ pub fn dataset_dir(
         h.update([0u8]);
     }
     let th = hex::encode(h.finalize());
-    let sha: String = encoder_sha256.chars().take(16).collect();
     cache
-        .join(sha)
+        .join(weights)
         .join(format!("{}-t{max_tokens}-{}", sanitize(dataset), &th[..12]))
 }
 
@@ -100,9 +100,18 @@ pub fn embed_cached(
     } else {
         cache
     };
+    // An adapter changes the weights: its embeddings live under their own key.
+    let weights = match &info.adapter_sha256 {
+        None => info.sha256.chars().take(16).collect::<String>(),
+        Some(a) => format!(
+            "{}-a{}",
+            info.sha256.chars().take(16).collect::<String>(),
+            a.chars().take(12).collect::<String>()
+        ),
+    };
     let dir = dataset_dir(
         cache,
-        &info.sha256,
+        &weights,
         dataset,
         info.max_tokens,
         &info.prefix,
@@ -119,6 +128,7 @@ pub fn embed_cached(
         "chunk_rows": CHUNK_ROWS,
         "encoder_model_id": info.model_id,
         "encoder_sha256": info.sha256,
+        "adapter_sha256": info.adapter_sha256,
         "prefix": info.prefix,
         "max_tokens": info.max_tokens,
         "order": "stable sort by token count",

@@ -220,6 +220,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         max_tokens: manifest.encoder.max_tokens,
         prefix: manifest.encoder.prefix.clone(),
         precision: args.sources.precision,
+        adapter: crate::model::adapter::pinned(&args.models_dir)?,
     };
     let source = super::model_source(&args.sources.model)?;
     let enc = Arc::new(Encoder::load(&source, &opts)?);

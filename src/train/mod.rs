@@ -7,6 +7,7 @@
 //! head on the official test splits listed in the same file. Heads of the other kinds (multi-label
 //! sigmoid, binary, score) take the same road through [`sigmoid`].
 
+pub mod adapter;
 pub mod cache;
 pub mod config;
 pub mod corpora;
@@ -156,13 +157,16 @@ fn manifest_source(source: &ModelSource, info: &crate::model::EncoderInfo) -> St
     info.source.clone()
 }
 
-fn load_encoder(sources: &SourceArgs, cfg: &TrainConfig) -> Result<Encoder> {
+/// The encoder a head is trained or scored on: the source's weights with the adapter that
+/// `models_dir`'s manifest pins, if any, merged in.
+fn load_encoder(sources: &SourceArgs, cfg: &TrainConfig, models_dir: &Path) -> Result<Encoder> {
     let source = model_source(&sources.model)?;
     let opts = EncoderOptions {
         device: Device::Cpu,
         max_tokens: cfg.max_tokens,
         prefix: cfg.prefix.clone(),
         precision: sources.precision,
+        adapter: crate::model::adapter::pinned(models_dir)?,
     };
     let t = Instant::now();
     let enc = Encoder::load(&source, &opts)?;
@@ -249,28 +253,22 @@ fn today() -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
-pub fn train(args: &TrainArgs) -> Result<()> {
-    let t_all = Instant::now();
-    let mut cfg = TrainConfig::load(&args.config)?;
-    if let Some(s) = args.seed {
-        cfg.seed = s;
-    }
-    let roots = args.sources.roots();
-    if cfg.kind.is_sigmoid() {
-        let (tr, dv, record) = sigmoid::prepare(&cfg, &roots)?;
-        let enc = load_encoder(&args.sources, &cfg)?;
-        return sigmoid::train(args, &cfg, &enc, tr, dv, record, t_all);
-    }
-    let cache = args.sources.embedding_cache();
-    let labels = cfg.labels.clone();
-    let c = labels.len();
+/// What [`prepare_softmax`] returns: train parts with their source, dev parts as
+/// (name, language, examples), and the data record for head.json.
+pub type SoftmaxPrepared = (
+    Vec<(Source, Vec<Example>)>,
+    Vec<(String, String, Vec<Example>)>,
+    serde_json::Map<String, serde_json::Value>,
+);
 
-    // ---- read + split (before loading the encoder: fail fast on data problems)
+/// Train and dev parts of a softmax config, split and capped exactly as training uses them.
+pub fn prepare_softmax(cfg: &TrainConfig, roots: &Roots) -> Result<SoftmaxPrepared> {
+    let labels = &cfg.labels;
     let mut train_parts: Vec<(Source, Vec<Example>)> = Vec::new();
     let mut dev_parts: Vec<(String, String, Vec<Example>)> = Vec::new();
     let mut data_record = serde_json::Map::new();
     for s in &cfg.train {
-        let (all, stats) = s.read(&roots)?;
+        let (all, stats) = s.read(roots)?;
         let seed = source_seed(cfg.seed, &s.name);
         let (mut tr, dv) = if s.dev_fraction > 0.0 {
             data::split_dev(all, s.dev_fraction, seed)
@@ -285,8 +283,8 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             serde_json::json!({
                 "path": s.path, "lang": s.lang, "read": stats, "weight": s.weight,
                 "per_class_cap": s.per_class, "note": s.note,
-                "train": counts_json(&labels, &tr),
-                "dev_slice": counts_json(&labels, &dv),
+                "train": counts_json(labels, &tr),
+                "dev_slice": counts_json(labels, &dv),
             }),
         );
         tracing::info!(source = %s.name, train = tr.len(), dev = dv.len(), "read");
@@ -296,11 +294,11 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         train_parts.push((s.clone(), tr));
     }
     for s in &cfg.dev {
-        let (ex, stats) = s.read(&roots)?;
+        let (ex, stats) = s.read(roots)?;
         data_record.insert(
             s.name.clone(),
             serde_json::json!({"path": s.path, "lang": s.lang, "read": stats, "note": s.note,
-                               "dev": counts_json(&labels, &ex)}),
+                               "dev": counts_json(labels, &ex)}),
         );
         dev_parts.push((s.name.clone(), s.lang.clone(), ex));
     }
@@ -310,9 +308,33 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             "no dev data: add [[dev]] or a dev_fraction",
         ));
     }
+    Ok((train_parts, dev_parts, data_record))
+}
+
+pub fn train(args: &TrainArgs) -> Result<()> {
+    if adapter::is_adapter_config(&args.config)? {
+        return adapter::train(args);
+    }
+    let t_all = Instant::now();
+    let mut cfg = TrainConfig::load(&args.config)?;
+    if let Some(s) = args.seed {
+        cfg.seed = s;
+    }
+    let roots = args.sources.roots();
+    if cfg.kind.is_sigmoid() {
+        let (tr, dv, record) = sigmoid::prepare(&cfg, &roots)?;
+        let enc = load_encoder(&args.sources, &cfg, &args.output)?;
+        return sigmoid::train(args, &cfg, &enc, tr, dv, record, t_all);
+    }
+    let cache = args.sources.embedding_cache();
+    let labels = cfg.labels.clone();
+    let c = labels.len();
+
+    // ---- read + split (before loading the encoder: fail fast on data problems)
+    let (train_parts, dev_parts, data_record) = prepare_softmax(&cfg, &roots)?;
 
     // ---- embed
-    let enc = load_encoder(&args.sources, &cfg)?;
+    let enc = load_encoder(&args.sources, &cfg, &args.output)?;
     let info = enc.info().clone();
     let eb = cfg.optim.embed_batch;
     let mut train_sets = Vec::new();
@@ -546,9 +568,14 @@ fn save_head_and_manifest(
     extra: serde_json::Value,
 ) -> Result<()> {
     let hdir = args.output.join(&cfg.task);
-    head.save(&hdir, extra, &info.sha256)?;
+    head.save(&hdir, extra, info)?;
     let mut heads = vec![cfg.task.clone()];
+    // The adapter pin stays: the head was trained on the encoder with that very adapter.
+    let mut adapter = None;
     if let Ok(m) = Manifest::load(&args.output) {
+        adapter = m
+            .adapter
+            .filter(|a| Some(&a.sha256) == info.adapter_sha256.as_ref());
         if m.encoder.sha256 == info.sha256 {
             heads = m.heads;
             if !heads.contains(&cfg.task) {
@@ -567,6 +594,7 @@ fn save_head_and_manifest(
     pin.source = manifest_source(&model_source(&args.sources.model)?, info);
     Manifest {
         encoder: pin,
+        adapter,
         heads,
     }
     .save(&args.output)?;
@@ -596,7 +624,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     }
     let roots = args.sources.roots();
     let cache = args.sources.embedding_cache();
-    let enc = load_encoder(&args.sources, &cfg)?;
+    let enc = load_encoder(&args.sources, &cfg, &args.models_dir)?;
     let heads = HeadSet::load(&args.models_dir, enc.info(), args.allow_mismatch)?;
     if cfg.kind.is_sigmoid() {
         let (results, table, version) = sigmoid::eval(args, &cfg, &enc, &heads)?;

@@ -337,19 +337,44 @@ impl CpuBert {
     /// Mean-pooled, L2-normalised embeddings of `seqs` (token ids, already validated against
     /// the vocabulary and `max_positions`): `[seqs.len()][hidden]` row-major.
     pub fn embed(&self, seqs: &[&[u32]]) -> Vec<f32> {
+        if seqs.iter().all(|s| s.is_empty()) {
+            return vec![0.0; seqs.len() * self.dims.hidden];
+        }
+        self.run(seqs, self.dims.layers, |x, lens| self.pool(x, lens))
+    }
+
+    /// Token states after the first `layers` blocks, packed `[total tokens][hidden]` in the
+    /// order of `seqs` (adapter training caches them below the adapted layers).
+    pub fn hidden_states(&self, seqs: &[&[u32]], layers: usize) -> Vec<f32> {
+        assert!(layers <= self.dims.layers, "the model has {} layers", self.dims.layers);
+        if seqs.iter().all(|s| s.is_empty()) {
+            return Vec::new();
+        }
+        self.run(seqs, layers, |x, _| x.to_vec())
+    }
+
+    pub fn dims(&self) -> &Dims {
+        &self.dims
+    }
+
+    /// Embeddings, then the first `layers` blocks, then `finish(states, lens)` on the packed
+    /// `[total][hidden]` token states.
+    fn run<R>(
+        &self,
+        seqs: &[&[u32]],
+        layers: usize,
+        finish: impl FnOnce(&[f32], &[usize]) -> R,
+    ) -> R {
         let h = self.dims.hidden;
         let lens: Vec<usize> = seqs.iter().map(|s| s.len()).collect();
         let total: usize = lens.iter().sum();
-        if total == 0 {
-            return vec![0.0; seqs.len() * h];
-        }
         // Buffers reused by every layer, and by the next call on this thread when small
         // enough: allocating and zeroing them per call showed up in profiles.
         let mut s = SCRATCH.with(|c| c.take());
         s.size(total, h, self.dims.ff);
         self.embeddings(seqs, &mut s.x);
         let eps = self.dims.eps;
-        for layer in &self.layers {
+        for layer in &self.layers[..layers] {
             layer
                 .qkv
                 .forward(&s.x, total, &mut s.qkv, &mut s.q, self.kernel);
@@ -372,11 +397,11 @@ impl CpuBert {
             ops::add_layer_norm(&mut s.tmp, &s.x, &layer.out_ln.0, &layer.out_ln.1, eps);
             std::mem::swap(&mut s.x, &mut s.tmp);
         }
-        let pooled = self.pool(&s.x, &lens);
+        let out = finish(&s.x[..total * h], &lens);
         if total <= SCRATCH_KEEP_TOKENS {
             SCRATCH.with(|c| c.replace(s));
         }
-        pooled
+        out
     }
 
     /// `x[t] = LN(word[id] + pos[p] + type[0])` for every token, packed.

@@ -1,0 +1,982 @@
+//! `rapport train --config models/adapter/train.toml`: one LoRA adapter on the top blocks of the
+//! encoder, trained multi-task on the heads' own training data ([`crate::model::adapter`] merges
+//! it into the weights at load time).
+//!
+//! Shaped for 2-core CPUs and sessions that end:
+//! - Only the top `layers` blocks are adapted. The frozen blocks below are run once per run by
+//!   the forward pass the server uses (int8 by default), and their token states are kept in
+//!   memory; each step then goes forward and backward through the adapted blocks only (candle
+//!   f32 autograd), on batches of similar lengths with `max_tokens` tokens at most.
+//! - Every step takes a batch of one task and its own loss through that task's head. The heads
+//!   start from the committed frozen heads (so step 0 is exactly the frozen model: B = 0) and
+//!   are trained along. Afterwards each head is retrained on the adapted embeddings by its own
+//!   `train.toml` and the server still runs one forward pass for all heads.
+//! - A checkpoint (adapter, heads, step) is written every `checkpoint_every` steps; a rerun of
+//!   the same config resumes from it with the same batch order (the optimiser's moments
+//!   restart).
+//! - The dev sets of every task are scored before training and after each epoch; the best
+//!   epoch's adapter is written, and the manifest pins it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var, D};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::config::TrainConfig;
+use super::{metrics, source_seed, TrainArgs};
+use crate::model::adapter::{update_name, Adapter, AdapterJson, AdapterPin, TARGETS};
+use crate::model::heads::{HeadKind, LinearHead, Manifest};
+use crate::model::{Encoder, EncoderOptions};
+use crate::{Error, Result};
+
+/// `models/adapter/train.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdapterConfig {
+    /// Must be "adapter": the directory under the models directory it is written to.
+    pub task: String,
+    pub seed: u64,
+    /// Heads whose `[[train]]` and `[[dev]]` data (models/<task>/train.toml, split exactly as
+    /// the head's own training splits it) and loss the adapter is trained on.
+    pub tasks: Vec<String>,
+    /// How many of the top blocks are adapted.
+    pub layers: usize,
+    pub rank: usize,
+    pub alpha: f64,
+    /// Dense layers adapted in each block (see `crate::model::adapter::TARGETS`).
+    pub targets: Vec<String>,
+    pub max_tokens: usize,
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+    /// Training texts per task per run (a seeded subsample of the task's training data).
+    pub per_task: usize,
+    /// Dev texts per task (seeded subsample of its dev data) for epoch selection.
+    pub dev_per_task: usize,
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Peak learning rate of the adapter (linear warm-up, then linear decay to 0).
+    pub lr: f64,
+    /// Learning rate of the task heads trained along.
+    pub head_lr: f64,
+    #[serde(default)]
+    pub warmup_steps: usize,
+    pub checkpoint_every: usize,
+}
+
+fn default_prefix() -> String {
+    "query: ".into()
+}
+
+/// Whether `path` is an adapter config (`task = "adapter"`) rather than a head's.
+pub fn is_adapter_config(path: &Path) -> Result<bool> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let v: toml::Value = toml::from_str(&text)
+        .map_err(|e| Error::invalid("config", format!("{}: {e}", path.display())))?;
+    Ok(v.get("task").and_then(|t| t.as_str()) == Some("adapter"))
+}
+
+impl AdapterConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let cfg: AdapterConfig = toml::from_str(&text)
+            .map_err(|e| Error::invalid("config", format!("{}: {e}", path.display())))?;
+        let bad = |m: String| Err(Error::invalid("config", format!("{}: {m}", path.display())));
+        if cfg.tasks.is_empty() || cfg.targets.is_empty() {
+            return bad("tasks and targets must not be empty".into());
+        }
+        if let Some(t) = cfg.targets.iter().find(|t| !TARGETS.contains(&t.as_str())) {
+            return bad(format!("unknown target {t:?} (known: {TARGETS:?})"));
+        }
+        if cfg.layers == 0 || cfg.rank == 0 || cfg.batch_size == 0 || cfg.checkpoint_every == 0 {
+            return bad("layers, rank, batch_size and checkpoint_every must be positive".into());
+        }
+        Ok(cfg)
+    }
+
+    /// Identifies a run: checkpoints are only resumed by the same config.
+    fn hash(&self) -> String {
+        let text = serde_json::to_string(self).expect("config serialises");
+        hex::encode(Sha256::digest(text.as_bytes()))[..16].to_string()
+    }
+}
+
+/// One training or dev text of a task, with its targets.
+struct Sample {
+    text: String,
+    y: Vec<f32>,
+    mask: Vec<bool>,
+    weight: f32,
+}
+
+/// A task's data, its head and how its loss is computed.
+struct Task {
+    name: String,
+    kind: HeadKind,
+    labels: Vec<String>,
+    train: Vec<Sample>,
+    dev: Vec<Sample>,
+    /// softmax: per-class weights; sigmoid kinds: per-label weights of the positive term.
+    class_weights: Vec<f32>,
+}
+
+fn read_task(
+    name: &str,
+    models_dir: &Path,
+    roots: &super::config::Roots,
+    cfg: &AdapterConfig,
+) -> Result<Task> {
+    let tcfg = TrainConfig::load(&models_dir.join(name).join("train.toml"))?;
+    let (mut train, mut dev) = (Vec::new(), Vec::new());
+    let k = tcfg.labels.len();
+    if tcfg.kind.is_sigmoid() {
+        let (tr, dv, _) = super::sigmoid::prepare(&tcfg, roots)?;
+        for p in tr {
+            let w = p.weight as f32;
+            train.extend(p.items.into_iter().map(|i| Sample {
+                text: i.text,
+                y: i.y,
+                mask: i.mask,
+                weight: w,
+            }));
+        }
+        for p in dv {
+            dev.extend(p.items.into_iter().map(|i| Sample {
+                text: i.text,
+                y: i.y,
+                mask: i.mask,
+                weight: 1.0,
+            }));
+        }
+    } else {
+        let (tr, dv, _) = super::prepare_softmax(&tcfg, roots)?;
+        let one_hot = |label: usize| (0..k).map(|c| f32::from(c == label)).collect();
+        for (s, ex) in tr {
+            train.extend(ex.into_iter().map(|e| Sample {
+                text: e.text,
+                y: one_hot(e.label),
+                mask: vec![true; k],
+                weight: s.weight as f32,
+            }));
+        }
+        for (_, _, ex) in dv {
+            dev.extend(ex.into_iter().map(|e| Sample {
+                text: e.text,
+                y: one_hot(e.label),
+                mask: vec![true; k],
+                weight: 1.0,
+            }));
+        }
+    }
+    let seed = source_seed(cfg.seed, name);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    train.shuffle(&mut rng);
+    train.truncate(cfg.per_task);
+    dev.shuffle(&mut rng);
+    dev.truncate(cfg.dev_per_task);
+    if train.is_empty() || dev.is_empty() {
+        return Err(Error::invalid(
+            "tasks",
+            format!("{name}: no training or dev data"),
+        ));
+    }
+    let class_weights = class_weights(tcfg.kind, &train, k);
+    Ok(Task {
+        name: name.to_string(),
+        kind: tcfg.kind,
+        labels: tcfg.labels,
+        train,
+        dev,
+        class_weights,
+    })
+}
+
+/// Softmax: `n / (k · n_c)`, capped at 20 (balanced classes). Sigmoid and binary: negatives /
+/// positives per label, in [1, 20] (the positive term weighs as much as the negatives). Score
+/// (soft targets): 1.
+fn class_weights(kind: HeadKind, train: &[Sample], k: usize) -> Vec<f32> {
+    let mut pos = vec![0f64; k];
+    let mut obs = vec![0f64; k];
+    for s in train {
+        for c in 0..k {
+            if s.mask[c] {
+                obs[c] += 1.0;
+                pos[c] += f64::from(s.y[c]);
+            }
+        }
+    }
+    match kind {
+        HeadKind::Softmax => {
+            let n = train.len() as f64;
+            pos.iter()
+                .map(|&p| (n / (k as f64 * p.max(1.0))).min(20.0) as f32)
+                .collect()
+        }
+        HeadKind::Score => vec![1.0; k],
+        _ => pos
+            .iter()
+            .zip(&obs)
+            .map(|(&p, &o)| ((o - p) / p.max(1.0)).clamp(1.0, 20.0) as f32)
+            .collect(),
+    }
+}
+
+/// Token states of the frozen blocks for a list of texts: `[tokens][hidden]` per text.
+struct States {
+    hidden: usize,
+    data: Vec<f32>,
+    /// (offset in tokens, length) of each text.
+    spans: Vec<(usize, usize)>,
+}
+
+impl States {
+    fn compute(enc: &Encoder, texts: &[&str], layers: usize) -> Result<States> {
+        let cpu = enc.cpu_model().ok_or_else(|| {
+            Error::invalid(
+                "precision",
+                "adapter training runs the frozen blocks on the CPU forward pass: use --precision int8 or f32",
+            )
+        })?;
+        let hidden = enc.info().hidden_size;
+        let toks: Vec<Vec<u32>> = texts
+            .iter()
+            .map(|t| enc.tokenize(t).map(|t| t.ids))
+            .collect::<Result<_>>()?;
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| toks[i].len());
+        let total: usize = toks.iter().map(Vec::len).sum();
+        let mut spans = vec![(0, 0); texts.len()];
+        let mut off = 0;
+        for &i in &order {
+            spans[i] = (off, toks[i].len());
+            off += toks[i].len();
+        }
+        let mut data = vec![0f32; total * hidden];
+        for chunk in order.chunks(64) {
+            let seqs: Vec<&[u32]> = chunk.iter().map(|&i| toks[i].as_slice()).collect();
+            let out = cpu.hidden_states(&seqs, layers);
+            let start = spans[chunk[0]].0 * hidden;
+            data[start..start + out.len()].copy_from_slice(&out);
+        }
+        Ok(States {
+            hidden,
+            data,
+            spans,
+        })
+    }
+
+    fn len(&self, i: usize) -> usize {
+        self.spans[i].1
+    }
+
+    /// `[b, t, hidden]` states of `idx` padded to the longest, and the `[b, t]` mask.
+    fn batch(&self, idx: &[usize]) -> Result<(Tensor, Tensor)> {
+        let h = self.hidden;
+        let t = idx.iter().map(|&i| self.len(i)).max().unwrap_or(1);
+        let mut x = vec![0f32; idx.len() * t * h];
+        let mut m = vec![0f32; idx.len() * t];
+        for (r, &i) in idx.iter().enumerate() {
+            let (off, len) = self.spans[i];
+            x[r * t * h..(r * t + len) * h].copy_from_slice(&self.data[off * h..(off + len) * h]);
+            m[r * t..r * t + len].fill(1.0);
+        }
+        Ok((
+            Tensor::from_vec(x, (idx.len(), t, h), &Device::Cpu)?,
+            Tensor::from_vec(m, (idx.len(), t), &Device::Cpu)?,
+        ))
+    }
+}
+
+/// A frozen dense layer (`x Wᵀ + b`, W kept transposed) with its trainable low-rank update
+/// `scale · x Aᵀ Bᵀ` (A `[rank, in]`, B `[out, rank]`, kept transposed as vars).
+struct Dense {
+    wt: Tensor,
+    b: Tensor,
+    lora: Option<(Var, Var)>,
+}
+
+impl Dense {
+    fn forward(&self, x: &Tensor, scale: f64) -> Result<Tensor> {
+        let y = x.matmul(&self.wt)?.broadcast_add(&self.b)?;
+        Ok(match &self.lora {
+            Some((at, bt)) => (y + (x.matmul(at.as_tensor())?.matmul(bt.as_tensor())? * scale)?)?,
+            None => y,
+        })
+    }
+}
+
+struct Block {
+    q: Dense,
+    k: Dense,
+    v: Dense,
+    o: Dense,
+    ln1: (Tensor, Tensor),
+    i: Dense,
+    out: Dense,
+    ln2: (Tensor, Tensor),
+}
+
+/// The adapted top blocks plus one head per task.
+struct Model {
+    blocks: Vec<Block>,
+    /// Index of the first adapted block.
+    first: usize,
+    heads: usize,
+    eps: f64,
+    scale: f64,
+    /// (W `[k, hidden]`, b `[k]`) per task.
+    task_heads: Vec<(Var, Var)>,
+}
+
+impl Model {
+    fn build(
+        weights: &HashMap<String, Tensor>,
+        n_layers: usize,
+        cfg: &AdapterConfig,
+        heads: usize,
+        eps: f64,
+        task_heads: Vec<(Var, Var)>,
+    ) -> Result<Model> {
+        let first = n_layers.checked_sub(cfg.layers).ok_or_else(|| {
+            Error::invalid(
+                "layers",
+                format!("{} adapted blocks, the encoder has {n_layers}", cfg.layers),
+            )
+        })?;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed);
+        let get = |name: &str| -> Result<Tensor> {
+            weights
+                .get(name)
+                .cloned()
+                .ok_or_else(|| Error::model(format!("encoder has no tensor {name}")))
+        };
+        let mut blocks = Vec::new();
+        for l in first..n_layers {
+            let mut dense = |target: &str| -> Result<Dense> {
+                let w = get(&format!("encoder.layer.{l}.{target}.weight"))?;
+                let b = get(&format!("encoder.layer.{l}.{target}.bias"))?;
+                let (out, inp) = w.dims2()?;
+                let lora = if cfg.targets.iter().any(|t| t == target) {
+                    // A: small random (Kaiming-like), B: zero, so the update starts at 0.
+                    let std = 1.0 / (inp as f32).sqrt();
+                    let a: Vec<f32> = (0..inp * cfg.rank)
+                        .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * std * 3f32.sqrt())
+                        .collect();
+                    let at = Var::from_tensor(&Tensor::from_vec(a, (inp, cfg.rank), &Device::Cpu)?)?;
+                    let bt = Var::zeros((cfg.rank, out), DType::F32, &Device::Cpu)?;
+                    Some((at, bt))
+                } else {
+                    None
+                };
+                Ok(Dense {
+                    wt: w.t()?.contiguous()?,
+                    b,
+                    lora,
+                })
+            };
+            let q = dense("attention.self.query")?;
+            let k = dense("attention.self.key")?;
+            let v = dense("attention.self.value")?;
+            let o = dense("attention.output.dense")?;
+            let i = dense("intermediate.dense")?;
+            let out = dense("output.dense")?;
+            let ln = |p: &str| -> Result<(Tensor, Tensor)> {
+                Ok((
+                    get(&format!("encoder.layer.{l}.{p}.LayerNorm.weight"))?,
+                    get(&format!("encoder.layer.{l}.{p}.LayerNorm.bias"))?,
+                ))
+            };
+            blocks.push(Block {
+                q,
+                k,
+                v,
+                o,
+                ln1: ln("attention.output")?,
+                i,
+                out,
+                ln2: ln("output")?,
+            });
+        }
+        Ok(Model {
+            blocks,
+            first,
+            heads,
+            eps,
+            scale: cfg.alpha / cfg.rank as f64,
+            task_heads,
+        })
+    }
+
+    fn lora_vars(&self) -> Vec<Var> {
+        self.blocks
+            .iter()
+            .flat_map(|b| [&b.q, &b.k, &b.v, &b.o, &b.i, &b.out])
+            .filter_map(|d| d.lora.as_ref())
+            .flat_map(|(a, b)| [a.clone(), b.clone()])
+            .collect()
+    }
+
+    fn head_vars(&self) -> Vec<Var> {
+        self.task_heads
+            .iter()
+            .flat_map(|(w, b)| [w.clone(), b.clone()])
+            .collect()
+    }
+
+    /// Every var under a stable name, for checkpoints.
+    fn named_vars(&self) -> Vec<(String, Var)> {
+        let mut out = Vec::new();
+        for (bi, b) in self.blocks.iter().enumerate() {
+            let l = self.first + bi;
+            for (t, d) in TARGETS.iter().zip([&b.q, &b.k, &b.v, &b.o, &b.i, &b.out]) {
+                if let Some((a, bb)) = &d.lora {
+                    out.push((format!("{}.at", update_name(l, t)), a.clone()));
+                    out.push((format!("{}.bt", update_name(l, t)), bb.clone()));
+                }
+            }
+        }
+        for (i, (w, b)) in self.task_heads.iter().enumerate() {
+            out.push((format!("head.{i}.weight"), w.clone()));
+            out.push((format!("head.{i}.bias"), b.clone()));
+        }
+        out
+    }
+
+    /// Mean-pooled, L2-normalised embeddings `[b, hidden]` of frozen states `x` `[b, t, hidden]`.
+    fn embed(&self, x: &Tensor, mask: &Tensor) -> Result<Tensor> {
+        let (b, t, h) = x.dims3()?;
+        let nh = self.heads;
+        let d = h / nh;
+        // 0 where attended, a large negative where padded: [b, 1, 1, t].
+        let bias = ((mask.ones_like()? - mask)? * -1e4)?.reshape((b, 1, 1, t))?;
+        let mut x = x.reshape((b * t, h))?;
+        for blk in &self.blocks {
+            let split = |y: Tensor| -> Result<Tensor> {
+                Ok(y.reshape((b, t, nh, d))?.transpose(1, 2)?.contiguous()?)
+            };
+            let q = split(blk.q.forward(&x, self.scale)?)?;
+            let k = split(blk.k.forward(&x, self.scale)?)?;
+            let v = split(blk.v.forward(&x, self.scale)?)?;
+            let scores = (q.matmul(&k.transpose(2, 3)?.contiguous()?)? / (d as f64).sqrt())?
+                .broadcast_add(&bias)?;
+            let p = candle_nn::ops::softmax(&scores, D::Minus1)?;
+            let ctx = p
+                .matmul(&v)?
+                .transpose(1, 2)?
+                .contiguous()?
+                .reshape((b * t, h))?;
+            let a = blk.o.forward(&ctx, self.scale)?;
+            x = candle_nn::ops::layer_norm_slow(&(a + &x)?, &blk.ln1.0, &blk.ln1.1, self.eps as f32)?;
+            let inter = blk.i.forward(&x, self.scale)?.gelu_erf()?;
+            let o = blk.out.forward(&inter, self.scale)?;
+            x = candle_nn::ops::layer_norm_slow(&(o + &x)?, &blk.ln2.0, &blk.ln2.1, self.eps as f32)?;
+        }
+        let x = x.reshape((b, t, h))?;
+        let m = mask.unsqueeze(2)?;
+        let mean = x
+            .broadcast_mul(&m)?
+            .sum(1)?
+            .broadcast_div(&m.sum(1)?)?;
+        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
+        Ok(mean.broadcast_div(&norm)?)
+    }
+
+    fn logits(&self, task: usize, emb: &Tensor) -> Result<Tensor> {
+        let (w, b) = &self.task_heads[task];
+        Ok(emb.matmul(&w.as_tensor().t()?)?.broadcast_add(b.as_tensor())?)
+    }
+
+    /// The low-rank updates as the adapter file stores them: A `[rank, in]`, B `[out, rank]`.
+    fn updates(&self) -> Result<BTreeMap<String, (Tensor, Tensor)>> {
+        let mut out = BTreeMap::new();
+        for (bi, b) in self.blocks.iter().enumerate() {
+            for (t, d) in TARGETS.iter().zip([&b.q, &b.k, &b.v, &b.o, &b.i, &b.out]) {
+                if let Some((at, bt)) = &d.lora {
+                    out.insert(
+                        update_name(self.first + bi, t),
+                        (at.as_tensor().t()?.contiguous()?, bt.as_tensor().t()?.contiguous()?),
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The loss of a batch of task `t`: weighted cross-entropy (softmax) or weighted, masked binary
+/// cross-entropy (the sigmoid kinds), averaged over the batch.
+fn loss(task: &Task, logits: &Tensor, idx: &[usize]) -> Result<Tensor> {
+    let k = task.labels.len();
+    let b = idx.len();
+    let y: Vec<f32> = idx.iter().flat_map(|&i| task.train[i].y.clone()).collect();
+    let y = Tensor::from_vec(y, (b, k), &Device::Cpu)?;
+    let sw: Vec<f32> = idx.iter().map(|&i| task.train[i].weight).collect();
+    let sw = Tensor::from_vec(sw, (b, 1), &Device::Cpu)?;
+    let cw = Tensor::from_vec(task.class_weights.clone(), (1, k), &Device::Cpu)?;
+    let per_cell = match task.kind {
+        HeadKind::Softmax => {
+            let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+            (logp * y.broadcast_mul(&cw)?)?.neg()?
+        }
+        _ => {
+            // -(w·y·log σ(z) + (1 - y)·log(1 - σ(z))), with log σ(z) = -softplus(-z).
+            let m: Vec<f32> = idx
+                .iter()
+                .flat_map(|&i| task.train[i].mask.iter().map(|&o| f32::from(o)))
+                .collect();
+            let m = Tensor::from_vec(m, (b, k), &Device::Cpu)?;
+            let log_p = softplus(&logits.neg()?)?.neg()?;
+            let log_q = softplus(logits)?.neg()?;
+            let pos = (y.broadcast_mul(&cw)? * log_p)?;
+            let neg = (y.ones_like()? - &y)? * log_q;
+            ((pos + neg?)? * m)?.neg()?
+        }
+    };
+    let per_row = per_cell.sum_keepdim(1)?.broadcast_mul(&sw)?;
+    Ok((per_row.sum_all()? / b as f64)?)
+}
+
+/// `log(1 + e^x)`, stable: `max(x, 0) + log(1 + e^-|x|)`.
+fn softplus(x: &Tensor) -> Result<Tensor> {
+    Ok((x.relu()? + (x.abs()?.neg()?.exp()? + 1.0)?.log()?)?)
+}
+
+/// The dev metric of a task from its outputs: macro-F1 (softmax: argmax; sigmoid: at 0.5, over
+/// observed cells), F1 of the positive label (binary), Spearman (score).
+fn dev_metric(task: &Task, probs: &[Vec<f32>]) -> f64 {
+    let k = task.labels.len();
+    match task.kind {
+        HeadKind::Softmax => {
+            let yt: Vec<usize> = task.dev.iter().map(|s| metrics::argmax(&s.y).0).collect();
+            let yp: Vec<usize> = probs.iter().map(|p| metrics::argmax(p).0).collect();
+            metrics::macro_f1(&yt, &yp, k)
+        }
+        HeadKind::Score => {
+            let g: Vec<f64> = task.dev.iter().map(|s| f64::from(s.y[0])).collect();
+            let p: Vec<f64> = probs.iter().map(|p| f64::from(p[0])).collect();
+            metrics::spearman(&g, &p)
+        }
+        _ => {
+            let mut f1 = Vec::new();
+            for c in 0..k {
+                let (mut tp, mut fp, mut fn_) = (0, 0, 0);
+                for (s, p) in task.dev.iter().zip(probs) {
+                    if !s.mask[c] {
+                        continue;
+                    }
+                    match (s.y[c] >= 0.5, p[c] >= 0.5) {
+                        (true, true) => tp += 1,
+                        (false, true) => fp += 1,
+                        (true, false) => fn_ += 1,
+                        _ => {}
+                    }
+                }
+                if tp + fn_ > 0 {
+                    f1.push(metrics::f1_counts(tp, fp, fn_));
+                }
+            }
+            f1.iter().sum::<f64>() / f1.len().max(1) as f64
+        }
+    }
+}
+
+/// Scores every task's dev set; returns per-task metrics and their mean.
+fn evaluate(model: &Model, tasks: &[Task], dev: &[States]) -> Result<(BTreeMap<String, f64>, f64)> {
+    let mut out = BTreeMap::new();
+    for (ti, (task, states)) in tasks.iter().zip(dev).enumerate() {
+        let mut order: Vec<usize> = (0..task.dev.len()).collect();
+        order.sort_by_key(|&i| states.len(i));
+        let mut probs = vec![Vec::new(); task.dev.len()];
+        for chunk in order.chunks(64) {
+            let (x, m) = states.batch(chunk)?;
+            let z = model.logits(ti, &model.embed(&x, &m)?)?.detach();
+            let p = match task.kind {
+                HeadKind::Softmax => candle_nn::ops::softmax(&z, D::Minus1)?,
+                _ => candle_nn::ops::sigmoid(&z)?,
+            };
+            for (&i, row) in chunk.iter().zip(p.to_vec2::<f32>()?) {
+                probs[i] = row;
+            }
+        }
+        out.insert(task.name.clone(), dev_metric(task, &probs));
+    }
+    let mean = out.values().sum::<f64>() / out.len().max(1) as f64;
+    Ok((out, mean))
+}
+
+/// The batches of one epoch, as (task, sample indices): each task's samples shuffled, cut into
+/// runs of 16 batches that are sorted by length (little padding), then all batches shuffled.
+fn epoch_batches(
+    tasks: &[Task],
+    states: &[States],
+    cfg: &AdapterConfig,
+    epoch: usize,
+) -> Vec<(usize, Vec<usize>)> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed ^ (epoch as u64 + 1) * 0x9e37_79b9);
+    let mut out = Vec::new();
+    for (ti, task) in tasks.iter().enumerate() {
+        let mut idx: Vec<usize> = (0..task.train.len()).collect();
+        idx.shuffle(&mut rng);
+        for run in idx.chunks(cfg.batch_size * 16) {
+            let mut run = run.to_vec();
+            run.sort_by_key(|&i| states[ti].len(i));
+            out.extend(run.chunks(cfg.batch_size).map(|c| (ti, c.to_vec())));
+        }
+    }
+    out.shuffle(&mut rng);
+    out
+}
+
+fn checkpoint_dir(cfg: &AdapterConfig) -> PathBuf {
+    super::home_cache("adapter-checkpoints").join(cfg.hash())
+}
+
+#[derive(Serialize, Deserialize)]
+struct CheckpointJson {
+    /// Steps done in total (over epochs).
+    step: usize,
+    /// Dev results so far, per epoch (0 = before training).
+    dev: Vec<BTreeMap<String, f64>>,
+    best_epoch: usize,
+}
+
+fn save_checkpoint(dir: &Path, model: &Model, meta: &CheckpointJson, best: Option<&BTreeMap<String, (Tensor, Tensor)>>) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut t: HashMap<String, Tensor> = model
+        .named_vars()
+        .into_iter()
+        .map(|(n, v)| (n, v.as_tensor().clone()))
+        .collect();
+    if let Some(best) = best {
+        for (n, (a, b)) in best {
+            t.insert(format!("best.{n}.lora_a"), a.clone());
+            t.insert(format!("best.{n}.lora_b"), b.clone());
+        }
+    }
+    let tmp = dir.join("checkpoint.safetensors.tmp");
+    candle_core::safetensors::save(&t, &tmp)?;
+    std::fs::rename(&tmp, dir.join("checkpoint.safetensors"))
+        .map_err(|e| Error::io(dir, e))?;
+    crate::model::heads::write_json(
+        &dir.join("checkpoint.json"),
+        &serde_json::to_value(meta).expect("checkpoint json"),
+    )
+}
+
+/// Restores vars (and the best adapter so far) from a checkpoint; `None` when there is none.
+#[allow(clippy::type_complexity)]
+fn load_checkpoint(
+    dir: &Path,
+    model: &Model,
+) -> Result<Option<(CheckpointJson, Option<BTreeMap<String, (Tensor, Tensor)>>)>> {
+    let (wpath, jpath) = (dir.join("checkpoint.safetensors"), dir.join("checkpoint.json"));
+    if !wpath.is_file() || !jpath.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&jpath).map_err(|e| Error::io(&jpath, e))?;
+    let meta: CheckpointJson = serde_json::from_str(&text)
+        .map_err(|e| Error::model(format!("{}: {e}", jpath.display())))?;
+    let mut t = candle_core::safetensors::load(&wpath, &Device::Cpu)?;
+    for (name, var) in model.named_vars() {
+        let v = t
+            .remove(&name)
+            .ok_or_else(|| Error::model(format!("{}: missing {name}", wpath.display())))?;
+        var.set(&v)?;
+    }
+    let mut best = BTreeMap::new();
+    let names: Vec<String> = t.keys().filter(|k| k.ends_with(".lora_a")).cloned().collect();
+    for a_name in names {
+        let base = a_name
+            .trim_start_matches("best.")
+            .trim_end_matches(".lora_a")
+            .to_string();
+        let a = t.remove(&a_name).expect("listed");
+        let b = t
+            .remove(&format!("best.{base}.lora_b"))
+            .ok_or_else(|| Error::model(format!("{}: missing best.{base}.lora_b", wpath.display())))?;
+        best.insert(base, (a, b));
+    }
+    Ok(Some((meta, (!best.is_empty()).then_some(best))))
+}
+
+pub fn train(args: &TrainArgs) -> Result<()> {
+    let t_all = Instant::now();
+    let mut cfg = AdapterConfig::load(&args.config)?;
+    if let Some(s) = args.seed {
+        cfg.seed = s;
+    }
+    if cfg.task != "adapter" {
+        return Err(Error::invalid("task", "an adapter config has task = \"adapter\""));
+    }
+    let roots = args.sources.roots();
+    let models_dir = &args.output;
+
+    // ---- data first: fail fast on a missing corpus
+    let mut tasks = Vec::new();
+    for name in &cfg.tasks {
+        let t = read_task(name, models_dir, &roots, &cfg)?;
+        tracing::info!(task = %name, train = t.train.len(), dev = t.dev.len(), "read");
+        tasks.push(t);
+    }
+
+    // ---- the base encoder (no adapter) for the frozen blocks, and the f32 weights above them
+    let source = super::model_source(&args.sources.model)?;
+    let enc = Encoder::load(
+        &source,
+        &EncoderOptions {
+            device: Device::Cpu,
+            max_tokens: cfg.max_tokens,
+            prefix: cfg.prefix.clone(),
+            precision: args.sources.precision,
+            adapter: None,
+        },
+    )?;
+    let cpu = enc.cpu_model().ok_or_else(|| {
+        Error::invalid("precision", "adapter training needs --precision int8 or f32")
+    })?;
+    let dims = cpu.dims().clone();
+    let (weights, sha) = crate::model::encoder::block_weights(&source)?;
+    if sha != enc.info().sha256 {
+        return Err(Error::model("the encoder's weights changed while loading"));
+    }
+    let frozen = dims.layers.saturating_sub(cfg.layers);
+
+    // ---- task heads, initialised from the committed frozen heads
+    let mut task_heads = Vec::new();
+    for t in &tasks {
+        let (head, _, _) = LinearHead::load(&models_dir.join(&t.name))?;
+        if head.labels != t.labels {
+            return Err(Error::model(format!(
+                "{}: head labels {:?} differ from train.toml's {:?}",
+                t.name, head.labels, t.labels
+            )));
+        }
+        task_heads.push((
+            Var::from_tensor(head.weight())?,
+            Var::from_tensor(head.bias())?,
+        ));
+    }
+    let model = Model::build(
+        &weights,
+        dims.layers,
+        &cfg,
+        dims.heads,
+        f64::from(dims.eps),
+        task_heads,
+    )?;
+    drop(weights);
+
+    // ---- frozen states, once per run
+    let t_states = Instant::now();
+    let mut train_states = Vec::new();
+    let mut dev_states = Vec::new();
+    for t in &tasks {
+        let texts: Vec<&str> = t.train.iter().map(|s| s.text.as_str()).collect();
+        train_states.push(States::compute(&enc, &texts, frozen)?);
+        let texts: Vec<&str> = t.dev.iter().map(|s| s.text.as_str()).collect();
+        dev_states.push(States::compute(&enc, &texts, frozen)?);
+    }
+    let tokens: usize = train_states.iter().map(|s| s.data.len() / s.hidden).sum();
+    tracing::info!(
+        frozen_blocks = frozen,
+        train_tokens = tokens,
+        secs = format!("{:.0}", t_states.elapsed().as_secs_f64()),
+        "frozen states computed"
+    );
+
+    // ---- resume or start
+    let ckpt = checkpoint_dir(&cfg);
+    let (mut meta, mut best) = match load_checkpoint(&ckpt, &model)? {
+        Some((m, best)) => {
+            tracing::info!(dir = %ckpt.display(), step = m.step, "resuming from checkpoint");
+            (m, best)
+        }
+        None => {
+            let (dev, mean) = evaluate(&model, &tasks, &dev_states)?;
+            tracing::info!(epoch = 0, mean = format!("{mean:.4}"), dev = ?dev, "dev before training");
+            (
+                CheckpointJson {
+                    step: 0,
+                    dev: vec![dev],
+                    best_epoch: 0,
+                },
+                None,
+            )
+        }
+    };
+    let per_epoch: Vec<usize> = (0..cfg.epochs)
+        .map(|e| epoch_batches(&tasks, &train_states, &cfg, e).len())
+        .collect();
+    let total_steps: usize = per_epoch.iter().sum();
+    let lr_at = |step: usize, peak: f64| {
+        if step < cfg.warmup_steps {
+            peak * (step + 1) as f64 / cfg.warmup_steps as f64
+        } else {
+            peak * (total_steps - step) as f64 / (total_steps - cfg.warmup_steps).max(1) as f64
+        }
+    };
+    let params = |lr| ParamsAdamW {
+        lr,
+        weight_decay: 0.0,
+        ..ParamsAdamW::default()
+    };
+    let mut opt_lora = AdamW::new(model.lora_vars(), params(cfg.lr))?;
+    let mut opt_head = AdamW::new(model.head_vars(), params(cfg.head_lr))?;
+    let mean_of = |d: &BTreeMap<String, f64>| d.values().sum::<f64>() / d.len().max(1) as f64;
+
+    let mut step0 = 0;
+    for epoch in 0..cfg.epochs {
+        let batches = epoch_batches(&tasks, &train_states, &cfg, epoch);
+        let end = step0 + batches.len();
+        if meta.step >= end {
+            step0 = end;
+            continue;
+        }
+        let t_epoch = Instant::now();
+        let (mut run_loss, mut run_n, mut run_tok) = (0.0, 0usize, 0usize);
+        let mut t_log = Instant::now();
+        for (j, (ti, idx)) in batches.iter().enumerate() {
+            let step = step0 + j;
+            if step < meta.step {
+                continue;
+            }
+            let (x, m) = train_states[*ti].batch(idx)?;
+            let emb = model.embed(&x, &m)?;
+            let l = loss(&tasks[*ti], &model.logits(*ti, &emb)?, idx)?;
+            let grads = l.backward()?;
+            opt_lora.set_learning_rate(lr_at(step, cfg.lr));
+            opt_head.set_learning_rate(lr_at(step, cfg.head_lr));
+            opt_lora.step(&grads)?;
+            opt_head.step(&grads)?;
+            run_loss += f64::from(l.to_scalar::<f32>()?);
+            run_n += 1;
+            run_tok += x.dims()[0] * x.dims()[1];
+            meta.step = step + 1;
+            if meta.step % 50 == 0 {
+                tracing::info!(
+                    epoch = epoch + 1,
+                    step = meta.step,
+                    of = total_steps,
+                    loss = format!("{:.4}", run_loss / run_n as f64),
+                    tokens_per_s = format!("{:.0}", run_tok as f64 / t_log.elapsed().as_secs_f64()),
+                    "training"
+                );
+                (run_loss, run_n, run_tok) = (0.0, 0, 0);
+                t_log = Instant::now();
+            }
+            if meta.step % cfg.checkpoint_every == 0 {
+                save_checkpoint(&ckpt, &model, &meta, best.as_ref())?;
+            }
+        }
+        step0 = end;
+        let (dev, mean) = evaluate(&model, &tasks, &dev_states)?;
+        tracing::info!(
+            epoch = epoch + 1,
+            mean = format!("{mean:.4}"),
+            dev = ?dev,
+            secs = format!("{:.0}", t_epoch.elapsed().as_secs_f64()),
+            "dev after epoch"
+        );
+        let best_mean = mean_of(&meta.dev[meta.best_epoch]);
+        meta.dev.push(dev);
+        if mean > best_mean {
+            meta.best_epoch = epoch + 1;
+            best = Some(model.updates()?);
+        }
+        save_checkpoint(&ckpt, &model, &meta, best.as_ref())?;
+    }
+
+    // ---- write the best adapter and pin it
+    let Some(updates) = best else {
+        return Err(Error::model(format!(
+            "no epoch beat the frozen encoder on dev (mean {:.4}); no adapter written (dev per epoch: {:?})",
+            mean_of(&meta.dev[0]),
+            meta.dev
+        )));
+    };
+    let version = format!("adapter-{}-{}", super::today().replace('-', ""), cfg.hash()[..8].to_string());
+    let mut extra = BTreeMap::new();
+    extra.insert("config".into(), serde_json::to_value(&cfg).expect("config json"));
+    extra.insert(
+        "training".into(),
+        serde_json::json!({
+            "trained": super::today(),
+            "frozen_blocks_precision": enc.info().precision,
+            "tasks": tasks.iter().map(|t| serde_json::json!({
+                "task": t.name, "train": t.train.len(), "dev": t.dev.len(),
+                "class_weights": t.class_weights,
+            })).collect::<Vec<_>>(),
+            "steps": total_steps,
+            "train_tokens_per_epoch": tokens,
+            "seconds": t_all.elapsed().as_secs_f64().round(),
+        }),
+    );
+    extra.insert(
+        "dev".into(),
+        serde_json::json!({
+            "metric": "per task: macro-F1 (softmax argmax; sigmoid at 0.5), F1 (binary at 0.5), Spearman (score); heads trained along with the adapter",
+            "per_epoch": meta.dev,
+            "best_epoch": meta.best_epoch,
+        }),
+    );
+    let adapter_meta = AdapterJson {
+        version: version.clone(),
+        rank: cfg.rank,
+        alpha: cfg.alpha,
+        layers: (frozen..dims.layers).collect(),
+        targets: cfg.targets.clone(),
+        encoder_sha256: enc.info().sha256.clone(),
+        extra,
+    };
+    let dir = models_dir.join(&cfg.task);
+    let sha = Adapter::save(&dir, &adapter_meta, &updates)?;
+    let mut manifest = Manifest::load(models_dir)?;
+    manifest.adapter = Some(AdapterPin {
+        dir: cfg.task.clone(),
+        sha256: sha.clone(),
+    });
+    manifest.save(models_dir)?;
+    tracing::warn!(
+        adapter = %version,
+        sha256 = %sha,
+        best_epoch = meta.best_epoch,
+        "adapter written and pinned in the manifest: retrain every head on it (rapport train --config models/<task>/train.toml), they no longer match the encoder"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_weights_balance_each_kind() {
+        let s = |y: Vec<f32>| Sample {
+            text: String::new(),
+            mask: vec![true; y.len()],
+            y,
+            weight: 1.0,
+        };
+        let train = vec![s(vec![1.0, 0.0]), s(vec![1.0, 0.0]), s(vec![1.0, 0.0]), s(vec![0.0, 1.0])];
+        let w = class_weights(HeadKind::Softmax, &train, 2);
+        assert!((w[0] - 4.0 / 6.0).abs() < 1e-6 && (w[1] - 2.0).abs() < 1e-6, "{w:?}");
+        let w = class_weights(HeadKind::Sigmoid, &train, 2);
+        assert_eq!(w, vec![1.0, 3.0]);
+        assert_eq!(class_weights(HeadKind::Score, &train, 2), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn softplus_is_stable_and_exact() {
+        let x = Tensor::new(&[-100f32, -1.0, 0.0, 1.0, 100.0], &Device::Cpu).unwrap();
+        let y = softplus(&x).unwrap().to_vec1::<f32>().unwrap();
+        let want = [0.0f32, 0.313_261_7, std::f32::consts::LN_2, 1.313_261_7, 100.0];
+        for (a, b) in y.iter().zip(want) {
+            assert!((a - b).abs() < 1e-5, "{y:?}");
+        }
+    }
+}

@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 
 use common::tiny;
 use rapport::model::{
-    cpu::gemm_i8::Kernel, default_bundle_dir, e5s1, export_hf, resolve_hub, Encoder,
+    adapter::AdapterJson, cpu::gemm_i8::Kernel, default_bundle_dir, e5s1, export_hf, resolve_hub,
+    Adapter, Encoder,
     EncoderOptions, HubOptions, ModelSource, Precision, Tensor, Tokenized,
 };
 use sha2::{Digest, Sha256};
@@ -901,3 +902,149 @@ const E5C_RU: &str = "\
 0.0417 -0.0064 -0.0479 -0.0012 0.1238 -0.0163 0.0781 0.0021 -0.0828 0.0301 0.0357 -0.0294 \
 -0.0473 0.0610 0.0295 0.1227 0.0044 0.0000 0.0046 0.0299 -0.0596 0.0631 0.0374 -0.0385 0.0510 \
 -0.0180 -0.0753 -0.0490 0.0518 -0.0420 -0.0279 0.0583 0.1031 0.0441 0.0583";
+
+// ------------------------------------------------------------------ adapters
+
+/// A LoRA adapter on the last block's query and feed-forward output of the tiny model, with
+/// random A and B, saved under `dir`.
+fn tiny_adapter(dir: &Path, encoder_sha256: &str) -> std::sync::Arc<Adapter> {
+    use std::collections::BTreeMap;
+    let (h, ff, rank) = (tiny::HIDDEN, tiny::INTERMEDIATE, 2);
+    let layer = tiny::LAYERS - 1;
+    let mut updates = BTreeMap::new();
+    let mut x = 0.37f32;
+    let mut next = || {
+        x = (x * 9301.0 + 49297.0) % 233280.0 / 233280.0;
+        x - 0.5
+    };
+    for (target, out, inp) in [("attention.self.query", h, h), ("output.dense", h, ff)] {
+        let a: Vec<f32> = (0..rank * inp).map(|_| next()).collect();
+        let b: Vec<f32> = (0..out * rank).map(|_| next()).collect();
+        updates.insert(
+            format!("encoder.layer.{layer}.{target}"),
+            (
+                Tensor::from_vec(a, (rank, inp), &rapport::model::Device::Cpu).unwrap(),
+                Tensor::from_vec(b, (out, rank), &rapport::model::Device::Cpu).unwrap(),
+            ),
+        );
+    }
+    let meta = AdapterJson {
+        version: "adapter-tiny".into(),
+        rank,
+        alpha: 4.0,
+        layers: vec![layer],
+        targets: vec!["attention.self.query".into(), "output.dense".into()],
+        encoder_sha256: encoder_sha256.into(),
+        extra: BTreeMap::new(),
+    };
+    Adapter::save(dir, &meta, &updates).unwrap();
+    std::sync::Arc::new(Adapter::load(dir).unwrap())
+}
+
+#[test]
+fn adapters_are_merged_by_every_forward_pass_and_pinned_to_their_encoder() {
+    let (tmp, dir) = tiny_dir(24);
+    let src = ModelSource::Dir(dir.clone());
+    let base = load_with(&src, Precision::F32);
+    let adapter = tiny_adapter(&tmp.path().join("adapter"), &base.info().sha256);
+    let with = |precision| {
+        let opts = EncoderOptions {
+            precision,
+            adapter: Some(adapter.clone()),
+            ..EncoderOptions::default()
+        };
+        Encoder::load(&src, &opts).unwrap()
+    };
+
+    // The same weights written out merged by hand: W + (alpha / rank) · B·A.
+    let mut tensors = tiny::tiny_tensors(24);
+    for (name, (a, b)) in &adapter.updates {
+        let key = tensors
+            .keys()
+            .find(|k| k.ends_with(&format!("{name}.weight")))
+            .unwrap()
+            .clone();
+        let w = tensors[&key].to_vec2::<f32>().unwrap();
+        let (a, b) = (a.to_vec2::<f32>().unwrap(), b.to_vec2::<f32>().unwrap());
+        let merged: Vec<f32> = (0..w.len())
+            .flat_map(|i| {
+                let (w, a, b) = (&w, &a, &b);
+                (0..w[0].len())
+                    .map(move |j| w[i][j] + 2.0 * (0..2).map(|r| b[i][r] * a[r][j]).sum::<f32>())
+            })
+            .collect();
+        let shape = tensors[&key].dims().to_vec();
+        tensors.insert(key, Tensor::from_vec(merged, shape, &rapport::model::Device::Cpu).unwrap());
+    }
+    let merged_dir = tmp.path().join("merged");
+    tiny::write_tiny_model(&merged_dir, 24);
+    candle_core::safetensors::save(&tensors, merged_dir.join("model.safetensors")).unwrap();
+    let by_hand = embed_all(&load_with(&ModelSource::Dir(merged_dir), Precision::F32), TEXTS);
+
+    let f32_out = embed_all(&with(Precision::F32), TEXTS);
+    let candle_out = embed_all(&with(Precision::Candle), TEXTS);
+    let int8 = with(Precision::Int8);
+    assert_eq!(int8.info().adapter_sha256.as_deref(), Some(adapter.sha256.as_str()));
+    assert_eq!(base.info().adapter_sha256, None);
+    let int8_out = embed_all(&int8, TEXTS);
+    let plain = embed_all(&base, TEXTS);
+    for i in 0..TEXTS.len() {
+        assert!(max_abs_diff(&f32_out[i], &by_hand[i]) < 1e-5, "text {i}");
+        assert!(max_abs_diff(&candle_out[i], &by_hand[i]) < 1e-4, "text {i}");
+        assert!(max_abs_diff(&plain[i], &by_hand[i]) > 1e-3, "the adapter must change text {i}");
+    }
+    let (_, min) = cosines(&int8_out, &by_hand);
+    assert!(min > 0.99, "int8 with the adapter vs f32: min cosine {min}");
+
+    // An adapter trained on other encoder weights is refused, naming both.
+    let other = tiny_adapter(&tmp.path().join("other"), "0123abcd");
+    let opts = EncoderOptions {
+        adapter: Some(other),
+        ..EncoderOptions::default()
+    };
+    let err = Encoder::load(&src, &opts).unwrap_err().to_string();
+    assert!(err.contains("0123abcd") && err.contains(&base.info().sha256), "{err}");
+}
+
+#[test]
+fn heads_refuse_an_encoder_with_another_adapter() {
+    use rapport::model::heads::{Manifest, HeadSet};
+    let (tmp, dir) = tiny_dir(25);
+    let src = ModelSource::Dir(dir);
+    let base = load(&src);
+    let models = tmp.path().join("models");
+    HeadSet::write_random(
+        &models,
+        base.info(),
+        &[("sentiment", rapport::model::HeadKind::Softmax, &["negative", "neutral", "positive"])],
+        1,
+    )
+    .unwrap();
+    // Heads trained on the plain encoder: an encoder with an adapter does not match them.
+    let adapter = tiny_adapter(&models.join("adapter"), &base.info().sha256);
+    let adapted = Encoder::load(
+        &src,
+        &EncoderOptions {
+            adapter: Some(adapter.clone()),
+            ..EncoderOptions::default()
+        },
+    )
+    .unwrap();
+    let err = HeadSet::load(&models, adapted.info(), false).unwrap_err().to_string();
+    assert!(err.contains(&adapter.sha256) && err.contains("none"), "{err}");
+    // Pinned in the manifest, the adapter is what `pinned` loads; heads still record none.
+    let mut m = Manifest::load(&models).unwrap();
+    m.adapter = Some(rapport::model::adapter::AdapterPin {
+        dir: "adapter".into(),
+        sha256: adapter.sha256.clone(),
+    });
+    m.save(&models).unwrap();
+    let pinned = rapport::model::adapter::pinned(&models).unwrap().unwrap();
+    assert_eq!(pinned.sha256, adapter.sha256);
+    let err = HeadSet::load(&models, adapted.info(), false).unwrap_err().to_string();
+    assert!(err.contains("head trained with adapter none"), "{err}");
+    assert!(HeadSet::load(&models, base.info(), false).is_err());
+    // A replaced adapter file no longer matches its pin.
+    std::fs::write(models.join("adapter/adapter.safetensors"), b"garbage").unwrap();
+    assert!(rapport::model::adapter::pinned(&models).is_err());
+}

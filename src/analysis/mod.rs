@@ -391,6 +391,15 @@ impl Analyzer {
             sha256: enc.sha256.clone(),
             languages: self.sentiment_languages.clone(),
         }];
+        if let (Some(version), Some(sha)) = (&enc.adapter_version, &enc.adapter_sha256) {
+            models.push(ModelDescription {
+                name: "adapter".into(),
+                source: "trained by `rapport train` (LoRA, merged into the encoder at load)".into(),
+                version: version.clone(),
+                sha256: sha.clone(),
+                languages: self.sentiment_languages.clone(),
+            });
+        }
         let mut label_sets = Vec::new();
         let mut languages: Vec<String> = Vec::new();
         for head in self.heads.heads() {

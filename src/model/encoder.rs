@@ -119,6 +119,8 @@ pub struct EncoderInfo {
     pub precision: Precision,
     /// sha256 of the adapter merged into the weights, if any.
     pub adapter_sha256: Option<String>,
+    /// Its version (`adapter.json`).
+    pub adapter_version: Option<String>,
 }
 
 /// Token ids of one text, special tokens included, never padded.
@@ -364,6 +366,7 @@ impl Encoder {
             prefix: opts.prefix.clone(),
             precision,
             adapter_sha256: opts.adapter.as_ref().map(|a| a.sha256.clone()),
+            adapter_version: opts.adapter.as_ref().map(|a| a.meta.version.clone()),
         };
         Ok(Encoder {
             model,

@@ -647,6 +647,7 @@ mod tests {
             prefix: "query: ".into(),
             precision: crate::model::Precision::Int8,
             adapter_sha256: None,
+            adapter_version: None,
         }
     }
 
@@ -733,7 +734,7 @@ mod tests {
         h.save(
             &dir.path().join("sentiment"),
             serde_json::json!({"metrics": {"dev": {"macro_f1": 0.5}}, "training": {"seed": 1}}),
-            SHA,
+            &enc,
         )
         .unwrap();
         Manifest {
@@ -826,6 +827,7 @@ mod tests {
             prefix: m.encoder.prefix.clone(),
             precision: crate::model::Precision::Int8,
             adapter_sha256: m.adapter.as_ref().map(|a| a.sha256.clone()),
+            adapter_version: None,
         };
         assert!(m.encoder.sha256.starts_with("1571fc98"));
         let set = HeadSet::load(&dir, &enc, false).unwrap();

@@ -292,17 +292,64 @@ impl States {
     }
 }
 
-/// A frozen dense layer (`x Wᵀ + b`, W kept transposed) with its trainable low-rank update
-/// `scale · x Aᵀ Bᵀ` (A `[rank, in]`, B `[out, rank]`, kept transposed as vars).
-struct Dense {
+/// `x Wᵀ` for a frozen `W`: candle's matmul backward also computes the gradient of its right
+/// side, which for a frozen weight is a third of the step's work thrown away; this op only
+/// passes the gradient on to `x`.
+struct FrozenMatmul {
+    /// `[out, in]`
+    w: Tensor,
+    /// `[in, out]`
     wt: Tensor,
+}
+
+impl candle_core::CustomOp1 for FrozenMatmul {
+    fn name(&self) -> &'static str {
+        "frozen-matmul"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        let (n, k) = layout.shape().dims2()?;
+        let (candle_core::CpuStorage::F32(x), Some((a, b))) =
+            (storage, layout.contiguous_offsets())
+        else {
+            candle_core::bail!("frozen-matmul takes a contiguous f32 matrix");
+        };
+        let y = Tensor::from_slice(&x[a..b], (n, k), &Device::Cpu)?.matmul(&self.wt)?;
+        let out = y.dim(1)?;
+        Ok((
+            candle_core::CpuStorage::F32(y.flatten_all()?.to_vec1::<f32>()?),
+            (n, out).into(),
+        ))
+    }
+
+    fn bwd(
+        &self,
+        _arg: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad.matmul(&self.w)?))
+    }
+}
+
+/// A frozen dense layer (`x Wᵀ + b`) with its trainable low-rank update `scale · x Aᵀ Bᵀ`
+/// (A `[rank, in]`, B `[out, rank]`, kept transposed as vars).
+struct Dense {
+    frozen: std::sync::Arc<Box<dyn candle_core::CustomOp1 + Send + Sync>>,
     b: Tensor,
     lora: Option<(Var, Var)>,
 }
 
 impl Dense {
     fn forward(&self, x: &Tensor, scale: f64) -> Result<Tensor> {
-        let y = x.matmul(&self.wt)?.broadcast_add(&self.b)?;
+        let y = x
+            .contiguous()?
+            .apply_op1_arc(self.frozen.clone())?
+            .broadcast_add(&self.b)?;
         Ok(match &self.lora {
             Some((at, bt)) => (y + (x.matmul(at.as_tensor())?.matmul(bt.as_tensor())? * scale)?)?,
             None => y,
@@ -374,7 +421,10 @@ impl Model {
                     None
                 };
                 Ok(Dense {
-                    wt: w.t()?.contiguous()?,
+                    frozen: std::sync::Arc::new(Box::new(FrozenMatmul {
+                        wt: w.t()?.contiguous()?,
+                        w,
+                    })),
                     b,
                     lora,
                 })
@@ -953,6 +1003,207 @@ pub fn train(args: &TrainArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::cpu::{CpuBert, DenseMode, Dims, TensorSource};
+
+    struct Src(HashMap<String, Tensor>);
+
+    impl TensorSource for Src {
+        fn get(&mut self, name: &str, len: usize) -> Result<Vec<f32>> {
+            let v = self.0[name].flatten_all()?.to_vec1::<f32>()?;
+            assert!(len == 0 || v.len() == len, "{name}");
+            Ok(v)
+        }
+    }
+
+    /// A random 3-block BERT (hidden 32, 4 heads) in HF naming.
+    fn random_bert(seed: u64) -> (Dims, HashMap<String, Tensor>) {
+        let dims = Dims {
+            hidden: 32,
+            layers: 3,
+            heads: 4,
+            ff: 64,
+            vocab: 40,
+            max_positions: 24,
+            eps: 1e-12,
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut m = HashMap::new();
+        let mut put = |name: String, shape: &[usize], base: f32, spread: f32| {
+            let n: usize = shape.iter().product();
+            let v: Vec<f32> = (0..n)
+                .map(|_| base + (rng.random::<f32>() * 2.0 - 1.0) * spread)
+                .collect();
+            m.insert(name, Tensor::from_vec(v, shape, &Device::Cpu).unwrap());
+        };
+        let (h, ff) = (dims.hidden, dims.ff);
+        put("embeddings.word_embeddings.weight".into(), &[dims.vocab, h], 0.0, 1.0);
+        put("embeddings.position_embeddings.weight".into(), &[dims.max_positions, h], 0.0, 0.3);
+        put("embeddings.token_type_embeddings.weight".into(), &[2, h], 0.0, 0.1);
+        put("embeddings.LayerNorm.weight".into(), &[h], 1.0, 0.1);
+        put("embeddings.LayerNorm.bias".into(), &[h], 0.0, 0.1);
+        for l in 0..dims.layers {
+            let p = format!("encoder.layer.{l}");
+            for (t, out, inp) in [
+                ("attention.self.query", h, h),
+                ("attention.self.key", h, h),
+                ("attention.self.value", h, h),
+                ("attention.output.dense", h, h),
+                ("intermediate.dense", ff, h),
+                ("output.dense", h, ff),
+            ] {
+                put(format!("{p}.{t}.weight"), &[out, inp], 0.0, 0.3);
+                put(format!("{p}.{t}.bias"), &[out], 0.0, 0.1);
+            }
+            for ln in ["attention.output", "output"] {
+                put(format!("{p}.{ln}.LayerNorm.weight"), &[h], 1.0, 0.1);
+                put(format!("{p}.{ln}.LayerNorm.bias"), &[h], 0.0, 0.1);
+            }
+        }
+        (dims, m)
+    }
+
+    fn config(layers: usize) -> AdapterConfig {
+        AdapterConfig {
+            task: "adapter".into(),
+            seed: 7,
+            tasks: vec!["toy".into()],
+            layers,
+            rank: 4,
+            alpha: 8.0,
+            targets: TARGETS.iter().map(|t| t.to_string()).collect(),
+            max_tokens: 24,
+            prefix: String::new(),
+            per_task: 100,
+            dev_per_task: 10,
+            epochs: 1,
+            batch_size: 4,
+            lr: 1e-2,
+            head_lr: 1e-2,
+            warmup_steps: 0,
+            checkpoint_every: 100,
+        }
+    }
+
+    const SEQS: [&[u32]; 4] = [&[1, 5, 7, 2], &[1, 9, 3, 3, 8, 11, 2], &[1, 4, 2], &[1, 6, 6, 6, 2]];
+
+    fn states(cpu: &CpuBert, seqs: &[&[u32]], frozen: usize) -> States {
+        let mut spans = Vec::new();
+        let mut off = 0;
+        for s in seqs {
+            spans.push((off, s.len()));
+            off += s.len();
+        }
+        States {
+            hidden: cpu.dims().hidden,
+            data: cpu.hidden_states(seqs, frozen),
+            spans,
+        }
+    }
+
+    fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    }
+
+    #[test]
+    fn adapted_blocks_match_the_packed_forward_pass_before_and_after_merging() {
+        let (dims, map) = random_bert(1);
+        let cpu = CpuBert::load(dims.clone(), &mut Src(map.clone()), None, DenseMode::F32).unwrap();
+        let want = cpu.embed(&SEQS);
+        let cfg = config(2);
+        let model = Model::build(&map, dims.layers, &cfg, dims.heads, 1e-12, vec![]).unwrap();
+        let st = states(&cpu, &SEQS, 1);
+        let (x, m) = st.batch(&[0, 1, 2, 3]).unwrap();
+        // B = 0: the adapted blocks are the frozen ones, padding and all.
+        let got = model.embed(&x, &m).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert!(max_diff(&got, &want) < 1e-4, "{}", max_diff(&got, &want));
+
+        // Random updates: the training forward pass equals the merged weights' forward pass.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        for (_, bt) in model.named_vars().iter().filter(|(n, _)| n.ends_with(".bt")) {
+            let (r, out) = bt.as_tensor().dims2().unwrap();
+            let v: Vec<f32> = (0..r * out).map(|_| rng.random::<f32>() - 0.5).collect();
+            bt.set(&Tensor::from_vec(v, (r, out), &Device::Cpu).unwrap()).unwrap();
+        }
+        let adapted = model.embed(&x, &m).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert!(max_diff(&adapted, &want) > 1e-2, "the updates must change the output");
+        let meta = AdapterJson {
+            version: "t".into(),
+            rank: cfg.rank,
+            alpha: cfg.alpha,
+            layers: vec![1, 2],
+            targets: cfg.targets.clone(),
+            encoder_sha256: "x".into(),
+            extra: BTreeMap::new(),
+        };
+        let adapter = Adapter {
+            meta,
+            sha256: "y".into(),
+            updates: model.updates().unwrap(),
+        };
+        assert_eq!(adapter.updates.len(), 12);
+        let mut merged = map.clone();
+        adapter.merge_into(&mut merged).unwrap();
+        let cpu2 = CpuBert::load(dims, &mut Src(merged), None, DenseMode::F32).unwrap();
+        let want2 = cpu2.embed(&SEQS);
+        assert!(max_diff(&adapted, &want2) < 1e-4, "{}", max_diff(&adapted, &want2));
+    }
+
+    #[test]
+    fn training_steps_lower_the_loss_of_a_learnable_task() {
+        let (dims, map) = random_bert(2);
+        let cpu = CpuBert::load(dims.clone(), &mut Src(map.clone()), None, DenseMode::F32).unwrap();
+        // Label: does the text contain token 6? Two classes, softmax.
+        let seqs: Vec<Vec<u32>> = (0..32u32)
+            .map(|i| {
+                let mut s = vec![1, 3 + i % 5, 10 + i % 7];
+                if i % 2 == 0 {
+                    s.push(6);
+                }
+                s.push(2);
+                s
+            })
+            .collect();
+        let refs: Vec<&[u32]> = seqs.iter().map(Vec::as_slice).collect();
+        let task = Task {
+            name: "toy".into(),
+            kind: HeadKind::Softmax,
+            labels: vec!["no".into(), "yes".into()],
+            train: (0..32)
+                .map(|i| Sample {
+                    text: String::new(),
+                    y: if i % 2 == 0 { vec![0.0, 1.0] } else { vec![1.0, 0.0] },
+                    mask: vec![true; 2],
+                    weight: 1.0,
+                })
+                .collect(),
+            dev: Vec::new(),
+            class_weights: vec![1.0, 1.0],
+        };
+        let head = (
+            Var::zeros((2, dims.hidden), DType::F32, &Device::Cpu).unwrap(),
+            Var::zeros(2, DType::F32, &Device::Cpu).unwrap(),
+        );
+        let cfg = config(1);
+        let model = Model::build(&map, dims.layers, &cfg, dims.heads, 1e-12, vec![head]).unwrap();
+        let st = states(&cpu, &refs, 2);
+        let idx: Vec<usize> = (0..32).collect();
+        let (x, m) = st.batch(&idx).unwrap();
+        let mut opt = AdamW::new(
+            [model.lora_vars(), model.head_vars()].concat(),
+            ParamsAdamW { lr: 1e-2, weight_decay: 0.0, ..ParamsAdamW::default() },
+        )
+        .unwrap();
+        let mut losses = Vec::new();
+        for _ in 0..40 {
+            let l = loss(&task, &model.logits(0, &model.embed(&x, &m).unwrap()).unwrap(), &idx).unwrap();
+            losses.push(l.to_scalar::<f32>().unwrap());
+            opt.backward_step(&l).unwrap();
+        }
+        assert!((losses[0] - std::f32::consts::LN_2).abs() < 1e-4, "{losses:?}");
+        assert!(losses[39] < 0.5 * losses[0], "{losses:?}");
+        // The adapter itself moved, not only the head.
+        assert!(model.updates().unwrap().values().any(|(_, b)| b.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0));
+    }
 
     #[test]
     fn class_weights_balance_each_kind() {

@@ -9,8 +9,7 @@ use std::sync::OnceLock;
 use common::tiny;
 use rapport::model::{
     adapter::AdapterJson, cpu::gemm_i8::Kernel, default_bundle_dir, e5s1, export_hf, resolve_hub,
-    Adapter, Encoder,
-    EncoderOptions, HubOptions, ModelSource, Precision, Tensor, Tokenized,
+    Adapter, Encoder, EncoderOptions, HubOptions, ModelSource, Precision, Tensor, Tokenized,
 };
 use sha2::{Digest, Sha256};
 
@@ -974,24 +973,36 @@ fn adapters_are_merged_by_every_forward_pass_and_pinned_to_their_encoder() {
             })
             .collect();
         let shape = tensors[&key].dims().to_vec();
-        tensors.insert(key, Tensor::from_vec(merged, shape, &rapport::model::Device::Cpu).unwrap());
+        tensors.insert(
+            key,
+            Tensor::from_vec(merged, shape, &rapport::model::Device::Cpu).unwrap(),
+        );
     }
     let merged_dir = tmp.path().join("merged");
     tiny::write_tiny_model(&merged_dir, 24);
     candle_core::safetensors::save(&tensors, merged_dir.join("model.safetensors")).unwrap();
-    let by_hand = embed_all(&load_with(&ModelSource::Dir(merged_dir), Precision::F32), TEXTS);
+    let by_hand = embed_all(
+        &load_with(&ModelSource::Dir(merged_dir), Precision::F32),
+        TEXTS,
+    );
 
     let f32_out = embed_all(&with(Precision::F32), TEXTS);
     let candle_out = embed_all(&with(Precision::Candle), TEXTS);
     let int8 = with(Precision::Int8);
-    assert_eq!(int8.info().adapter_sha256.as_deref(), Some(adapter.sha256.as_str()));
+    assert_eq!(
+        int8.info().adapter_sha256.as_deref(),
+        Some(adapter.sha256.as_str())
+    );
     assert_eq!(base.info().adapter_sha256, None);
     let int8_out = embed_all(&int8, TEXTS);
     let plain = embed_all(&base, TEXTS);
     for i in 0..TEXTS.len() {
         assert!(max_abs_diff(&f32_out[i], &by_hand[i]) < 1e-5, "text {i}");
         assert!(max_abs_diff(&candle_out[i], &by_hand[i]) < 1e-4, "text {i}");
-        assert!(max_abs_diff(&plain[i], &by_hand[i]) > 1e-3, "the adapter must change text {i}");
+        assert!(
+            max_abs_diff(&plain[i], &by_hand[i]) > 1e-3,
+            "the adapter must change text {i}"
+        );
     }
     let (_, min) = cosines(&int8_out, &by_hand);
     assert!(min > 0.99, "int8 with the adapter vs f32: min cosine {min}");
@@ -1003,12 +1014,15 @@ fn adapters_are_merged_by_every_forward_pass_and_pinned_to_their_encoder() {
         ..EncoderOptions::default()
     };
     let err = Encoder::load(&src, &opts).unwrap_err().to_string();
-    assert!(err.contains("0123abcd") && err.contains(&base.info().sha256), "{err}");
+    assert!(
+        err.contains("0123abcd") && err.contains(&base.info().sha256),
+        "{err}"
+    );
 }
 
 #[test]
 fn heads_refuse_an_encoder_with_another_adapter() {
-    use rapport::model::heads::{Manifest, HeadSet};
+    use rapport::model::heads::{HeadSet, Manifest};
     let (tmp, dir) = tiny_dir(25);
     let src = ModelSource::Dir(dir);
     let base = load(&src);
@@ -1016,7 +1030,11 @@ fn heads_refuse_an_encoder_with_another_adapter() {
     HeadSet::write_random(
         &models,
         base.info(),
-        &[("sentiment", rapport::model::HeadKind::Softmax, &["negative", "neutral", "positive"])],
+        &[(
+            "sentiment",
+            rapport::model::HeadKind::Softmax,
+            &["negative", "neutral", "positive"],
+        )],
         1,
     )
     .unwrap();
@@ -1030,8 +1048,13 @@ fn heads_refuse_an_encoder_with_another_adapter() {
         },
     )
     .unwrap();
-    let err = HeadSet::load(&models, adapted.info(), false).unwrap_err().to_string();
-    assert!(err.contains(&adapter.sha256) && err.contains("none"), "{err}");
+    let err = HeadSet::load(&models, adapted.info(), false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&adapter.sha256) && err.contains("none"),
+        "{err}"
+    );
     // Pinned in the manifest, the adapter is what `pinned` loads; heads still record none.
     let mut m = Manifest::load(&models).unwrap();
     m.adapter = Some(rapport::model::adapter::AdapterPin {
@@ -1041,7 +1064,9 @@ fn heads_refuse_an_encoder_with_another_adapter() {
     m.save(&models).unwrap();
     let pinned = rapport::model::adapter::pinned(&models).unwrap().unwrap();
     assert_eq!(pinned.sha256, adapter.sha256);
-    let err = HeadSet::load(&models, adapted.info(), false).unwrap_err().to_string();
+    let err = HeadSet::load(&models, adapted.info(), false)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("head trained with adapter none"), "{err}");
     assert!(HeadSet::load(&models, base.info(), false).is_err());
     // A replaced adapter file no longer matches its pin.

@@ -281,7 +281,10 @@ mod tests {
         assert!(e.contains("[3, 3]"), "{e}");
         // The weight is absent.
         let e = ad.merge_into(&mut HashMap::new()).unwrap_err().to_string();
-        assert!(e.contains("no weight encoder.layer.1.attention.self.query"), "{e}");
+        assert!(
+            e.contains("no weight encoder.layer.1.attention.self.query"),
+            "{e}"
+        );
         // adapter.json claims another rank.
         meta.rank = 3;
         super::super::heads::write_json(

@@ -18,8 +18,8 @@ pub mod export;
 pub mod heads;
 pub mod source;
 
-pub use candle_core::{Device, Tensor};
 pub use adapter::Adapter;
+pub use candle_core::{Device, Tensor};
 pub use encoder::{parse_bert_config, Encoder, EncoderInfo, EncoderOptions, Precision, Tokenized};
 pub use export::export_hf;
 pub use heads::{HeadKind, HeadSet, LinearHead};

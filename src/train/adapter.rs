@@ -414,7 +414,8 @@ impl Model {
                     let a: Vec<f32> = (0..inp * cfg.rank)
                         .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * std * 3f32.sqrt())
                         .collect();
-                    let at = Var::from_tensor(&Tensor::from_vec(a, (inp, cfg.rank), &Device::Cpu)?)?;
+                    let at =
+                        Var::from_tensor(&Tensor::from_vec(a, (inp, cfg.rank), &Device::Cpu)?)?;
                     let bt = Var::zeros((cfg.rank, out), DType::F32, &Device::Cpu)?;
                     Some((at, bt))
                 } else {
@@ -521,24 +522,37 @@ impl Model {
                 .contiguous()?
                 .reshape((b * t, h))?;
             let a = blk.o.forward(&ctx, self.scale)?;
-            x = candle_nn::ops::layer_norm_slow(&(a + &x)?, &blk.ln1.0, &blk.ln1.1, self.eps as f32)?;
+            x = candle_nn::ops::layer_norm_slow(
+                &(a + &x)?,
+                &blk.ln1.0,
+                &blk.ln1.1,
+                self.eps as f32,
+            )?;
             let inter = blk.i.forward(&x, self.scale)?.gelu_erf()?;
             let o = blk.out.forward(&inter, self.scale)?;
-            x = candle_nn::ops::layer_norm_slow(&(o + &x)?, &blk.ln2.0, &blk.ln2.1, self.eps as f32)?;
+            x = candle_nn::ops::layer_norm_slow(
+                &(o + &x)?,
+                &blk.ln2.0,
+                &blk.ln2.1,
+                self.eps as f32,
+            )?;
         }
         let x = x.reshape((b, t, h))?;
         let m = mask.unsqueeze(2)?;
-        let mean = x
-            .broadcast_mul(&m)?
-            .sum(1)?
-            .broadcast_div(&m.sum(1)?)?;
-        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
+        let mean = x.broadcast_mul(&m)?.sum(1)?.broadcast_div(&m.sum(1)?)?;
+        let norm = mean
+            .sqr()?
+            .sum_keepdim(1)?
+            .sqrt()?
+            .clamp(1e-12f32, f32::MAX)?;
         Ok(mean.broadcast_div(&norm)?)
     }
 
     fn logits(&self, task: usize, emb: &Tensor) -> Result<Tensor> {
         let (w, b) = &self.task_heads[task];
-        Ok(emb.matmul(&w.as_tensor().t()?)?.broadcast_add(b.as_tensor())?)
+        Ok(emb
+            .matmul(&w.as_tensor().t()?)?
+            .broadcast_add(b.as_tensor())?)
     }
 
     /// The low-rank updates as the adapter file stores them: A `[rank, in]`, B `[out, rank]`.
@@ -549,7 +563,10 @@ impl Model {
                 if let Some((at, bt)) = &d.lora {
                     out.insert(
                         update_name(self.first + bi, t),
-                        (at.as_tensor().t()?.contiguous()?, bt.as_tensor().t()?.contiguous()?),
+                        (
+                            at.as_tensor().t()?.contiguous()?,
+                            bt.as_tensor().t()?.contiguous()?,
+                        ),
                     );
                 }
             }
@@ -695,7 +712,12 @@ struct CheckpointJson {
     best_epoch: usize,
 }
 
-fn save_checkpoint(dir: &Path, model: &Model, meta: &CheckpointJson, best: Option<&BTreeMap<String, (Tensor, Tensor)>>) -> Result<()> {
+fn save_checkpoint(
+    dir: &Path,
+    model: &Model,
+    meta: &CheckpointJson,
+    best: Option<&BTreeMap<String, (Tensor, Tensor)>>,
+) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut t: HashMap<String, Tensor> = model
         .named_vars()
@@ -710,8 +732,7 @@ fn save_checkpoint(dir: &Path, model: &Model, meta: &CheckpointJson, best: Optio
     }
     let tmp = dir.join("checkpoint.safetensors.tmp");
     candle_core::safetensors::save(&t, &tmp)?;
-    std::fs::rename(&tmp, dir.join("checkpoint.safetensors"))
-        .map_err(|e| Error::io(dir, e))?;
+    std::fs::rename(&tmp, dir.join("checkpoint.safetensors")).map_err(|e| Error::io(dir, e))?;
     crate::model::heads::write_json(
         &dir.join("checkpoint.json"),
         &serde_json::to_value(meta).expect("checkpoint json"),
@@ -724,7 +745,10 @@ fn load_checkpoint(
     dir: &Path,
     model: &Model,
 ) -> Result<Option<(CheckpointJson, Option<BTreeMap<String, (Tensor, Tensor)>>)>> {
-    let (wpath, jpath) = (dir.join("checkpoint.safetensors"), dir.join("checkpoint.json"));
+    let (wpath, jpath) = (
+        dir.join("checkpoint.safetensors"),
+        dir.join("checkpoint.json"),
+    );
     if !wpath.is_file() || !jpath.is_file() {
         return Ok(None);
     }
@@ -739,16 +763,20 @@ fn load_checkpoint(
         var.set(&v)?;
     }
     let mut best = BTreeMap::new();
-    let names: Vec<String> = t.keys().filter(|k| k.ends_with(".lora_a")).cloned().collect();
+    let names: Vec<String> = t
+        .keys()
+        .filter(|k| k.ends_with(".lora_a"))
+        .cloned()
+        .collect();
     for a_name in names {
         let base = a_name
             .trim_start_matches("best.")
             .trim_end_matches(".lora_a")
             .to_string();
         let a = t.remove(&a_name).expect("listed");
-        let b = t
-            .remove(&format!("best.{base}.lora_b"))
-            .ok_or_else(|| Error::model(format!("{}: missing best.{base}.lora_b", wpath.display())))?;
+        let b = t.remove(&format!("best.{base}.lora_b")).ok_or_else(|| {
+            Error::model(format!("{}: missing best.{base}.lora_b", wpath.display()))
+        })?;
         best.insert(base, (a, b));
     }
     Ok(Some((meta, (!best.is_empty()).then_some(best))))
@@ -761,7 +789,10 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         cfg.seed = s;
     }
     if cfg.task != "adapter" {
-        return Err(Error::invalid("task", "an adapter config has task = \"adapter\""));
+        return Err(Error::invalid(
+            "task",
+            "an adapter config has task = \"adapter\"",
+        ));
     }
     let roots = args.sources.roots();
     let models_dir = &args.output;
@@ -787,7 +818,10 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         },
     )?;
     let cpu = enc.cpu_model().ok_or_else(|| {
-        Error::invalid("precision", "adapter training needs --precision int8 or f32")
+        Error::invalid(
+            "precision",
+            "adapter training needs --precision int8 or f32",
+        )
     })?;
     let dims = cpu.dims().clone();
     let (weights, sha) = crate::model::encoder::block_weights(&source)?;
@@ -949,9 +983,16 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             meta.dev
         )));
     };
-    let version = format!("adapter-{}-{}", super::today().replace('-', ""), cfg.hash()[..8].to_string());
+    let version = format!(
+        "adapter-{}-{}",
+        super::today().replace('-', ""),
+        cfg.hash()[..8].to_string()
+    );
     let mut extra = BTreeMap::new();
-    extra.insert("config".into(), serde_json::to_value(&cfg).expect("config json"));
+    extra.insert(
+        "config".into(),
+        serde_json::to_value(&cfg).expect("config json"),
+    );
     extra.insert(
         "training".into(),
         serde_json::json!({
@@ -1036,9 +1077,24 @@ mod tests {
             m.insert(name, Tensor::from_vec(v, shape, &Device::Cpu).unwrap());
         };
         let (h, ff) = (dims.hidden, dims.ff);
-        put("embeddings.word_embeddings.weight".into(), &[dims.vocab, h], 0.0, 1.0);
-        put("embeddings.position_embeddings.weight".into(), &[dims.max_positions, h], 0.0, 0.3);
-        put("embeddings.token_type_embeddings.weight".into(), &[2, h], 0.0, 0.1);
+        put(
+            "embeddings.word_embeddings.weight".into(),
+            &[dims.vocab, h],
+            0.0,
+            1.0,
+        );
+        put(
+            "embeddings.position_embeddings.weight".into(),
+            &[dims.max_positions, h],
+            0.0,
+            0.3,
+        );
+        put(
+            "embeddings.token_type_embeddings.weight".into(),
+            &[2, h],
+            0.0,
+            0.1,
+        );
         put("embeddings.LayerNorm.weight".into(), &[h], 1.0, 0.1);
         put("embeddings.LayerNorm.bias".into(), &[h], 0.0, 0.1);
         for l in 0..dims.layers {
@@ -1084,7 +1140,12 @@ mod tests {
         }
     }
 
-    const SEQS: [&[u32]; 4] = [&[1, 5, 7, 2], &[1, 9, 3, 3, 8, 11, 2], &[1, 4, 2], &[1, 6, 6, 6, 2]];
+    const SEQS: [&[u32]; 4] = [
+        &[1, 5, 7, 2],
+        &[1, 9, 3, 3, 8, 11, 2],
+        &[1, 4, 2],
+        &[1, 6, 6, 6, 2],
+    ];
 
     fn states(cpu: &CpuBert, seqs: &[&[u32]], frozen: usize) -> States {
         let mut spans = Vec::new();
@@ -1101,7 +1162,10 @@ mod tests {
     }
 
     fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-        a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f32::max)
     }
 
     #[test]
@@ -1114,18 +1178,38 @@ mod tests {
         let st = states(&cpu, &SEQS, 1);
         let (x, m) = st.batch(&[0, 1, 2, 3]).unwrap();
         // B = 0: the adapted blocks are the frozen ones, padding and all.
-        let got = model.embed(&x, &m).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let got = model
+            .embed(&x, &m)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         assert!(max_diff(&got, &want) < 1e-4, "{}", max_diff(&got, &want));
 
         // Random updates: the training forward pass equals the merged weights' forward pass.
         let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        for (_, bt) in model.named_vars().iter().filter(|(n, _)| n.ends_with(".bt")) {
+        for (_, bt) in model
+            .named_vars()
+            .iter()
+            .filter(|(n, _)| n.ends_with(".bt"))
+        {
             let (r, out) = bt.as_tensor().dims2().unwrap();
             let v: Vec<f32> = (0..r * out).map(|_| rng.random::<f32>() - 0.5).collect();
-            bt.set(&Tensor::from_vec(v, (r, out), &Device::Cpu).unwrap()).unwrap();
+            bt.set(&Tensor::from_vec(v, (r, out), &Device::Cpu).unwrap())
+                .unwrap();
         }
-        let adapted = model.embed(&x, &m).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
-        assert!(max_diff(&adapted, &want) > 1e-2, "the updates must change the output");
+        let adapted = model
+            .embed(&x, &m)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert!(
+            max_diff(&adapted, &want) > 1e-2,
+            "the updates must change the output"
+        );
         let meta = AdapterJson {
             version: "t".into(),
             rank: cfg.rank,
@@ -1145,7 +1229,11 @@ mod tests {
         adapter.merge_into(&mut merged).unwrap();
         let cpu2 = CpuBert::load(dims, &mut Src(merged), None, DenseMode::F32).unwrap();
         let want2 = cpu2.embed(&SEQS);
-        assert!(max_diff(&adapted, &want2) < 1e-4, "{}", max_diff(&adapted, &want2));
+        assert!(
+            max_diff(&adapted, &want2) < 1e-4,
+            "{}",
+            max_diff(&adapted, &want2)
+        );
     }
 
     #[test]
@@ -1171,7 +1259,11 @@ mod tests {
             train: (0..32)
                 .map(|i| Sample {
                     text: String::new(),
-                    y: if i % 2 == 0 { vec![0.0, 1.0] } else { vec![1.0, 0.0] },
+                    y: if i % 2 == 0 {
+                        vec![0.0, 1.0]
+                    } else {
+                        vec![1.0, 0.0]
+                    },
                     mask: vec![true; 2],
                     weight: 1.0,
                 })
@@ -1190,19 +1282,38 @@ mod tests {
         let (x, m) = st.batch(&idx).unwrap();
         let mut opt = AdamW::new(
             [model.lora_vars(), model.head_vars()].concat(),
-            ParamsAdamW { lr: 1e-2, weight_decay: 0.0, ..ParamsAdamW::default() },
+            ParamsAdamW {
+                lr: 1e-2,
+                weight_decay: 0.0,
+                ..ParamsAdamW::default()
+            },
         )
         .unwrap();
         let mut losses = Vec::new();
         for _ in 0..40 {
-            let l = loss(&task, &model.logits(0, &model.embed(&x, &m).unwrap()).unwrap(), &idx).unwrap();
+            let l = loss(
+                &task,
+                &model.logits(0, &model.embed(&x, &m).unwrap()).unwrap(),
+                &idx,
+            )
+            .unwrap();
             losses.push(l.to_scalar::<f32>().unwrap());
             opt.backward_step(&l).unwrap();
         }
-        assert!((losses[0] - std::f32::consts::LN_2).abs() < 1e-4, "{losses:?}");
+        assert!(
+            (losses[0] - std::f32::consts::LN_2).abs() < 1e-4,
+            "{losses:?}"
+        );
         assert!(losses[39] < 0.5 * losses[0], "{losses:?}");
         // The adapter itself moved, not only the head.
-        assert!(model.updates().unwrap().values().any(|(_, b)| b.abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap() > 0.0));
+        assert!(model.updates().unwrap().values().any(|(_, b)| b
+            .abs()
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+            > 0.0));
     }
 
     #[test]
@@ -1213,9 +1324,17 @@ mod tests {
             y,
             weight: 1.0,
         };
-        let train = vec![s(vec![1.0, 0.0]), s(vec![1.0, 0.0]), s(vec![1.0, 0.0]), s(vec![0.0, 1.0])];
+        let train = vec![
+            s(vec![1.0, 0.0]),
+            s(vec![1.0, 0.0]),
+            s(vec![1.0, 0.0]),
+            s(vec![0.0, 1.0]),
+        ];
         let w = class_weights(HeadKind::Softmax, &train, 2);
-        assert!((w[0] - 4.0 / 6.0).abs() < 1e-6 && (w[1] - 2.0).abs() < 1e-6, "{w:?}");
+        assert!(
+            (w[0] - 4.0 / 6.0).abs() < 1e-6 && (w[1] - 2.0).abs() < 1e-6,
+            "{w:?}"
+        );
         let w = class_weights(HeadKind::Sigmoid, &train, 2);
         assert_eq!(w, vec![1.0, 3.0]);
         assert_eq!(class_weights(HeadKind::Score, &train, 2), vec![1.0, 1.0]);
@@ -1225,7 +1344,13 @@ mod tests {
     fn softplus_is_stable_and_exact() {
         let x = Tensor::new(&[-100f32, -1.0, 0.0, 1.0, 100.0], &Device::Cpu).unwrap();
         let y = softplus(&x).unwrap().to_vec1::<f32>().unwrap();
-        let want = [0.0f32, 0.313_261_7, std::f32::consts::LN_2, 1.313_261_7, 100.0];
+        let want = [
+            0.0f32,
+            0.313_261_7,
+            std::f32::consts::LN_2,
+            1.313_261_7,
+            100.0,
+        ];
         for (a, b) in y.iter().zip(want) {
             assert!((a - b).abs() < 1e-5, "{y:?}");
         }

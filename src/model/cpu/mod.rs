@@ -346,7 +346,11 @@ impl CpuBert {
     /// Token states after the first `layers` blocks, packed `[total tokens][hidden]` in the
     /// order of `seqs` (adapter training caches them below the adapted layers).
     pub fn hidden_states(&self, seqs: &[&[u32]], layers: usize) -> Vec<f32> {
-        assert!(layers <= self.dims.layers, "the model has {} layers", self.dims.layers);
+        assert!(
+            layers <= self.dims.layers,
+            "the model has {} layers",
+            self.dims.layers
+        );
         if seqs.iter().all(|s| s.is_empty()) {
             return Vec::new();
         }

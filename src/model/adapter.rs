@@ -32,6 +32,9 @@ pub const TARGETS: [&str; 6] = [
     "output.dense",
 ];
 
+/// Low-rank updates by layer name (`encoder.layer.L.<target>`): (A `[rank, in]`, B `[out, rank]`).
+pub type Updates = BTreeMap<String, (Tensor, Tensor)>;
+
 /// The JSON side of an adapter.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AdapterJson {
@@ -54,8 +57,8 @@ pub struct Adapter {
     pub meta: AdapterJson,
     /// sha256 of `adapter.safetensors`.
     pub sha256: String,
-    /// `encoder.layer.L.<target>` -> (A `[rank, in]`, B `[out, rank]`), f32 on the CPU.
-    pub updates: BTreeMap<String, (Tensor, Tensor)>,
+    /// f32 on the CPU.
+    pub updates: Updates,
 }
 
 /// Name of a target's update in the safetensors file.
@@ -132,11 +135,7 @@ impl Adapter {
     }
 
     /// Writes `<dir>/adapter.{safetensors,json}`; returns the weights' sha256.
-    pub fn save(
-        dir: &Path,
-        meta: &AdapterJson,
-        updates: &BTreeMap<String, (Tensor, Tensor)>,
-    ) -> Result<String> {
+    pub fn save(dir: &Path, meta: &AdapterJson, updates: &Updates) -> Result<String> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let mut tensors: HashMap<String, Tensor> = HashMap::new();
         for (name, (a, b)) in updates {
@@ -212,7 +211,7 @@ pub fn pinned(models_dir: &Path) -> Result<Option<Arc<Adapter>>> {
 mod tests {
     use super::*;
 
-    fn tiny(rank: usize) -> (AdapterJson, BTreeMap<String, (Tensor, Tensor)>) {
+    fn tiny(rank: usize) -> (AdapterJson, Updates) {
         let meta = AdapterJson {
             version: "adapter-test".into(),
             rank,
@@ -296,12 +295,11 @@ mod tests {
         assert!(e.contains("rank is 3"), "{e}");
         // A tensor that adapter.json does not name.
         meta.rank = 2;
-        meta.layers = vec![];
-        super::super::heads::write_json(
-            &dir.path().join(ADAPTER_JSON_FILE),
-            &serde_json::to_value(&meta).unwrap(),
-        )
-        .unwrap();
-        assert!(Adapter::load(dir.path()).is_err());
+        let mut more = u.clone();
+        let (a, b) = u.values().next().unwrap().clone();
+        more.insert(update_name(0, "attention.self.query"), (a, b));
+        Adapter::save(dir.path(), &meta, &more).unwrap();
+        let e = Adapter::load(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("encoder.layer.0.attention.self.query"), "{e}");
     }
 }

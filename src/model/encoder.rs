@@ -242,10 +242,7 @@ impl Encoder {
                 let (mut map, sha) = match tensors {
                     Weights::Map(map) => (map, sha256),
                     Weights::Safetensors(path) => {
-                        let mmap = map_file(&path)?;
-                        let sha = sha256_hex(&mmap);
-                        let map = candle_core::safetensors::load_buffer(&mmap, &device)
-                            .map_err(|e| Error::model(format!("{}: {e}", path.display())))?;
+                        let (map, sha) = read_safetensors(&path, &device)?;
                         (map, Some(sha))
                     }
                 };
@@ -286,10 +283,7 @@ impl Encoder {
                 let (map, sha) = match weights {
                     Weights::Map(map) => (map, sha256),
                     Weights::Safetensors(path) => {
-                        let mmap = map_file(&path)?;
-                        let sha = sha256_hex(&mmap);
-                        let map = candle_core::safetensors::load_buffer(&mmap, &Device::Cpu)
-                            .map_err(|e| Error::model(format!("{}: {e}", path.display())))?;
+                        let (map, sha) = read_safetensors(&path, &Device::Cpu)?;
                         (map, Some(sha))
                     }
                 };
@@ -544,6 +538,14 @@ pub(crate) fn map_file(path: &Path) -> Result<memmap2::Mmap> {
     unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))
 }
 
+/// Every tensor of a safetensors file, and the file's sha256.
+fn read_safetensors(path: &Path, device: &Device) -> Result<(HashMap<String, Tensor>, String)> {
+    let mmap = map_file(path)?;
+    let map = candle_core::safetensors::load_buffer(&mmap, device)
+        .map_err(|e| Error::model(format!("{}: {e}", path.display())))?;
+    Ok((map, sha256_hex(&mmap)))
+}
+
 /// The bundle's `bundle.json`, if any.
 fn bundle_meta(dir: &Path) -> Result<Option<serde_json::Value>> {
     let p = dir.join(BUNDLE_META_FILE);
@@ -560,25 +562,24 @@ fn bundle_meta(dir: &Path) -> Result<Option<serde_json::Value>> {
 /// (the word embeddings are left out), and the base weights' sha256: what adapter training
 /// runs its adapted layers on.
 pub fn block_weights(source: &ModelSource) -> Result<(HashMap<String, Tensor>, String)> {
-    let (tensors, sha) = match source {
+    let files = match source {
         ModelSource::Bundle(dir) => {
             let parts = read_bundle(dir, &Device::Cpu, true)?;
-            (parts.tensors, parts.sha256)
+            return keep_blocks(parts.tensors, parts.sha256);
         }
-        ModelSource::Dir(_) | ModelSource::Hub { .. } => {
-            let files = match source {
-                ModelSource::Dir(dir) => HfFiles::in_dir(dir)?,
-                ModelSource::Hub { repo, revision } => {
-                    resolve_hub(repo, revision, &HubOptions::from_env())?
-                }
-                ModelSource::Bundle(_) => unreachable!("handled above"),
-            };
-            let mmap = map_file(&files.weights)?;
-            let map = candle_core::safetensors::load_buffer(&mmap, &Device::Cpu)
-                .map_err(|e| Error::model(format!("{}: {e}", files.weights.display())))?;
-            (map, sha256_hex(&mmap))
+        ModelSource::Dir(dir) => HfFiles::in_dir(dir)?,
+        ModelSource::Hub { repo, revision } => {
+            resolve_hub(repo, revision, &HubOptions::from_env())?
         }
     };
+    let (tensors, sha) = read_safetensors(&files.weights, &Device::Cpu)?;
+    keep_blocks(tensors, sha)
+}
+
+fn keep_blocks(
+    tensors: HashMap<String, Tensor>,
+    sha: String,
+) -> Result<(HashMap<String, Tensor>, String)> {
     let mut out = HashMap::new();
     for (name, t) in tensors {
         let name = name.strip_prefix("bert.").unwrap_or(&name).to_string();

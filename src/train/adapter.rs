@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use super::config::TrainConfig;
 use super::{metrics, source_seed, TrainArgs};
-use crate::model::adapter::{update_name, Adapter, AdapterJson, AdapterPin, TARGETS};
+use crate::model::adapter::{update_name, Adapter, AdapterJson, AdapterPin, Updates, TARGETS};
 use crate::model::heads::{HeadKind, LinearHead, Manifest};
 use crate::model::{Encoder, EncoderOptions};
 use crate::{Error, Result};
@@ -556,7 +556,7 @@ impl Model {
     }
 
     /// The low-rank updates as the adapter file stores them: A `[rank, in]`, B `[out, rank]`.
-    fn updates(&self) -> Result<BTreeMap<String, (Tensor, Tensor)>> {
+    fn updates(&self) -> Result<Updates> {
         let mut out = BTreeMap::new();
         for (bi, b) in self.blocks.iter().enumerate() {
             for (t, d) in TARGETS.iter().zip([&b.q, &b.k, &b.v, &b.o, &b.i, &b.out]) {
@@ -684,7 +684,7 @@ fn epoch_batches(
     cfg: &AdapterConfig,
     epoch: usize,
 ) -> Vec<(usize, Vec<usize>)> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed ^ (epoch as u64 + 1) * 0x9e37_79b9);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.seed ^ ((epoch as u64 + 1) * 0x9e37_79b9));
     let mut out = Vec::new();
     for (ti, task) in tasks.iter().enumerate() {
         let mut idx: Vec<usize> = (0..task.train.len()).collect();
@@ -716,7 +716,7 @@ fn save_checkpoint(
     dir: &Path,
     model: &Model,
     meta: &CheckpointJson,
-    best: Option<&BTreeMap<String, (Tensor, Tensor)>>,
+    best: Option<&Updates>,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut t: HashMap<String, Tensor> = model
@@ -740,11 +740,7 @@ fn save_checkpoint(
 }
 
 /// Restores vars (and the best adapter so far) from a checkpoint; `None` when there is none.
-#[allow(clippy::type_complexity)]
-fn load_checkpoint(
-    dir: &Path,
-    model: &Model,
-) -> Result<Option<(CheckpointJson, Option<BTreeMap<String, (Tensor, Tensor)>>)>> {
+fn load_checkpoint(dir: &Path, model: &Model) -> Result<Option<(CheckpointJson, Option<Updates>)>> {
     let (wpath, jpath) = (
         dir.join("checkpoint.safetensors"),
         dir.join("checkpoint.json"),
@@ -986,7 +982,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let version = format!(
         "adapter-{}-{}",
         super::today().replace('-', ""),
-        cfg.hash()[..8].to_string()
+        &cfg.hash()[..8]
     );
     let mut extra = BTreeMap::new();
     extra.insert(

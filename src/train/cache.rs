@@ -346,8 +346,15 @@ mod tests {
     fn key_depends_on_texts_prefix_and_tokens() {
         let c = Path::new("/c");
         let t = vec!["a".to_string()];
-        let base = dataset_dir(c, "abcdef0123456789ff", "go/train", 256, "query: ", &t);
-        assert!(base.starts_with("/c/abcdef0123456789"));
+        let base = dataset_dir(
+            c,
+            "abcdef0123456789-a0123456789ab",
+            "go/train",
+            256,
+            "query: ",
+            &t,
+        );
+        assert!(base.starts_with("/c/abcdef0123456789-a0123456789ab"));
         assert!(base
             .file_name()
             .unwrap()
@@ -356,17 +363,24 @@ mod tests {
             .starts_with("go_train-t256-"));
         assert_ne!(
             base,
-            dataset_dir(c, "abcdef0123456789ff", "go/train", 128, "query: ", &t)
+            dataset_dir(
+                c,
+                "abcdef0123456789-a0123456789ab",
+                "go/train",
+                128,
+                "query: ",
+                &t
+            )
         );
         assert_ne!(
             base,
-            dataset_dir(c, "abcdef0123456789ff", "go/train", 256, "", &t)
+            dataset_dir(c, "abcdef0123456789-a0123456789ab", "go/train", 256, "", &t)
         );
         assert_ne!(
             base,
             dataset_dir(
                 c,
-                "abcdef0123456789ff",
+                "abcdef0123456789-a0123456789ab",
                 "go/train",
                 256,
                 "query: ",

@@ -73,8 +73,9 @@ pub struct ModelArgs {
     pub device: DeviceSpec,
 
     /// Encoder forward pass: auto (int8 on CPU, candle on CUDA), int8 (packed CPU encoder with
-    /// 8-bit dense layers, fastest), f32 (packed CPU encoder in f32) or candle (candle's
-    /// BertModel on padded batches, the reference).
+    /// 8-bit dense layers, fastest), f32 (packed CPU encoder in f32), candle (candle's BERT
+    /// layers on padded batches, f32, the reference), f16 or bf16 (the same in half precision,
+    /// for GPUs).
     #[arg(long, env = "RAPPORT_PRECISION", default_value = "auto")]
     pub precision: crate::model::Precision,
 

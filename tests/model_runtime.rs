@@ -598,6 +598,8 @@ fn default_precision_is_int8_on_cpu_and_names_parse() {
         ("int8", Precision::Int8),
         ("F32", Precision::F32),
         ("candle", Precision::Candle),
+        ("f16", Precision::F16),
+        ("BF16", Precision::Bf16),
     ] {
         assert_eq!(s.parse::<Precision>().unwrap(), p);
     }
@@ -620,6 +622,33 @@ fn packed_f32_equals_candle_bert_on_tiny_models() {
         }
         // packing gives the same as one by one (and so as padding, which candle does)
         assert_batched_equals_single(&fast, TEXTS);
+    }
+}
+
+/// candle's `BertModel` adds `0 * -inf = NaN` to every real token's attention scores in f16
+/// and bf16 (its mask is `(1 - mask) * f32::MIN` in the model's dtype), so a padded batch came
+/// out all NaN; the candle forward pass builds a finite mask of its own.
+#[test]
+fn half_precision_candle_is_finite_and_close_to_f32_with_padding() {
+    let (tmp, dir) = tiny_dir(24);
+    let bundle = tmp.path().join("bundle");
+    tiny::write_tiny_bundle(&bundle, 24);
+    for src in [ModelSource::Dir(dir), ModelSource::Bundle(bundle)] {
+        let reference = embed_all(&load_with(&src, Precision::F32), TEXTS);
+        for (precision, floor) in [(Precision::F16, 0.999), (Precision::Bf16, 0.99)] {
+            let enc = load_with(&src, precision);
+            assert_eq!(enc.info().precision, precision);
+            assert!(precision.candle_dtype().is_some());
+            // TEXTS differ in length, so every batch but the longest text's row is padded
+            let half = embed_all(&enc, TEXTS);
+            assert!(
+                half.iter().flatten().all(|x| x.is_finite()),
+                "{src} {precision}: non-finite embedding"
+            );
+            let (mean, min) = cosines(&half, &reference);
+            eprintln!("{src} tiny {precision} vs f32: mean cosine {mean:.5}, min {min:.5}");
+            assert!(min > floor, "{src} {precision} vs f32 min cosine {min}");
+        }
     }
 }
 

@@ -156,7 +156,12 @@ fn forward(
     encoder: &Encoder,
     heads: &HeadSet,
 ) -> Result<Vec<Vec<Vec<f32>>>> {
-    let emb = encoder.embed(tokens)?;
+    // The heads are small products ([B, hidden] x [hidden, C]) whose results are wanted on the
+    // host: on a GPU, one read-back of the embeddings and the heads on the CPU replace each
+    // head's weight uploads, kernels and read-back (a no-op on the CPU).
+    let emb = encoder
+        .embed(tokens)?
+        .to_device(&candle_core::Device::Cpu)?;
     let mut per_item = vec![Vec::new(); tokens.len()];
     for head in heads.heads() {
         for (slot, probs) in per_item.iter_mut().zip(head.probabilities(&emb)?) {

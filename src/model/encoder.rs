@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, D};
 use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{self, BertModel};
+use candle_transformers::models::bert;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokenizers::{PostProcessor, Tokenizer, TruncationDirection};
@@ -61,8 +61,13 @@ pub enum Precision {
     Int8,
     /// The packed CPU encoder in f32: equal to `candle` within 1e-4, faster on CPU.
     F32,
-    /// candle-transformers' `BertModel` on padded batches (the reference; the CUDA path).
+    /// candle-transformers' BERT layers on padded batches, f32 (the reference; the CUDA path).
     Candle,
+    /// The same as `Candle` with weights and activations in f16 (for GPUs; runs, slowly, on
+    /// CPU too). Pooling and normalisation stay f32.
+    F16,
+    /// The same as `Candle` in bf16.
+    Bf16,
 }
 
 impl Precision {
@@ -72,6 +77,17 @@ impl Precision {
             Precision::Auto if device.is_cpu() => Precision::Int8,
             Precision::Auto => Precision::Candle,
             p => p,
+        }
+    }
+
+    /// The dtype of the candle forward pass (padded batches) this precision runs, `None` for
+    /// the packed CPU encoder.
+    pub fn candle_dtype(self) -> Option<DType> {
+        match self {
+            Precision::Candle => Some(DType::F32),
+            Precision::F16 => Some(DType::F16),
+            Precision::Bf16 => Some(DType::BF16),
+            Precision::Auto | Precision::Int8 | Precision::F32 => None,
         }
     }
 }
@@ -84,8 +100,10 @@ impl std::str::FromStr for Precision {
             "int8" => Ok(Precision::Int8),
             "f32" => Ok(Precision::F32),
             "candle" => Ok(Precision::Candle),
+            "f16" => Ok(Precision::F16),
+            "bf16" => Ok(Precision::Bf16),
             _ => Err(format!(
-                "unknown precision {s:?}: expected auto, int8, f32 or candle"
+                "unknown precision {s:?}: expected auto, int8, f32, candle, f16 or bf16"
             )),
         }
     }
@@ -98,6 +116,8 @@ impl std::fmt::Display for Precision {
             Precision::Int8 => "int8",
             Precision::F32 => "f32",
             Precision::Candle => "candle",
+            Precision::F16 => "f16",
+            Precision::Bf16 => "bf16",
         })
     }
 }
@@ -161,8 +181,101 @@ impl std::fmt::Debug for Encoder {
 
 /// The forward pass.
 enum Backend {
-    Candle(BertModel),
+    Candle(CandleBert),
     Cpu(CpuBert),
+}
+
+/// candle-transformers' BERT layers (`bert::BertEncoder`) behind embeddings and an attention
+/// mask of our own. candle's `BertModel` builds its additive mask as `(1 - mask) * f32::MIN`
+/// in the model's dtype: in f16 and bf16 `f32::MIN` becomes -inf and every real token gets
+/// `0 * -inf = NaN`, so every embedding of a padded batch is NaN. Here the mask is built in f32
+/// with the dtype's finite minimum (as transformers does) and then converted; in f32 the result
+/// equals `BertModel`'s bit for bit.
+struct CandleBert {
+    word: candle_nn::Embedding,
+    /// [max_positions, hidden]
+    position: Tensor,
+    /// Row 0 of the token type embeddings (every token has type 0), [hidden].
+    token_type0: Tensor,
+    layer_norm: candle_nn::LayerNorm,
+    encoder: bert::BertEncoder,
+    dtype: DType,
+}
+
+impl CandleBert {
+    /// Loads from the root of `vb`, else under `bert.` or the config's `model_type` (as
+    /// `BertModel::load` does).
+    fn load(vb: VarBuilder, config: &bert::Config) -> candle_core::Result<CandleBert> {
+        let first = match Self::load_at(vb.clone(), config) {
+            Ok(m) => return Ok(m),
+            Err(e) => e,
+        };
+        let mut prefixes = vec!["bert"];
+        if let Some(t) = config.model_type.as_deref() {
+            if t != "bert" {
+                prefixes.push(t);
+            }
+        }
+        for p in prefixes {
+            if let Ok(m) = Self::load_at(vb.pp(p), config) {
+                return Ok(m);
+            }
+        }
+        Err(first)
+    }
+
+    fn load_at(vb: VarBuilder, config: &bert::Config) -> candle_core::Result<CandleBert> {
+        let h = config.hidden_size;
+        let e = vb.pp("embeddings");
+        let word = candle_nn::embedding(config.vocab_size, h, e.pp("word_embeddings"))?;
+        let position = e
+            .pp("position_embeddings")
+            .get((config.max_position_embeddings, h), "weight")?;
+        let token_type0 = e
+            .pp("token_type_embeddings")
+            .get((config.type_vocab_size, h), "weight")?
+            .get(0)?;
+        let layer_norm = candle_nn::layer_norm(h, config.layer_norm_eps, e.pp("LayerNorm"))?;
+        let encoder = bert::BertEncoder::load(vb.pp("encoder"), config)?;
+        Ok(CandleBert {
+            word,
+            position,
+            token_type0,
+            layer_norm,
+            encoder,
+            dtype: vb.dtype(),
+        })
+    }
+
+    /// `ids` [b, len] u32, `mask` [b, len] of 1 (token) and 0 (padding) -> [b, len, hidden] in
+    /// the model's dtype.
+    fn forward(&self, ids: &Tensor, mask: &[f32], device: &Device) -> candle_core::Result<Tensor> {
+        use candle_core::Module;
+        let (b, len) = ids.dims2()?;
+        let x = self
+            .word
+            .forward(ids)?
+            .broadcast_add(&self.token_type0)?
+            .broadcast_add(&self.position.narrow(0, 0, len)?)?;
+        let x = self.layer_norm.forward(&x)?;
+        let neg = additive_mask_min(self.dtype);
+        let additive: Vec<f32> = mask
+            .iter()
+            .map(|&m| if m > 0.0 { 0.0 } else { neg })
+            .collect();
+        let additive = Tensor::from_vec(additive, (b, 1, 1, len), device)?.to_dtype(self.dtype)?;
+        self.encoder.forward(&x, &additive)
+    }
+}
+
+/// The finite minimum of `dtype` (`torch.finfo(dtype).min`), added to the attention scores of
+/// padding.
+fn additive_mask_min(dtype: DType) -> f32 {
+    match dtype {
+        DType::F16 => half::f16::MIN.to_f32(),
+        DType::BF16 => half::bf16::MIN.to_f32(),
+        _ => f32::MIN,
+    }
 }
 
 /// Weights plus everything needed to build the encoder, whatever the source.
@@ -191,16 +304,17 @@ impl Encoder {
     pub fn load(source: &ModelSource, opts: &EncoderOptions) -> Result<Encoder> {
         let t0 = Instant::now();
         let precision = opts.precision.resolve(&opts.device);
-        if precision != Precision::Candle && !opts.device.is_cpu() {
+        let candle = precision.candle_dtype().is_some();
+        if !candle && !opts.device.is_cpu() {
             return Err(Error::invalid(
                 "precision",
-                format!("{precision} runs on the CPU only; use auto or candle with a GPU"),
+                format!(
+                    "{precision} runs on the CPU only; use auto, candle, f16 or bf16 with a GPU"
+                ),
             ));
         }
         let loaded = match source {
-            ModelSource::Bundle(dir) => {
-                load_bundle(dir, &opts.device, precision != Precision::Candle)?
-            }
+            ModelSource::Bundle(dir) => load_bundle(dir, &opts.device, !candle)?,
             ModelSource::Dir(dir) => {
                 let files = HfFiles::in_dir(dir)?;
                 load_hf(&files, None, dir_name(dir))?
@@ -260,22 +374,22 @@ impl Encoder {
         let mismatch = |e: candle_core::Error| {
             Error::model(format!("{source}: weights do not match the config: {e}"))
         };
-        let (model, sha256) = match (tensors, precision) {
-            (Weights::Map(map), Precision::Candle) => {
-                let vb = VarBuilder::from_tensors(map, DType::F32, &device);
-                let model = BertModel::load(vb, &config).map_err(mismatch)?;
+        let (model, sha256) = match (tensors, precision.candle_dtype()) {
+            (Weights::Map(map), Some(dtype)) => {
+                let vb = VarBuilder::from_tensors(map, dtype, &device);
+                let model = CandleBert::load(vb, &config).map_err(mismatch)?;
                 (Backend::Candle(model), sha256)
             }
-            (Weights::Safetensors(path), Precision::Candle) => {
+            (Weights::Safetensors(path), Some(dtype)) => {
                 // The tensors are copied out of the mapping before it is dropped.
                 let mmap = map_file(&path)?;
                 let sha = sha256_hex(&mmap);
-                let vb = VarBuilder::from_slice_safetensors(&mmap, DType::F32, &device)
+                let vb = VarBuilder::from_slice_safetensors(&mmap, dtype, &device)
                     .map_err(|e| Error::model(format!("{}: {e}", path.display())))?;
-                let model = BertModel::load(vb, &config).map_err(mismatch)?;
+                let model = CandleBert::load(vb, &config).map_err(mismatch)?;
                 (Backend::Candle(model), Some(sha))
             }
-            (weights, precision) => {
+            (weights, None) => {
                 let mode = match precision {
                     Precision::F32 => DenseMode::F32,
                     _ => DenseMode::Int8,
@@ -448,9 +562,10 @@ impl Encoder {
             mask.extend(std::iter::repeat_n(0f32, len - t.ids.len()));
         }
         let ids = Tensor::from_vec(ids, (b, len), &self.device)?;
+        let out = model
+            .forward(&ids, &mask, &self.device)?
+            .to_dtype(DType::F32)?; // [b, len, hidden]
         let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
-        let type_ids = ids.zeros_like()?;
-        let out = model.forward(&ids, &type_ids, Some(&mask))?; // [b, len, hidden]
         let summed = out.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?; // [b, hidden]
         let counts = mask.sum_keepdim(1)?; // [b, 1]
         let mean = summed.broadcast_div(&counts)?;

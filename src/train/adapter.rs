@@ -522,20 +522,10 @@ impl Model {
                 .contiguous()?
                 .reshape((b * t, h))?;
             let a = blk.o.forward(&ctx, self.scale)?;
-            x = candle_nn::ops::layer_norm_slow(
-                &(a + &x)?,
-                &blk.ln1.0,
-                &blk.ln1.1,
-                self.eps as f32,
-            )?;
+            x = self.add_norm(a, &x, &blk.ln1)?;
             let inter = blk.i.forward(&x, self.scale)?.gelu_erf()?;
             let o = blk.out.forward(&inter, self.scale)?;
-            x = candle_nn::ops::layer_norm_slow(
-                &(o + &x)?,
-                &blk.ln2.0,
-                &blk.ln2.1,
-                self.eps as f32,
-            )?;
+            x = self.add_norm(o, &x, &blk.ln2)?;
         }
         let x = x.reshape((b, t, h))?;
         let m = mask.unsqueeze(2)?;
@@ -546,6 +536,16 @@ impl Model {
             .sqrt()?
             .clamp(1e-12f32, f32::MAX)?;
         Ok(mean.broadcast_div(&norm)?)
+    }
+
+    /// `LN(y + x)`: the residual add and layer norm closing each half of a block.
+    fn add_norm(&self, y: Tensor, x: &Tensor, ln: &(Tensor, Tensor)) -> Result<Tensor> {
+        Ok(candle_nn::ops::layer_norm_slow(
+            &(y + x)?,
+            &ln.0,
+            &ln.1,
+            self.eps as f32,
+        )?)
     }
 
     fn logits(&self, task: usize, emb: &Tensor) -> Result<Tensor> {

@@ -9,7 +9,7 @@ use clap::Args;
 use futures::{stream::FuturesOrdered, StreamExt};
 
 use crate::{
-    analysis::{blocking, Analyzer, Channel, MessageInput, TextFormat},
+    analysis::{blocking, evidence::EvidenceMode, Analyzer, Channel, MessageInput, TextFormat},
     config::ModelArgs,
     grpc::convert::{analysis_to_proto, message_from_proto},
     proto::v1 as pb,
@@ -248,12 +248,13 @@ pub async fn score(args: ScoreArgs) -> Result<()> {
         .expect("valid template")
         .progress_chars("=> "),
     );
-    // A message takes one queue slot per sequence: itself and, with evidence, up to
+    // A message takes one queue slot per sequence: itself and, with encoded evidence, up to
     // `evidence_max_sentences` stretches.
-    let per_message = if args.no_evidence {
+    let limits = analyzer.limits();
+    let per_message = if args.no_evidence || limits.evidence_mode == EvidenceMode::Pooled {
         1
     } else {
-        1 + analyzer.limits().evidence_max_sentences
+        1 + limits.evidence_max_sentences
     };
     let capacity = analyzer.engine().queue_capacity();
     let chunk = args

@@ -6,7 +6,7 @@ use std::{net::SocketAddr, path::PathBuf};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use crate::{Error, Result};
+use crate::{analysis::evidence::EvidenceMode, Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
 pub enum LogFormat {
@@ -83,12 +83,19 @@ pub struct ModelArgs {
     #[arg(long, env = "RAPPORT_MAX_TOKENS", default_value_t = 256)]
     pub max_tokens: usize,
 
-    /// Evidence: a message of several sentences has each sentence encoded on its own as well,
-    /// to cite the sentences behind each result. Past this many sentences, consecutive sentences
-    /// are grouped into this many stretches of about equal length. 0 turns evidence off (callers
+    /// Evidence: each sentence of a message of several is scored on its own as well, to cite
+    /// the sentences behind each result. Past this many sentences, consecutive sentences are
+    /// grouped into this many stretches of about equal length. 0 turns evidence off (callers
     /// can also skip it per call: `AnalysisOptions.skip_evidence`).
     #[arg(long, env = "RAPPORT_EVIDENCE_MAX_SENTENCES", default_value_t = 8)]
     pub evidence_max_sentences: usize,
+
+    /// How an evidence stretch is scored: pooled (the mean of the message's own final token
+    /// states over the stretch's tokens: no extra encoder work) or encoded (the stretch encoded
+    /// again on its own, beside the message: as it would score alone, at about twice the
+    /// encoder work for a message of several sentences).
+    #[arg(long, env = "RAPPORT_EVIDENCE_MODE", value_enum, default_value_t = EvidenceMode::Pooled)]
+    pub evidence_mode: EvidenceMode,
 
     /// Longest accepted text, in characters.
     #[arg(long, env = "RAPPORT_MAX_TEXT_CHARS", default_value_t = 20_000)]
@@ -120,7 +127,7 @@ fn default_heads_dir() -> PathBuf {
 #[derive(Args, Clone, Debug, Serialize)]
 pub struct EngineArgs {
     /// Sequences that may wait for inference at once (a message is one, plus one per evidence
-    /// stretch); past it, calls get RESOURCE_EXHAUSTED.
+    /// stretch with `--evidence-mode encoded`); past it, calls get RESOURCE_EXHAUSTED.
     #[arg(long, env = "RAPPORT_QUEUE_CAPACITY", default_value_t = 2048)]
     pub queue_capacity: usize,
 

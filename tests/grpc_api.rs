@@ -2,7 +2,7 @@
 //! health, reflection, every RPC's happy path and each bad input's error.
 mod common;
 
-use common::server::{message, start_tiny, SENTIMENT_LABELS};
+use common::server::{message, start, start_tiny, tiny_model_and_heads, SENTIMENT_LABELS};
 use rapport::proto::v1 as pb;
 use tokio_stream::StreamExt;
 use tonic::Code;
@@ -252,7 +252,8 @@ async fn score_stream_answers_in_order_and_stops_at_a_bad_message() {
 
 #[tokio::test]
 async fn over_capacity_gets_resource_exhausted_at_once() {
-    let server = start_tiny(&["--queue-capacity", "4"]).await;
+    // Encoded evidence takes queue room per sentence; pooled evidence takes none (below).
+    let server = start_tiny(&["--queue-capacity", "4", "--evidence-mode", "encoded"]).await;
     let started = std::time::Instant::now();
     let err = server
         .analyzer()
@@ -302,6 +303,24 @@ async fn over_capacity_gets_resource_exhausted_at_once() {
     let full = server.analyze_one(message("x", two)).await;
     assert!(full.evidence_tokens > 0 && full.abstentions.is_empty());
     server.stop().await.unwrap();
+    // Pooled, the sentences are read off the messages' own encoding: no room needed.
+    let server = start_tiny(&["--queue-capacity", "4"]).await;
+    let pooled = server
+        .analyzer()
+        .analyze(pb::AnalyzeRequest {
+            messages: vec![message("x", two); 4],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .analyses;
+    for a in &pooled {
+        assert_eq!(a.evidence_tokens, 0);
+        assert!(a.abstentions.is_empty(), "{:?}", a.abstentions);
+        assert!(!a.label_signals["emotions.joy"].evidence.is_empty());
+    }
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -329,6 +348,7 @@ async fn info_reports_models_labels_and_limits() {
     let limits = info.limits.unwrap();
     assert_eq!(limits.max_batch_messages, 256);
     assert_eq!(limits.evidence_max_sentences, 8);
+    assert_eq!(limits.evidence_mode, "pooled");
     server.stop().await.unwrap();
 }
 
@@ -506,8 +526,8 @@ fn signals(a: &pb::MessageAnalysis) -> Vec<(String, pb::Signal)> {
 }
 
 #[tokio::test]
-async fn evidence_cites_sentences_scored_alone_and_can_be_skipped() {
-    let server = start_tiny(&[]).await;
+async fn encoded_evidence_cites_sentences_scored_alone_and_can_be_skipped() {
+    let server = start_tiny(&["--evidence-mode", "encoded"]).await;
     // As the caller wrote each sentence (the first carries an address the pipeline redacts).
     let sentences = [
         "Thanks a lot for the quick fix, write to me at anna@example.com.",
@@ -665,27 +685,36 @@ async fn evidence_cites_sentences_scored_alone_and_can_be_skipped() {
 
     // A message cut at --max-tokens: evidence comes only from the sentences the encoding
     // reached, and the words past the cut are not encoded again.
-    let server = start_tiny(&["--max-tokens", "32"]).await;
     let long: Vec<String> = (0..12)
         .map(|i| format!("Sentence number {i} says the delivery was late again."))
         .collect();
-    let a = server.analyze_one(message("long", &long.join(" "))).await;
-    assert!(a.truncated);
-    assert_eq!(a.text.as_ref().unwrap().sentences.len(), 12);
-    assert!(
-        a.evidence_tokens > 0 && a.evidence_tokens <= 32,
-        "{}",
-        a.evidence_tokens
-    );
-    for (key, s) in signals(&a) {
-        for e in &s.evidence {
+    for mode in ["encoded", "pooled"] {
+        let server = start_tiny(&["--max-tokens", "32", "--evidence-mode", mode]).await;
+        let a = server.analyze_one(message("long", &long.join(" "))).await;
+        assert!(a.truncated);
+        assert_eq!(a.text.as_ref().unwrap().sentences.len(), 12);
+        if mode == "encoded" {
             assert!(
-                e.sentence + e.sentence_count <= 3,
-                "{key} cites past the cut: {e:?}"
+                a.evidence_tokens > 0 && a.evidence_tokens <= 32,
+                "{}",
+                a.evidence_tokens
             );
+        } else {
+            assert_eq!(a.evidence_tokens, 0);
         }
+        let mut cited = std::collections::BTreeSet::new();
+        for (key, s) in signals(&a) {
+            for e in &s.evidence {
+                assert!(
+                    e.sentence + e.sentence_count <= 3,
+                    "{mode}: {key} cites past the cut: {e:?}"
+                );
+                cited.insert(e.sentence);
+            }
+        }
+        assert!(cited.len() >= 2, "{mode}: {cited:?}");
+        server.stop().await.unwrap();
     }
-    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -719,9 +748,67 @@ async fn evidence_off_on_the_server_and_per_stream_message() {
         .map(|r| r.unwrap().analysis.unwrap())
         .collect()
         .await;
-    assert!(got[0].evidence_tokens > 0);
     assert!(signals(&got[0]).iter().all(|(_, s)| !s.evidence.is_empty()));
     assert_eq!(got[1].evidence_tokens, 0);
     assert!(signals(&got[1]).iter().all(|(_, s)| s.evidence.is_empty()));
+    server.stop().await.unwrap();
+}
+
+/// Pooled evidence (the default): each sentence is scored on the mean of its own tokens' final
+/// states in the message's encoding, nothing is encoded twice, and each score is the one the
+/// encoder and heads give that span (computed here with the library, apart from the server).
+#[tokio::test]
+async fn pooled_evidence_scores_each_sentence_from_the_message_encoding() {
+    use rapport::model::{token_span, Encoder, EncoderOptions, HeadSet, ModelSource};
+    let dir = tempfile::tempdir().unwrap();
+    let (model, heads_dir) = tiny_model_and_heads(dir.path());
+    let server = start(&model, &heads_dir, &[]).await;
+    let text = "Thanks a lot for the quick fix. But the app still crashes every time. \
+                Please call me back today.";
+    let mut m = message("m", text);
+    m.language_hint = "en".into();
+    let a = server.analyze_one(m).await;
+    assert_eq!(a.evidence_tokens, 0, "nothing encoded twice");
+    let report = a.text.as_ref().unwrap();
+    assert_eq!(report.redacted, text);
+    assert_eq!(report.sentences.len(), 3, "{:?}", report.sentences);
+
+    let encoder = Encoder::load(
+        &model.parse::<ModelSource>().unwrap(),
+        &EncoderOptions::default(),
+    )
+    .unwrap();
+    let heads = HeadSet::load(&heads_dir, encoder.info(), false).unwrap();
+    let (tokens, offsets) = encoder.tokenize_with_offsets(text).unwrap();
+    let spans: Vec<_> = report
+        .sentences
+        .iter()
+        .map(|s| token_span(&offsets, &(s.start as usize..s.end as usize)))
+        .collect();
+    let emb = encoder.embed_with_spans(&[&tokens], &[&spans]).unwrap();
+    let sentiment = heads.heads().find(|h| h.task == "sentiment").unwrap();
+    let probs = sentiment.probabilities(&emb).unwrap();
+    let expected = |row: usize, label: &str| {
+        probs[row][SENTIMENT_LABELS.iter().position(|l| *l == label).unwrap()]
+    };
+    for label in SENTIMENT_LABELS {
+        let s = &a.label_signals[&format!("sentiment.{label}")];
+        assert!((s.value - expected(0, label)).abs() < 1e-4, "{label}");
+        assert!(!s.evidence.is_empty(), "{label}");
+        for e in &s.evidence {
+            let own = expected(1 + e.sentence as usize, label);
+            assert!(
+                (e.score - own).abs() < 1e-4,
+                "{label} sentence {}: {} vs {own}",
+                e.sentence,
+                e.score
+            );
+        }
+        // the strongest sentence is cited first
+        let best = (0..3)
+            .max_by(|&i, &j| expected(1 + i, label).total_cmp(&expected(1 + j, label)))
+            .unwrap();
+        assert_eq!(s.evidence[0].sentence as usize, best, "{label}");
+    }
     server.stop().await.unwrap();
 }

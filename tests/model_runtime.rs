@@ -675,6 +675,108 @@ fn int8_is_close_to_f32_and_batch_independent_on_tiny_model() {
     assert!(outs.windows(2).all(|w| w[0] == w[1]));
 }
 
+/// Byte ranges of the sentences of `text`, cut after each ". " (the test texts are simple).
+fn sentence_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, _) in text.match_indices(". ") {
+        out.push(start..i + 1);
+        start = i + 2;
+    }
+    out.push(start..text.len());
+    out
+}
+
+/// Pooled evidence: a sentence's row is the mean of its own tokens' final states in the
+/// message, and rows for spans do not change the message rows.
+#[test]
+fn spans_pool_their_tokens_final_states_on_every_forward_pass() {
+    let (_tmp, dir) = tiny_dir(25);
+    let src = ModelSource::Dir(dir);
+    let texts = [TEXTS[1], TEXTS[4], "Thank you."];
+    let f32_enc = load_with(&src, Precision::F32);
+    let mut reference: Option<Vec<Vec<f32>>> = None;
+    for precision in [Precision::F32, Precision::Int8, Precision::Candle] {
+        let enc = load_with(&src, precision);
+        let mut toks = Vec::new();
+        let mut spans = Vec::new();
+        for text in texts {
+            let (t, offsets) = enc.tokenize_with_offsets(text).unwrap();
+            assert_eq!(t.ids, enc.tokenize(text).unwrap().ids, "{text}");
+            assert_eq!(offsets.len(), t.ids.len());
+            // [CLS], the prefix ("query", ":") and [SEP] come from no byte of the text
+            assert!(offsets[..3]
+                .iter()
+                .chain(offsets.last())
+                .all(Option::is_none));
+            for o in offsets.iter().flatten() {
+                assert!(!text[o.clone()].trim().is_empty(), "{text}: {o:?}");
+            }
+            let s: Vec<_> = sentence_ranges(text)
+                .iter()
+                .map(|r| rapport::model::token_span(&offsets, r))
+                .collect();
+            // the sentences' spans tile the text's own tokens, in order
+            assert_eq!(s.first().unwrap().start, 3, "{text}");
+            assert_eq!(s.last().unwrap().end, t.ids.len() - 1, "{text}");
+            assert!(s
+                .windows(2)
+                .all(|w| w[0].end == w[1].start && !w[0].is_empty()));
+            toks.push(t);
+            spans.push(s);
+        }
+        // a span over the whole sequence, as a check on the pooling itself
+        spans[2].push(0..toks[2].ids.len());
+        let refs: Vec<&Tokenized> = toks.iter().collect();
+        let span_refs: Vec<&[std::ops::Range<usize>]> = spans.iter().map(|s| &s[..]).collect();
+        let out = rows(&enc.embed_with_spans(&refs, &span_refs).unwrap());
+        assert_eq!(out.len(), 3 + spans.iter().map(Vec::len).sum::<usize>());
+        assert_eq!(
+            out[..3],
+            rows(&enc.embed(&refs).unwrap())[..],
+            "{precision}"
+        );
+        let whole = out.last().unwrap();
+        assert!(max_abs_diff(whole, &out[2]) < 1e-5, "{precision}");
+        if precision == Precision::F32 {
+            // by hand: the final token states of the message, averaged over each span
+            let cpu = f32_enc.cpu_model().unwrap();
+            let h = cpu.dims().hidden;
+            let mut row = 3;
+            for (t, ss) in toks.iter().zip(&spans) {
+                let states = cpu.hidden_states(&[&t.ids], cpu.dims().layers);
+                for s in ss {
+                    let mut mean = vec![0f32; h];
+                    for tok in s.clone() {
+                        for (m, x) in mean.iter_mut().zip(&states[tok * h..(tok + 1) * h]) {
+                            *m += x / s.len() as f32;
+                        }
+                    }
+                    let norm = dot(&mean, &mean).sqrt();
+                    mean.iter_mut().for_each(|m| *m /= norm);
+                    assert!(max_abs_diff(&mean, &out[row]) < 1e-5, "span {s:?}");
+                    row += 1;
+                }
+            }
+            reference = Some(out);
+        } else {
+            let (_, min) = cosines(&out, reference.as_ref().unwrap());
+            let floor = if precision == Precision::Int8 {
+                0.99
+            } else {
+                0.99999
+            };
+            assert!(min > floor, "{precision} spans vs f32: min cosine {min}");
+        }
+        let bad: &[std::ops::Range<usize>] = &[0..toks[0].ids.len() + 1];
+        let err = enc
+            .embed_with_spans(&refs[..1], &[bad])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("outside the sequence"), "{err}");
+    }
+}
+
 /// English tweets (Davidson) and Russian comments (ru_go_emotions) from ../shared/datasets,
 /// `n` of each; empty when the corpora are absent.
 fn real_texts(n: usize) -> Vec<String> {

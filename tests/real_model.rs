@@ -112,7 +112,14 @@ async fn real_heads_tell_anger_from_joy_and_rudeness_from_courtesy() {
 async fn real_evidence_puts_anger_and_thanks_on_their_own_sentences() {
     let Some(model) = bundle() else { return };
     let heads = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
-    let server = start(&model, &heads, &[]).await;
+    for mode in ["pooled", "encoded"] {
+        evidence_on_their_own_sentences(&model, &heads, mode).await;
+    }
+}
+
+async fn evidence_on_their_own_sentences(model: &str, heads: &std::path::Path, mode: &str) {
+    eprintln!("--evidence-mode {mode}");
+    let server = start(model, heads, &["--evidence-mode", mode]).await;
     let texts = [
         "Thanks a lot for the quick fix. But the app still crashes every time and I am furious.",
         "Большое спасибо за быструю помощь. Но приложение снова падает, и я в ярости.",
@@ -132,7 +139,7 @@ async fn real_evidence_puts_anger_and_thanks_on_their_own_sentences() {
             e.sentence
         };
         for key in ["sentiment.negative", "emotions.anger", "tones.frustrated"] {
-            assert_eq!(top(key), 1, "{text}: {key}");
+            assert_eq!(top(key), 1, "{mode} {text}: {key}");
         }
         for key in [
             "sentiment.positive",
@@ -140,7 +147,7 @@ async fn real_evidence_puts_anger_and_thanks_on_their_own_sentences() {
             "tones.polite",
             "tones.satisfied",
         ] {
-            assert_eq!(top(key), 0, "{text}: {key}");
+            assert_eq!(top(key), 0, "{mode} {text}: {key}");
         }
     }
     server.stop().await.unwrap();

@@ -3,10 +3,13 @@
 //! Sentence-level results aggregated to the message. A message of several sentences is cut into
 //! stretches: one per sentence, or, past `--evidence-max-sentences` (`max`), consecutive
 //! sentences grouped into at most `max` stretches of about equal length, so the whole text is
-//! still covered and the extra work stays bounded (each stretch is at most `--max-tokens`
-//! long). Each stretch is encoded on its own, in the same engine submission as the message, and
-//! every result is computed on it as on a message ([`super::compose::results`]: its own
-//! embedding through every head, its own lexical features through the composed formulas).
+//! still covered and the extra work stays bounded. Each stretch gets an embedding of its own
+//! ([`EvidenceMode`]): by default the mean of the message's own final token states over the
+//! stretch's tokens (`pooled`: no extra encoder work, the stretch read in the context of the
+//! message), or the stretch encoded again on its own in the same engine submission as the
+//! message (`encoded`: as it would score if sent alone, at up to twice the encoder work). Every
+//! result is computed on it as on a message ([`super::compose::results`]: its embedding through
+//! every head, its own lexical features through the composed formulas).
 //!
 //! The message-level results stay those of the whole-message embedding; evidence only points at
 //! the stretches behind them. For each result (a head's label, a style dimension, toxicity, a
@@ -19,16 +22,38 @@
 //! candidate for it.
 //!
 //! A message of one sentence (or with `max` = 1) is one stretch: its own evidence, with the
-//! message's values, at no extra cost. The stretches are encoded from the text the message's
+//! message's values, at no extra cost. The stretches are scored on the text the message's
 //! encoding saw (personal data included, as for the message), so that one sentence scored alone
 //! and as the message agree; the evidence reports the redacted stretch. A message truncated at
-//! `--max-tokens` gets stretches only from the sentences its encoding reached
-//! (`Preparer::sentences_encoded`).
+//! `--max-tokens` gets stretches only from the sentences its encoding reached (pooled: those
+//! with tokens before the cut; encoded: `Preparer::sentences_encoded`).
 use std::{collections::HashMap, ops::Range};
 
 use crate::text::{features, Features, PiiSpan, Sentence};
 
 use super::types::{Evidence, Results, TWO_SIDED};
+
+/// How a stretch gets its own embedding.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EvidenceMode {
+    /// The mean of the message's own final token states over the stretch's tokens: no extra
+    /// encoder work, and the stretch is read in the context of the whole message.
+    #[default]
+    Pooled,
+    /// The stretch is encoded again on its own, in the same engine batch as the message: a
+    /// stretch scores as it would if sent alone, at the cost of encoding its tokens twice.
+    Encoded,
+}
+
+impl EvidenceMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceMode::Pooled => "pooled",
+            EvidenceMode::Encoded => "encoded",
+        }
+    }
+}
 
 /// Most stretches cited for one result.
 pub const MAX_PER_RESULT: usize = 2;

@@ -13,8 +13,8 @@ pub use types::*;
 
 use crate::{
     config::ModelArgs,
-    engine::{Engine, Inference},
-    model::{default_bundle_dir, Encoder, EncoderOptions, HeadSet, ModelSource, Tokenized},
+    engine::{Engine, Inference, Sequence},
+    model::{default_bundle_dir, Encoder, EncoderOptions, HeadSet, ModelSource},
     Error, Result,
 };
 
@@ -28,6 +28,7 @@ pub struct Limits {
     pub max_tokens: usize,
     /// Most stretches a message is cut into for evidence; 0 turns evidence off.
     pub evidence_max_sentences: usize,
+    pub evidence_mode: evidence::EvidenceMode,
 }
 
 /// One loaded model as reported by Info.
@@ -94,6 +95,7 @@ impl Analyzer {
             max_batch_messages: args.max_batch_messages,
             max_tokens: args.max_tokens,
             evidence_max_sentences: args.evidence_max_sentences,
+            evidence_mode: args.evidence_mode,
         };
         Self::new(Arc::new(encoder), Arc::new(heads), &args.engine, limits)
     }
@@ -104,9 +106,11 @@ impl Analyzer {
         engine_args: &crate::config::EngineArgs,
         mut limits: Limits,
     ) -> Result<Self> {
-        // A message and its stretches enter the queue together: they must fit in it.
+        // A message and its encoded stretches enter the queue together: they must fit in it.
         let room = engine_args.queue_capacity.saturating_sub(1);
-        if limits.evidence_max_sentences > room {
+        if limits.evidence_mode == evidence::EvidenceMode::Encoded
+            && limits.evidence_max_sentences > room
+        {
             tracing::warn!(
                 evidence_max_sentences = limits.evidence_max_sentences,
                 queue_capacity = engine_args.queue_capacity,
@@ -227,22 +231,26 @@ impl Analyzer {
     ) -> Result<Vec<MessageAnalysis>> {
         // Nothing of the customer's own left (an email that is all quote): no inference, the
         // heads abstain.
-        let mut to_encode: Vec<Tokenized> = Vec::new();
-        // The messages' own tokens again, for a second try without the stretches.
-        let mut alone: Vec<Tokenized> = Vec::new();
-        // Per message: how many sequences it sent (0, or 1 + its stretches).
+        let mut to_encode: Vec<Sequence> = Vec::new();
+        // The messages' own sequences again, for a second try without the encoded stretches.
+        let mut alone: Vec<Sequence> = Vec::new();
+        // Per message: how many sequences it sent (0, or 1 + its encoded stretches).
         let mut counts = Vec::with_capacity(prepared.len());
         let any_stretches = prepared.iter().any(|p| !p.stretch_tokens.is_empty());
         for p in &mut prepared {
             match p.tokens.take() {
-                Some(t) => {
+                Some(tokens) => {
+                    let own = Sequence {
+                        tokens,
+                        spans: std::mem::take(&mut p.stretch_spans),
+                    };
                     if any_stretches {
-                        alone.push(t.clone());
+                        alone.push(own.clone());
                     }
-                    to_encode.push(t);
+                    to_encode.push(own);
                     let stretches = std::mem::take(&mut p.stretch_tokens);
                     counts.push(1 + stretches.len());
-                    to_encode.extend(stretches);
+                    to_encode.extend(stretches.into_iter().map(Sequence::from));
                 }
                 None => counts.push(0),
             }
@@ -281,6 +289,8 @@ impl Analyzer {
         Ok(out)
     }
 
+    /// `stretches`: the encoded stretches' own inferences (`--evidence-mode encoded`); pooled
+    /// stretches come in the message's `span_probs`.
     fn compose(
         &self,
         p: PreparedMessage,
@@ -308,12 +318,17 @@ impl Analyzer {
                 );
                 results.abstentions.extend(p.evidence_note.clone());
                 if !p.stretches.is_empty() {
+                    let stretch_probs: Vec<&Vec<Vec<f32>>> = if stretches.is_empty() {
+                        inf.span_probs.iter().collect()
+                    } else {
+                        stretches.iter().map(|i| &i.head_probs).collect()
+                    };
                     let per_stretch: Vec<Results> = p
                         .stretches
                         .iter()
-                        .zip(&stretches)
-                        .map(|(s, inf)| {
-                            compose::results(&self.heads, &inf.head_probs, &p.language, &s.features)
+                        .zip(stretch_probs)
+                        .map(|(s, probs)| {
+                            compose::results(&self.heads, probs, &p.language, &s.features)
                         })
                         .collect();
                     evidence::attach(&mut results, &p.report.redacted, &p.stretches, &per_stretch);

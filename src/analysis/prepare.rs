@@ -2,18 +2,19 @@
 //! pipeline ([`crate::text`]) run on the message as its channel and format say, the tokenizer,
 //! and a report of what the pipeline did that carries nothing of the raw input.
 use std::{
+    ops::Range,
     sync::Arc,
     time::{Duration, Instant},
 };
 
 use crate::{
-    model::{Encoder, Tokenized},
+    model::{token_span, Encoder, Tokenized},
     text::{self, Channel as Layout, EmailFormat, Language, PreparedText, RawText, Sentence},
     Error, Result,
 };
 
 use super::{
-    evidence::{self, Stretch},
+    evidence::{self, EvidenceMode, Stretch},
     Channel, Limits, MessageInput, RedactedCut, TextFormat, TextReport,
 };
 
@@ -41,9 +42,12 @@ pub struct PreparedMessage {
     pub truncated: bool,
     /// The stretches that evidence cites (empty without evidence); see [`evidence`].
     pub stretches: Vec<Stretch>,
-    /// Tokens of each stretch, to encode beside the message's; empty when there is at most one
-    /// stretch (a single stretch is the message itself). Taken by the engine.
+    /// Tokens of each stretch, to encode beside the message's (`--evidence-mode encoded`);
+    /// empty when there is at most one stretch (a single stretch is the message itself). Taken
+    /// by the engine.
     pub stretch_tokens: Vec<Tokenized>,
+    /// The same stretches as token ranges of the message's own tokens, to pool (`pooled`).
+    pub stretch_spans: Vec<Range<usize>>,
     pub evidence_tokens: usize,
     /// Why the evidence was left out, when it was wanted but could not be had.
     pub evidence_note: Option<String>,
@@ -104,18 +108,32 @@ impl Preparer {
         let received = Instant::now();
         let p = pipeline(&mut m, &self.supported, field)?;
         let prepared_at = Instant::now();
-        let tokens = if p.text.trim().is_empty() {
-            None
-        } else {
-            Some(self.encoder.tokenize(&p.text)?)
-        };
+        let has_words = !p.text.trim().is_empty();
         // Evidence only where there are results to explain.
-        let wanted = tokens.is_some()
+        let wanted = has_words
             && p.language.supported
             && !m.skip_evidence
             && self.limits.evidence_max_sentences > 0;
-        let stretches = if wanted {
+        let pooled = wanted && self.limits.evidence_mode == EvidenceMode::Pooled;
+        let (tokens, offsets) = match (has_words, pooled) {
+            (false, _) => (None, Vec::new()),
+            (true, false) => (Some(self.encoder.tokenize(&p.text)?), Vec::new()),
+            (true, true) => {
+                let (t, offsets) = self.encoder.tokenize_with_offsets(&p.text)?;
+                (Some(t), offsets)
+            }
+        };
+        // The token span of a range of the redacted text in the message's own tokens (the
+        // encoder saw the text before redaction).
+        let span =
+            |range: &Range<usize>| token_span(&offsets, &evidence::original_range(range, &p.pii));
+        let mut stretches = if wanted {
             let reached = match &tokens {
+                Some(t) if t.truncated && pooled => p
+                    .sentences
+                    .iter()
+                    .rposition(|s| !span(&s.range).is_empty())
+                    .map_or(1, |last| last + 1),
                 Some(t) if t.truncated => self.sentences_encoded(&p.redacted, &p.sentences)?,
                 _ => p.sentences.len(),
             };
@@ -127,8 +145,15 @@ impl Preparer {
         } else {
             Vec::new()
         };
-        let stretch_tokens = if stretches.len() > 1 {
-            stretches
+        let mut stretch_spans = Vec::new();
+        let mut stretch_tokens = Vec::new();
+        if stretches.len() > 1 && pooled {
+            stretches.retain(|s| !span(&s.range).is_empty());
+            if stretches.len() > 1 {
+                stretch_spans = stretches.iter().map(|s| span(&s.range)).collect();
+            }
+        } else if stretches.len() > 1 {
+            stretch_tokens = stretches
                 .iter()
                 .map(|s| {
                     // The words the message's encoding saw, personal data included; the
@@ -140,10 +165,8 @@ impl Preparer {
                         .unwrap_or_else(|| &p.redacted[s.range.clone()]);
                     self.encoder.tokenize(text)
                 })
-                .collect::<Result<Vec<_>>>()?
-        } else {
-            Vec::new()
-        };
+                .collect::<Result<Vec<_>>>()?;
+        }
         let tokenize = prepared_at.elapsed();
         Ok(PreparedMessage {
             token_count: tokens.as_ref().map_or(0, |t| t.ids.len()),
@@ -152,6 +175,7 @@ impl Preparer {
             evidence_note: None,
             stretches,
             stretch_tokens,
+            stretch_spans,
             input: m,
             language: p.language.clone(),
             report: report(p),

@@ -117,7 +117,8 @@ fn grow_window(lens: &[usize], start: usize, policy: BatchPolicy) -> (usize, usi
 fn run_batch(batch: Vec<WorkItem>, encoder: &Encoder, heads: &HeadSet, backlog: &Backlog) {
     let started = Instant::now();
     let tokens: Vec<_> = batch.iter().map(|it| &it.tokens).collect();
-    let result = forward(&tokens, encoder, heads);
+    let spans: Vec<_> = batch.iter().map(|it| it.spans.as_slice()).collect();
+    let result = forward(&tokens, &spans, encoder, heads);
     let elapsed = started.elapsed();
     backlog.record(tokens.iter().map(|t| t.ids.len()).sum(), elapsed);
     let n = batch.len();
@@ -127,11 +128,12 @@ fn run_batch(batch: Vec<WorkItem>, encoder: &Encoder, heads: &HeadSet, backlog: 
     metrics::histogram!("rapport_inference_seconds").record(elapsed.as_secs_f64());
     match result {
         Ok(per_item) => {
-            for (item, head_probs) in batch.into_iter().zip(per_item) {
+            for (item, (head_probs, span_probs)) in batch.into_iter().zip(per_item) {
                 let queue = started.saturating_duration_since(item.enqueued);
                 metrics::histogram!("rapport_queue_seconds").record(queue.as_secs_f64());
                 let _ = item.reply.send(Ok(Inference {
                     head_probs,
+                    span_probs,
                     queue,
                     inference: elapsed,
                     batch_size: n,
@@ -150,25 +152,35 @@ fn run_batch(batch: Vec<WorkItem>, encoder: &Encoder, heads: &HeadSet, backlog: 
     }
 }
 
-/// Encoder once, then every head on the same embeddings: per item, per head, probabilities.
+/// Per item: each head's probabilities, then the same for each of its spans.
+type ItemProbs = (Vec<Vec<f32>>, Vec<Vec<Vec<f32>>>);
+
+/// Encoder once, then every head on the same embeddings (the messages', then their spans').
 fn forward(
     tokens: &[&crate::model::Tokenized],
+    spans: &[&[std::ops::Range<usize>]],
     encoder: &Encoder,
     heads: &HeadSet,
-) -> Result<Vec<Vec<Vec<f32>>>> {
+) -> Result<Vec<ItemProbs>> {
     // The heads are small products ([B, hidden] x [hidden, C]) whose results are wanted on the
     // host: on a GPU, one read-back of the embeddings and the heads on the CPU replace each
     // head's weight uploads, kernels and read-back (a no-op on the CPU).
     let emb = encoder
-        .embed(tokens)?
+        .embed_with_spans(tokens, spans)?
         .to_device(&candle_core::Device::Cpu)?;
-    let mut per_item = vec![Vec::new(); tokens.len()];
+    let mut per_row = vec![Vec::new(); emb.dim(0)?];
     for head in heads.heads() {
-        for (slot, probs) in per_item.iter_mut().zip(head.probabilities(&emb)?) {
+        for (slot, probs) in per_row.iter_mut().zip(head.probabilities(&emb)?) {
             slot.push(probs);
         }
     }
-    Ok(per_item)
+    let mut rows = per_row.into_iter();
+    let messages: Vec<_> = rows.by_ref().take(tokens.len()).collect();
+    Ok(messages
+        .into_iter()
+        .zip(spans)
+        .map(|(m, s)| (m, rows.by_ref().take(s.len()).collect()))
+        .collect())
 }
 
 #[cfg(test)]

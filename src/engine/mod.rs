@@ -15,6 +15,7 @@
 mod batcher;
 
 use std::{
+    ops::Range,
     sync::{
         atomic::{AtomicU64, Ordering},
         Arc,
@@ -31,10 +32,29 @@ use crate::{
     Error, Result,
 };
 
+/// One sequence to encode: a message's tokens and, for pooled evidence, token ranges of it
+/// (its sentences) whose pooled final states also go through every head.
+#[derive(Clone, Debug)]
+pub struct Sequence {
+    pub tokens: Tokenized,
+    pub spans: Vec<Range<usize>>,
+}
+
+impl From<Tokenized> for Sequence {
+    fn from(tokens: Tokenized) -> Self {
+        Sequence {
+            tokens,
+            spans: Vec::new(),
+        }
+    }
+}
+
 /// What the engine returns for one message: each head's probabilities, in `HeadSet` order.
 #[derive(Clone, Debug)]
 pub struct Inference {
     pub head_probs: Vec<Vec<f32>>,
+    /// The same for each of the sequence's spans, in order.
+    pub span_probs: Vec<Vec<Vec<f32>>>,
     /// Time between submission and the start of the forward pass that held this message.
     pub queue: Duration,
     /// Time of that forward pass (encoder + heads), shared by the whole batch.
@@ -45,6 +65,7 @@ pub struct Inference {
 /// One message waiting for inference.
 pub(crate) struct WorkItem {
     pub tokens: Tokenized,
+    pub spans: Vec<Range<usize>>,
     pub enqueued: Instant,
     pub deadline: Option<Instant>,
     pub reply: oneshot::Sender<Result<Inference>>,
@@ -131,15 +152,15 @@ impl Engine {
         })
     }
 
-    /// Queues tokenized messages for inference, all or none. Fails at once with
+    /// Queues sequences for inference, all or none. Fails at once with
     /// [`Error::Overloaded`] when they do not fit in the queue.
     pub fn submit(
         &self,
-        items: Vec<Tokenized>,
+        items: Vec<Sequence>,
         deadline: Option<Instant>,
     ) -> Result<Vec<oneshot::Receiver<Result<Inference>>>> {
         let n = u32::try_from(items.len()).unwrap_or(u32::MAX);
-        let new_tokens: usize = items.iter().map(|t| t.ids.len()).sum();
+        let new_tokens: usize = items.iter().map(|s| s.tokens.ids.len()).sum();
         if let Some(deadline) = deadline {
             let drain = self.backlog.drain_time(new_tokens);
             if Instant::now() + drain > deadline {
@@ -165,7 +186,7 @@ impl Engine {
         let enqueued = Instant::now();
         let mut receivers = Vec::with_capacity(items.len());
         let count = items.len();
-        for (i, tokens) in items.into_iter().enumerate() {
+        for (i, Sequence { tokens, spans }) in items.into_iter().enumerate() {
             // One permit per item, so each frees its own slot when answered.
             let permit = if i + 1 == count {
                 permits.take().expect("permits left for the last item")
@@ -185,6 +206,7 @@ impl Engine {
                     tokens: share,
                 },
                 tokens,
+                spans,
                 enqueued,
                 deadline,
                 reply,

@@ -453,6 +453,7 @@ pub fn info_to_proto(i: ServiceInfo) -> pb::GetInfoResponse {
             max_batch_messages: i.limits.max_batch_messages as u32,
             max_tokens: i.limits.max_tokens as u32,
             evidence_max_sentences: offset(i.limits.evidence_max_sentences),
+            evidence_mode: i.limits.evidence_mode.as_str().into(),
         }),
     }
 }

@@ -1,5 +1,6 @@
 //! The sentence encoder: tokenizer + BERT forward pass + masked mean pooling + L2 norm.
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -268,6 +269,23 @@ impl CandleBert {
     }
 }
 
+/// The tokens among `offsets` (from [`Encoder::tokenize_with_offsets`]) whose last byte lies in
+/// the byte range `range` of the text, as a token index range (they are consecutive); empty when
+/// there is none (the text was cut before `range`).
+pub fn token_span(offsets: &[Option<Range<usize>>], range: &Range<usize>) -> Range<usize> {
+    let inside = |o: &Option<Range<usize>>| {
+        o.as_ref()
+            .is_some_and(|o| o.end > range.start && o.end <= range.end)
+    };
+    match offsets.iter().position(inside) {
+        Some(first) => {
+            let n = offsets[first..].iter().take_while(|o| inside(o)).count();
+            first..first + n
+        }
+        None => 0..0,
+    }
+}
+
 /// The finite minimum of `dtype` (`torch.finfo(dtype).min`), added to the attention scores of
 /// padding.
 fn additive_mask_min(dtype: DType) -> f32 {
@@ -490,11 +508,39 @@ impl Encoder {
 
     /// Prefix + text, special tokens added, truncated to max_tokens (truncated flag set). Must NOT pad.
     pub fn tokenize(&self, text: &str) -> Result<Tokenized> {
+        self.encode(text, false).map(|(t, _)| t)
+    }
+
+    /// [`Self::tokenize`], with the byte range of `text` each token came from (`None` for the
+    /// special and prefix tokens): evidence pools the tokens of each sentence
+    /// ([`token_span`]).
+    pub fn tokenize_with_offsets(
+        &self,
+        text: &str,
+    ) -> Result<(Tokenized, Vec<Option<Range<usize>>>)> {
+        let (t, enc) = self.encode(text, true)?;
+        let prefix = self.info.prefix.len();
+        let offsets = enc
+            .get_offsets()
+            .iter()
+            .zip(enc.get_special_tokens_mask())
+            .map(|(&(start, end), &special)| {
+                (special == 0 && end > prefix && start < end)
+                    .then(|| start.max(prefix) - prefix..end - prefix)
+            })
+            .collect();
+        Ok((t, offsets))
+    }
+
+    /// Tokenizes prefix + `text`; with `offsets`, the encoding tracks byte offsets (slower).
+    fn encode(&self, text: &str, offsets: bool) -> Result<(Tokenized, tokenizers::Encoding)> {
         let input = format!("{}{}", self.info.prefix, text);
-        let mut enc = self
-            .tokenizer
-            .encode_fast(input.as_str(), false)
-            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let mut enc = if offsets {
+            self.tokenizer.encode(input.as_str(), false)
+        } else {
+            self.tokenizer.encode_fast(input.as_str(), false)
+        }
+        .map_err(|e| Error::Tokenizer(e.to_string()))?;
         let budget = self.info.max_tokens - self.n_special;
         let truncated = enc.len() > budget;
         if truncated {
@@ -505,19 +551,49 @@ impl Encoder {
             .tokenizer
             .post_process(enc, None, true)
             .map_err(|e| Error::Tokenizer(e.to_string()))?;
-        Ok(Tokenized {
+        let t = Tokenized {
             ids: enc.get_ids().to_vec(),
             truncated,
-        })
+        };
+        Ok((t, enc))
     }
 
     /// Batch forward pass: pads to the longest in the batch with an attention mask, runs the BERT encoder,
     /// mean-pools over real tokens only and L2-normalises. Returns [batch, hidden] f32 on the encoder's device.
     /// Padding must not change any result; batched must equal one-by-one within 1e-4.
     pub fn embed(&self, batch: &[&Tokenized]) -> Result<Tensor> {
+        self.embed_with_spans(batch, &vec![&[][..]; batch.len()])
+    }
+
+    /// [`Self::embed`], followed by one row per span: the mean of the final token states over
+    /// `spans[i]` (token index ranges of sequence `i`), L2-normalised, in order. Returns
+    /// `[batch + spans, hidden]`. A sentence's span of its message's tokens stands for the
+    /// sentence at no extra encoder work (evidence, `--evidence-mode pooled`).
+    pub fn embed_with_spans(
+        &self,
+        batch: &[&Tokenized],
+        spans: &[&[Range<usize>]],
+    ) -> Result<Tensor> {
         let hidden = self.info.hidden_size;
         if batch.is_empty() {
             return Ok(Tensor::zeros((0, hidden), DType::F32, &self.device)?);
+        }
+        if spans.len() != batch.len() {
+            return Err(Error::invalid(
+                "spans",
+                format!("{} span lists for {} sequences", spans.len(), batch.len()),
+            ));
+        }
+        for (i, (t, ss)) in batch.iter().zip(spans).enumerate() {
+            if let Some(bad) = ss.iter().find(|s| s.start >= s.end || s.end > t.ids.len()) {
+                return Err(Error::invalid(
+                    format!("spans[{i}]"),
+                    format!(
+                        "token span {bad:?} is empty or outside the sequence's {} tokens",
+                        t.ids.len()
+                    ),
+                ));
+            }
         }
         for (i, t) in batch.iter().enumerate() {
             if t.ids.is_empty() {
@@ -546,8 +622,9 @@ impl Encoder {
         let model = match &self.model {
             Backend::Cpu(cpu) => {
                 let seqs: Vec<&[u32]> = batch.iter().map(|t| t.ids.as_slice()).collect();
-                let out = cpu.embed(&seqs);
-                return Ok(Tensor::from_vec(out, (batch.len(), hidden), &self.device)?);
+                let out = cpu.embed_with_spans(&seqs, spans);
+                let rows = out.len() / hidden;
+                return Ok(Tensor::from_vec(out, (rows, hidden), &self.device)?);
             }
             Backend::Candle(model) => model,
         };
@@ -565,10 +642,24 @@ impl Encoder {
         let out = model
             .forward(&ids, &mask, &self.device)?
             .to_dtype(DType::F32)?; // [b, len, hidden]
-        let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
-        let summed = out.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?; // [b, hidden]
-        let counts = mask.sum_keepdim(1)?; // [b, 1]
-        let mean = summed.broadcast_div(&counts)?;
+                                    // Every row (a message, then each span) is a weighted sum of token states: one
+                                    // [rows, b·len] x [b·len, hidden] product pools them all.
+        let rows = b + spans.iter().map(|s| s.len()).sum::<usize>();
+        let mut weights = vec![0f32; rows * b * len];
+        for (i, t) in batch.iter().enumerate() {
+            let w = 1.0 / t.ids.len() as f32;
+            weights[i * b * len + i * len..][..t.ids.len()].fill(w);
+        }
+        let mut row = b;
+        for (i, ss) in spans.iter().enumerate() {
+            for s in ss.iter() {
+                let w = 1.0 / s.len() as f32;
+                weights[row * b * len + i * len + s.start..][..s.len()].fill(w);
+                row += 1;
+            }
+        }
+        let weights = Tensor::from_vec(weights, (rows, b * len), &self.device)?;
+        let mean = weights.matmul(&out.reshape((b * len, hidden))?)?;
         let norm = mean
             .sqr()?
             .sum_keepdim(D::Minus1)?
@@ -920,5 +1011,22 @@ impl cpu::TensorSource for MapSource {
             )));
         }
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_span;
+
+    #[test]
+    fn token_span_takes_the_tokens_ending_inside_the_range() {
+        // [CLS] "▁Hi" "!" "▁Bye" "." [SEP] over "Hi! Bye." (a token may take the space before it)
+        let offsets = vec![None, Some(0..2), Some(2..3), Some(3..7), Some(7..8), None];
+        assert_eq!(token_span(&offsets, &(0..3)), 1..3);
+        assert_eq!(token_span(&offsets, &(4..8)), 3..5);
+        assert_eq!(token_span(&offsets, &(0..8)), 1..5);
+        // a range the tokens never reached (cut at max_tokens) or between tokens
+        assert_eq!(token_span(&offsets, &(8..12)), 0..0);
+        assert!(token_span(&offsets[..3], &(4..8)).is_empty());
     }
 }

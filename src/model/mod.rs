@@ -20,7 +20,9 @@ pub mod source;
 
 pub use adapter::Adapter;
 pub use candle_core::{Device, Tensor};
-pub use encoder::{parse_bert_config, Encoder, EncoderInfo, EncoderOptions, Precision, Tokenized};
+pub use encoder::{
+    parse_bert_config, token_span, Encoder, EncoderInfo, EncoderOptions, Precision, Tokenized,
+};
 pub use export::export_hf;
 pub use heads::{HeadKind, HeadSet, LinearHead};
 pub use source::{default_bundle_dir, resolve_hub, HfFiles, HubOptions, ModelSource};

@@ -348,6 +348,7 @@ fn analyze_all(
         max_tokens: enc.info().max_tokens,
         // Only message-level values are scored here.
         evidence_max_sentences: 0,
+        evidence_mode: Default::default(),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -51,6 +51,8 @@ pub mod ops;
 /// `eval`) are not mixed across versions. 2: the VNNI/AVX2 kernels with FMA attention.
 pub const INT8_REVISION: u32 = 2;
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 use gemm_i8::{Kernel, PackedI8, QuantRows};
@@ -337,10 +339,29 @@ impl CpuBert {
     /// Mean-pooled, L2-normalised embeddings of `seqs` (token ids, already validated against
     /// the vocabulary and `max_positions`): `[seqs.len()][hidden]` row-major.
     pub fn embed(&self, seqs: &[&[u32]]) -> Vec<f32> {
-        if seqs.iter().all(|s| s.is_empty()) {
-            return vec![0.0; seqs.len() * self.dims.hidden];
+        self.embed_with_spans(seqs, &vec![&[][..]; seqs.len()])
+    }
+
+    /// [`Self::embed`], then one row per span of `spans[i]` (token index ranges of `seqs[i]`,
+    /// in bounds): the mean of those tokens' final states, L2-normalised.
+    /// `[seqs.len() + spans][hidden]`.
+    pub fn embed_with_spans(&self, seqs: &[&[u32]], spans: &[&[Range<usize>]]) -> Vec<f32> {
+        let mut starts = Vec::with_capacity(seqs.len());
+        let mut total = 0;
+        for s in seqs {
+            starts.push(total);
+            total += s.len();
         }
-        self.run(seqs, self.dims.layers, |x, lens| self.pool(x, lens))
+        let mut rows: Vec<Range<usize>> = (seqs.iter().zip(&starts))
+            .map(|(s, &start)| start..start + s.len())
+            .collect();
+        for (&start, ss) in starts.iter().zip(spans) {
+            rows.extend(ss.iter().map(|s| start + s.start..start + s.end));
+        }
+        if total == 0 {
+            return vec![0.0; rows.len() * self.dims.hidden];
+        }
+        self.run(seqs, self.dims.layers, |x, _| self.pool(x, &rows))
     }
 
     /// Token states after the first `layers` blocks, packed `[total tokens][hidden]` in the
@@ -470,19 +491,17 @@ impl CpuBert {
         }
     }
 
-    /// Mean over each sequence's rows, then L2 normalisation.
-    fn pool(&self, x: &[f32], lens: &[usize]) -> Vec<f32> {
+    /// Mean over each range of token rows, then L2 normalisation.
+    fn pool(&self, x: &[f32], rows: &[Range<usize>]) -> Vec<f32> {
         let h = self.dims.hidden;
-        let mut out = vec![0f32; lens.len() * h];
-        let mut off = 0;
-        for (o, &len) in out.chunks_exact_mut(h).zip(lens) {
-            for row in x[off * h..(off + len) * h].chunks_exact(h) {
+        let mut out = vec![0f32; rows.len() * h];
+        for (o, r) in out.chunks_exact_mut(h).zip(rows) {
+            for row in x[r.start * h..r.end * h].chunks_exact(h) {
                 for (a, b) in o.iter_mut().zip(row) {
                     *a += b;
                 }
             }
-            off += len;
-            let inv_len = 1.0 / len.max(1) as f32;
+            let inv_len = 1.0 / r.len().max(1) as f32;
             for v in o.iter_mut() {
                 *v *= inv_len;
             }

@@ -642,24 +642,25 @@ impl Encoder {
         let out = model
             .forward(&ids, &mask, &self.device)?
             .to_dtype(DType::F32)?; // [b, len, hidden]
-                                    // Every row (a message, then each span) is a weighted sum of token states: one
-                                    // [rows, b·len] x [b·len, hidden] product pools them all.
-        let rows = b + spans.iter().map(|s| s.len()).sum::<usize>();
-        let mut weights = vec![0f32; rows * b * len];
-        for (i, t) in batch.iter().enumerate() {
-            let w = 1.0 / t.ids.len() as f32;
-            weights[i * b * len + i * len..][..t.ids.len()].fill(w);
-        }
-        let mut row = b;
-        for (i, ss) in spans.iter().enumerate() {
-            for s in ss.iter() {
-                let w = 1.0 / s.len() as f32;
-                weights[row * b * len + i * len + s.start..][..s.len()].fill(w);
-                row += 1;
+        let mask = Tensor::from_vec(mask, (b, len), &self.device)?;
+        let summed = out.broadcast_mul(&mask.unsqueeze(2)?)?.sum(1)?; // [b, hidden]
+        let counts = mask.sum_keepdim(1)?; // [b, 1]
+        let mut mean = summed.broadcast_div(&counts)?;
+        let n_spans: usize = spans.iter().map(|s| s.len()).sum();
+        if n_spans > 0 {
+            // Each span's row is a weighted sum of token states: one [spans, b·len] x
+            // [b·len, hidden] product pools them all (one kernel on a GPU).
+            let mut weights = vec![0f32; n_spans * b * len];
+            let mut rows = weights.chunks_exact_mut(b * len);
+            for (i, ss) in spans.iter().enumerate() {
+                for (s, row) in ss.iter().zip(&mut rows) {
+                    row[i * len + s.start..i * len + s.end].fill(1.0 / s.len() as f32);
+                }
             }
+            let weights = Tensor::from_vec(weights, (n_spans, b * len), &self.device)?;
+            let pooled = weights.matmul(&out.reshape((b * len, hidden))?)?;
+            mean = Tensor::cat(&[&mean, &pooled], 0)?;
         }
-        let weights = Tensor::from_vec(weights, (rows, b * len), &self.device)?;
-        let mean = weights.matmul(&out.reshape((b * len, hidden))?)?;
         let norm = mean
             .sqr()?
             .sum_keepdim(D::Minus1)?

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """The issue's targets against the committed test figures: reads models/<task>/eval.json (written
-by `rapport eval <task>`) and, with a git revision, the same files at that revision for a
-"before" column. Prints the markdown table of EVAL.md's summary.
+by `rapport eval <task>`) and, for each git revision given, the same files at that revision for
+an earlier column. Prints the markdown table of EVAL.md's summary.
 
-usage: scripts/eval-summary.py [REV]     (e.g. scripts/eval-summary.py f874ac5~1)
+usage: scripts/eval-summary.py [REV[=LABEL] ...]   (e.g. scripts/eval-summary.py f874ac5="adapter 1")
 """
 import json
 import subprocess
@@ -51,11 +51,11 @@ def load(task, rev):
 
 
 def main():
-    rev = sys.argv[1] if len(sys.argv) > 1 else None
+    revs = [a.partition("=") for a in sys.argv[1:]]
     head = "| task | test set (n) | metric | ours |"
     rule = "|---|---|---|---|"
-    if rev:
-        head += f" before ({rev}) |"
+    for rev, _, label in revs:
+        head += f" {label or rev} |"
         rule += "---|"
     print(head + " target | gap | test ECE (≤ 0.05) |")
     print(rule + "---|---|---|")
@@ -63,7 +63,7 @@ def main():
         t = load(task, None)["test"][name]
         ours = read(t)
         cells = [task, f"{label} ({t['n']:,})", metric, f"**{ours:.3f}**"]
-        if rev:
+        for rev, _, _ in revs:
             cells.append(f"{read(load(task, rev)['test'][name]):.3f}")
         if target is None:
             cells += ["–", "–"]

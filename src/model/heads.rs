@@ -834,7 +834,12 @@ mod tests {
         let h = set.sentiment().unwrap();
         assert_eq!(h.labels, vec!["negative", "neutral", "positive"]);
         assert_eq!(h.dim(), 384);
-        assert!(set.version().starts_with("1571fc98+sentiment-"));
+        // encoder, then the pinned adapter (when there is one), then the heads
+        let prefix = match &m.adapter {
+            Some(a) => format!("1571fc98+adapter-{}+sentiment-", &a.sha256[..8]),
+            None => "1571fc98+sentiment-".to_string(),
+        };
+        assert!(set.version().starts_with(&prefix), "{}", set.version());
         let p = h.probabilities(&emb(2, 384)).unwrap();
         assert!((p[0].iter().sum::<f32>() - 1.0).abs() < 1e-5);
     }

@@ -768,9 +768,9 @@ fn spans_pool_their_tokens_final_states_on_every_forward_pass() {
             };
             assert!(min > floor, "{precision} spans vs f32: min cosine {min}");
         }
-        let bad: &[std::ops::Range<usize>] = &[0..toks[0].ids.len() + 1];
+        let past_the_end = 0..toks[0].ids.len() + 1;
         let err = enc
-            .embed_with_spans(&refs[..1], &[bad])
+            .embed_with_spans(&refs[..1], &[std::slice::from_ref(&past_the_end)])
             .unwrap_err()
             .to_string();
         assert!(err.contains("outside the sequence"), "{err}");

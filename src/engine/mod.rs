@@ -1,8 +1,9 @@
 //! The inference engine: synchronous model work on a dedicated OS thread, fed by a channel from
 //! the async side and answered through oneshot channels, so the tokio runtime never blocks.
 //!
-//! - Admission: a semaphore counts sequences waiting or running (a message, and each evidence
-//!   stretch of it, is one sequence). A call that would push it past
+//! - Admission: a semaphore counts sequences waiting or running (a message, and each encoded
+//!   evidence stretch of it, is one sequence; pooled stretches ride in their message's
+//!   [`Sequence::spans`]). A call that would push it past
 //!   the queue capacity is refused at once with [`Error::Overloaded`], so overload answers
 //!   RESOURCE_EXHAUSTED instead of queueing without bound. A call with a deadline is also refused
 //!   when the backlog (tokens queued x the measured cost of a token) would not be done by then:

@@ -8,8 +8,8 @@
 //!   memory; each step then goes forward and backward through the adapted blocks only (candle
 //!   f32 autograd), on batches of similar lengths with `max_tokens` tokens at most.
 //! - Every step takes a batch of one task and its own loss through that task's head. The heads
-//!   start from the committed frozen heads (so step 0 is exactly the frozen model: B = 0) and
-//!   are trained along. Afterwards each head is retrained on the adapted embeddings by its own
+//!   start from the committed heads (B = 0, so with no adapter pinned step 0 is exactly the
+//!   frozen model; with one pinned, its heads are only a starting point) and are trained along. Afterwards each head is retrained on the adapted embeddings by its own
 //!   `train.toml` and the server still runs one forward pass for all heads.
 //! - A checkpoint (adapter, heads, step) is written every `checkpoint_every` steps; a rerun of
 //!   the same config resumes from it with the same batch order (the optimiser's moments
@@ -826,7 +826,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     }
     let frozen = dims.layers.saturating_sub(cfg.layers);
 
-    // ---- task heads, initialised from the committed frozen heads
+    // ---- task heads, initialised from the committed heads
     let mut task_heads = Vec::new();
     for t in &tasks {
         let (head, _, _) = LinearHead::load(&models_dir.join(&t.name))?;

@@ -148,9 +148,18 @@ impl Preparer {
         let mut stretch_spans = Vec::new();
         let mut stretch_tokens = Vec::new();
         if stretches.len() > 1 && pooled {
-            stretches.retain(|s| !span(&s.range).is_empty());
+            // Each stretch's span, found once; a stretch with no tokens has nothing to pool.
+            let (kept, spans): (Vec<_>, Vec<_>) = stretches
+                .into_iter()
+                .map(|s| {
+                    let tokens = span(&s.range);
+                    (s, tokens)
+                })
+                .filter(|(_, tokens)| !tokens.is_empty())
+                .unzip();
+            stretches = kept;
             if stretches.len() > 1 {
-                stretch_spans = stretches.iter().map(|s| span(&s.range)).collect();
+                stretch_spans = spans;
             }
         } else if stretches.len() > 1 {
             stretch_tokens = stretches

@@ -1173,14 +1173,17 @@ mod tests {
         let model = Model::build(&map, dims.layers, &cfg, dims.heads, 1e-12, vec![]).unwrap();
         let st = states(&cpu, &SEQS, 1);
         let (x, m) = st.batch(&[0, 1, 2, 3]).unwrap();
+        let embed = |model: &Model| {
+            model
+                .embed(&x, &m)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
         // B = 0: the adapted blocks are the frozen ones, padding and all.
-        let got = model
-            .embed(&x, &m)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let got = embed(&model);
         assert!(max_diff(&got, &want) < 1e-4, "{}", max_diff(&got, &want));
 
         // Random updates: the training forward pass equals the merged weights' forward pass.
@@ -1195,13 +1198,7 @@ mod tests {
             bt.set(&Tensor::from_vec(v, (r, out), &Device::Cpu).unwrap())
                 .unwrap();
         }
-        let adapted = model
-            .embed(&x, &m)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let adapted = embed(&model);
         assert!(
             max_diff(&adapted, &want) > 1e-2,
             "the updates must change the output"

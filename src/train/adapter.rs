@@ -274,8 +274,8 @@ impl States {
         self.spans[i].1
     }
 
-    /// `[b, t, hidden]` states of `idx` padded to the longest, and the `[b, t]` mask.
-    fn batch(&self, idx: &[usize]) -> Result<(Tensor, Tensor)> {
+    /// `[b, t, hidden]` states of `idx` padded to the longest, and the `[b, t]` mask, on `device`.
+    fn batch(&self, idx: &[usize], device: &Device) -> Result<(Tensor, Tensor)> {
         let h = self.hidden;
         let t = idx.iter().map(|&i| self.len(i)).max().unwrap_or(1);
         let mut x = vec![0f32; idx.len() * t * h];
@@ -286,8 +286,8 @@ impl States {
             m[r * t..r * t + len].fill(1.0);
         }
         Ok((
-            Tensor::from_vec(x, (idx.len(), t, h), &Device::Cpu)?,
-            Tensor::from_vec(m, (idx.len(), t), &Device::Cpu)?,
+            Tensor::from_vec(x, (idx.len(), t, h), device)?,
+            Tensor::from_vec(m, (idx.len(), t), device)?,
         ))
     }
 }
@@ -336,20 +336,44 @@ impl candle_core::CustomOp1 for FrozenMatmul {
     }
 }
 
+/// `x Wᵀ` for a frozen `W` on the training device.
+enum Frozen {
+    /// CPU: [`FrozenMatmul`], which skips the weight's gradient.
+    Cpu(std::sync::Arc<Box<dyn candle_core::CustomOp1 + Send + Sync>>),
+    /// Other devices (CUDA): candle's own matmul on `Wᵀ` `[in, out]`; its backward also computes
+    /// the unused weight gradient, which a GPU affords better than a custom kernel per device.
+    Plain(Tensor),
+}
+
+impl Frozen {
+    fn new(w: Tensor, device: &Device) -> Result<Frozen> {
+        let wt = w.t()?.contiguous()?;
+        Ok(if device.is_cpu() {
+            Frozen::Cpu(std::sync::Arc::new(Box::new(FrozenMatmul { wt, w })))
+        } else {
+            Frozen::Plain(wt.to_device(device)?)
+        })
+    }
+
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Frozen::Cpu(op) => x.contiguous()?.apply_op1_arc(op.clone())?,
+            Frozen::Plain(wt) => x.matmul(wt)?,
+        })
+    }
+}
+
 /// A frozen dense layer (`x Wᵀ + b`) with its trainable low-rank update `scale · x Aᵀ Bᵀ`
 /// (A `[rank, in]`, B `[out, rank]`, kept transposed as vars).
 struct Dense {
-    frozen: std::sync::Arc<Box<dyn candle_core::CustomOp1 + Send + Sync>>,
+    frozen: Frozen,
     b: Tensor,
     lora: Option<(Var, Var)>,
 }
 
 impl Dense {
     fn forward(&self, x: &Tensor, scale: f64) -> Result<Tensor> {
-        let y = x
-            .contiguous()?
-            .apply_op1_arc(self.frozen.clone())?
-            .broadcast_add(&self.b)?;
+        let y = self.frozen.apply(x)?.broadcast_add(&self.b)?;
         Ok(match &self.lora {
             Some((at, bt)) => (y + (x.matmul(at.as_tensor())?.matmul(bt.as_tensor())? * scale)?)?,
             None => y,
@@ -378,6 +402,8 @@ struct Model {
     scale: f64,
     /// (W `[k, hidden]`, b `[k]`) per task.
     task_heads: Vec<(Var, Var)>,
+    /// Where the adapted blocks and the heads train.
+    device: Device,
 }
 
 impl Model {
@@ -388,6 +414,7 @@ impl Model {
         heads: usize,
         eps: f64,
         task_heads: Vec<(Var, Var)>,
+        device: &Device,
     ) -> Result<Model> {
         let first = n_layers.checked_sub(cfg.layers).ok_or_else(|| {
             Error::invalid(
@@ -406,7 +433,7 @@ impl Model {
         for l in first..n_layers {
             let mut dense = |target: &str| -> Result<Dense> {
                 let w = get(&format!("encoder.layer.{l}.{target}.weight"))?;
-                let b = get(&format!("encoder.layer.{l}.{target}.bias"))?;
+                let b = get(&format!("encoder.layer.{l}.{target}.bias"))?.to_device(device)?;
                 let (out, inp) = w.dims2()?;
                 let lora = if cfg.targets.iter().any(|t| t == target) {
                     // A: small random (Kaiming-like), B: zero, so the update starts at 0.
@@ -414,18 +441,14 @@ impl Model {
                     let a: Vec<f32> = (0..inp * cfg.rank)
                         .map(|_| (rng.random::<f32>() * 2.0 - 1.0) * std * 3f32.sqrt())
                         .collect();
-                    let at =
-                        Var::from_tensor(&Tensor::from_vec(a, (inp, cfg.rank), &Device::Cpu)?)?;
-                    let bt = Var::zeros((cfg.rank, out), DType::F32, &Device::Cpu)?;
+                    let at = Var::from_tensor(&Tensor::from_vec(a, (inp, cfg.rank), device)?)?;
+                    let bt = Var::zeros((cfg.rank, out), DType::F32, device)?;
                     Some((at, bt))
                 } else {
                     None
                 };
                 Ok(Dense {
-                    frozen: std::sync::Arc::new(Box::new(FrozenMatmul {
-                        wt: w.t()?.contiguous()?,
-                        w,
-                    })),
+                    frozen: Frozen::new(w, device)?,
                     b,
                     lora,
                 })
@@ -438,8 +461,8 @@ impl Model {
             let out = dense("output.dense")?;
             let ln = |p: &str| -> Result<(Tensor, Tensor)> {
                 Ok((
-                    get(&format!("encoder.layer.{l}.{p}.LayerNorm.weight"))?,
-                    get(&format!("encoder.layer.{l}.{p}.LayerNorm.bias"))?,
+                    get(&format!("encoder.layer.{l}.{p}.LayerNorm.weight"))?.to_device(device)?,
+                    get(&format!("encoder.layer.{l}.{p}.LayerNorm.bias"))?.to_device(device)?,
                 ))
             };
             blocks.push(Block {
@@ -460,6 +483,7 @@ impl Model {
             eps,
             scale: cfg.alpha / cfg.rank as f64,
             task_heads,
+            device: device.clone(),
         })
     }
 
@@ -580,11 +604,12 @@ impl Model {
 fn loss(task: &Task, logits: &Tensor, idx: &[usize]) -> Result<Tensor> {
     let k = task.labels.len();
     let b = idx.len();
+    let dev = logits.device();
     let y: Vec<f32> = idx.iter().flat_map(|&i| task.train[i].y.clone()).collect();
-    let y = Tensor::from_vec(y, (b, k), &Device::Cpu)?;
+    let y = Tensor::from_vec(y, (b, k), dev)?;
     let sw: Vec<f32> = idx.iter().map(|&i| task.train[i].weight).collect();
-    let sw = Tensor::from_vec(sw, (b, 1), &Device::Cpu)?;
-    let cw = Tensor::from_vec(task.class_weights.clone(), (1, k), &Device::Cpu)?;
+    let sw = Tensor::from_vec(sw, (b, 1), dev)?;
+    let cw = Tensor::from_vec(task.class_weights.clone(), (1, k), dev)?;
     let per_cell = match task.kind {
         HeadKind::Softmax => {
             let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
@@ -596,7 +621,7 @@ fn loss(task: &Task, logits: &Tensor, idx: &[usize]) -> Result<Tensor> {
                 .iter()
                 .flat_map(|&i| task.train[i].mask.iter().map(|&o| f32::from(o)))
                 .collect();
-            let m = Tensor::from_vec(m, (b, k), &Device::Cpu)?;
+            let m = Tensor::from_vec(m, (b, k), dev)?;
             let log_p = softplus(&logits.neg()?)?.neg()?;
             let log_q = softplus(logits)?.neg()?;
             let pos = (y.broadcast_mul(&cw)? * log_p)?;
@@ -660,7 +685,7 @@ fn evaluate(model: &Model, tasks: &[Task], dev: &[States]) -> Result<(BTreeMap<S
         order.sort_by_key(|&i| states.len(i));
         let mut probs = vec![Vec::new(); task.dev.len()];
         for chunk in order.chunks(64) {
-            let (x, m) = states.batch(chunk)?;
+            let (x, m) = states.batch(chunk, &model.device)?;
             let z = model.logits(ti, &model.embed(&x, &m)?)?.detach();
             let p = match task.kind {
                 HeadKind::Softmax => candle_nn::ops::softmax(&z, D::Minus1)?,
@@ -751,7 +776,7 @@ fn load_checkpoint(dir: &Path, model: &Model) -> Result<Option<(CheckpointJson, 
     let text = std::fs::read_to_string(&jpath).map_err(|e| Error::io(&jpath, e))?;
     let meta: CheckpointJson = serde_json::from_str(&text)
         .map_err(|e| Error::model(format!("{}: {e}", jpath.display())))?;
-    let mut t = candle_core::safetensors::load(&wpath, &Device::Cpu)?;
+    let mut t = candle_core::safetensors::load(&wpath, &model.device)?;
     for (name, var) in model.named_vars() {
         let v = t
             .remove(&name)
@@ -801,7 +826,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         tasks.push(t);
     }
 
-    // ---- the base encoder (no adapter) for the frozen blocks, and the f32 weights above them
+    // ---- the base encoder (no adapter) for the frozen blocks, always on the CPU forward pass,
+    // and the f32 weights above them, on the training device
+    let device = args.sources.device.device()?;
     let source = super::model_source(&args.sources.model)?;
     let enc = Encoder::load(
         &source,
@@ -837,8 +864,8 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             )));
         }
         task_heads.push((
-            Var::from_tensor(head.weight())?,
-            Var::from_tensor(head.bias())?,
+            Var::from_tensor(&head.weight().to_device(&device)?)?,
+            Var::from_tensor(&head.bias().to_device(&device)?)?,
         ));
     }
     let model = Model::build(
@@ -848,6 +875,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         dims.heads,
         f64::from(dims.eps),
         task_heads,
+        &device,
     )?;
     drop(weights);
 
@@ -925,7 +953,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             if step < meta.step {
                 continue;
             }
-            let (x, m) = train_states[*ti].batch(idx)?;
+            let (x, m) = train_states[*ti].batch(idx, &device)?;
             let emb = model.embed(&x, &m)?;
             let l = loss(&tasks[*ti], &model.logits(*ti, &emb)?, idx)?;
             let grads = l.backward()?;
@@ -1170,9 +1198,18 @@ mod tests {
         let cpu = CpuBert::load(dims.clone(), &mut Src(map.clone()), None, DenseMode::F32).unwrap();
         let want = cpu.embed(&SEQS);
         let cfg = config(2);
-        let model = Model::build(&map, dims.layers, &cfg, dims.heads, 1e-12, vec![]).unwrap();
+        let model = Model::build(
+            &map,
+            dims.layers,
+            &cfg,
+            dims.heads,
+            1e-12,
+            vec![],
+            &Device::Cpu,
+        )
+        .unwrap();
         let st = states(&cpu, &SEQS, 1);
-        let (x, m) = st.batch(&[0, 1, 2, 3]).unwrap();
+        let (x, m) = st.batch(&[0, 1, 2, 3], &Device::Cpu).unwrap();
         let embed = |model: &Model| {
             model
                 .embed(&x, &m)
@@ -1269,10 +1306,19 @@ mod tests {
             Var::zeros(2, DType::F32, &Device::Cpu).unwrap(),
         );
         let cfg = config(1);
-        let model = Model::build(&map, dims.layers, &cfg, dims.heads, 1e-12, vec![head]).unwrap();
+        let model = Model::build(
+            &map,
+            dims.layers,
+            &cfg,
+            dims.heads,
+            1e-12,
+            vec![head],
+            &Device::Cpu,
+        )
+        .unwrap();
         let st = states(&cpu, &refs, 2);
         let idx: Vec<usize> = (0..32).collect();
-        let (x, m) = st.batch(&idx).unwrap();
+        let (x, m) = st.batch(&idx, &Device::Cpu).unwrap();
         let mut opt = AdamW::new(
             [model.lora_vars(), model.head_vars()].concat(),
             ParamsAdamW {
@@ -1307,6 +1353,40 @@ mod tests {
             .to_scalar::<f32>()
             .unwrap()
             > 0.0));
+    }
+
+    #[test]
+    fn frozen_matmuls_agree_in_value_and_input_gradient() {
+        // The CPU op and the plain matmul other devices use: same output, same gradient of x.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let mut rand =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.random::<f32>() - 0.5).collect() };
+        let w = Tensor::from_vec(rand(6 * 4), (6, 4), &Device::Cpu).unwrap();
+        let x = Var::from_vec(rand(3 * 4), (3, 4), &Device::Cpu).unwrap();
+        let g = Tensor::from_vec(rand(3 * 6), (3, 6), &Device::Cpu).unwrap();
+        let cpu = Frozen::new(w.clone(), &Device::Cpu).unwrap();
+        assert!(matches!(cpu, Frozen::Cpu(_)));
+        let plain = Frozen::Plain(w.t().unwrap().contiguous().unwrap());
+        let run = |f: &Frozen| {
+            let y = f.apply(x.as_tensor()).unwrap();
+            let grads = (&y * &g).unwrap().sum_all().unwrap().backward().unwrap();
+            let dx = grads.get(x.as_tensor()).unwrap();
+            (
+                y.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+                dx.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            )
+        };
+        let ((y1, d1), (y2, d2)) = (run(&cpu), run(&plain));
+        assert!(max_diff(&y1, &y2) < 1e-6 && max_diff(&d1, &d2) < 1e-6);
+        // dx = g W
+        let want = g
+            .matmul(&w)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert!(max_diff(&d1, &want) < 1e-6);
     }
 
     #[test]

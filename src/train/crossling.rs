@@ -216,7 +216,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let t_all = Instant::now();
     let manifest = Manifest::load(&args.models_dir)?;
     let opts = EncoderOptions {
-        device: Device::Cpu,
+        device: args.sources.device.device()?,
         max_tokens: manifest.encoder.max_tokens,
         prefix: manifest.encoder.prefix.clone(),
         precision: args.sources.precision,

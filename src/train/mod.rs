@@ -40,6 +40,11 @@ pub struct SourceArgs {
     /// Encoder forward pass: auto (int8 on CPU), int8, f32 or candle (see `serve --help`).
     #[arg(long, env = "RAPPORT_PRECISION", default_value = "auto")]
     pub precision: Precision,
+    /// Where the encoder runs: cpu, cuda or cuda:N (cuda needs a build with `--features cuda`).
+    /// Adapter training runs its adapted blocks and heads here and the frozen blocks below them
+    /// on the CPU forward pass.
+    #[arg(long, env = "RAPPORT_DEVICE", default_value = "cpu")]
+    pub device: crate::config::DeviceSpec,
     /// Embedding cache [default: ~/.cache/rapport/embeddings].
     #[arg(long, env = "RAPPORT_EMBEDDING_CACHE")]
     pub cache_dir: Option<PathBuf>,
@@ -162,7 +167,7 @@ fn manifest_source(source: &ModelSource, info: &crate::model::EncoderInfo) -> St
 fn load_encoder(sources: &SourceArgs, cfg: &TrainConfig, models_dir: &Path) -> Result<Encoder> {
     let source = model_source(&sources.model)?;
     let opts = EncoderOptions {
-        device: Device::Cpu,
+        device: sources.device.device()?,
         max_tokens: cfg.max_tokens,
         prefix: cfg.prefix.clone(),
         precision: sources.precision,

@@ -1,6 +1,7 @@
 //! Classification metrics: accuracy, per-class and macro F1, the SentiRuEval mean F1(pos, neg),
 //! expected calibration error, negative log-likelihood.
 
+use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 /// `m[t][p]`: examples of true class `t` predicted as `p`.
@@ -221,6 +222,67 @@ pub fn binary_ece(p: &[f32], y: &[f32], bins: usize) -> f64 {
         .sum()
 }
 
+/// The ECE that sampling alone gives a set of this size: the ECE a perfectly calibrated model
+/// with the same predicted probabilities would show, its labels drawn from those probabilities
+/// (`draws` seeded draws). A measured ECE under `p95` is within sampling noise of calibrated;
+/// on a few hundred texts that noise alone is about the 0.05 bound.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct EceFloor {
+    pub mean: f64,
+    pub p95: f64,
+}
+
+const FLOOR_DRAWS: usize = 500;
+const FLOOR_SEED: u64 = 0x00ec_e0f1;
+
+fn floor_of(mut eces: Vec<f64>) -> EceFloor {
+    eces.sort_by(f64::total_cmp);
+    let mean = eces.iter().sum::<f64>() / eces.len().max(1) as f64;
+    let p95 = eces[((eces.len() as f64 * 0.95) as usize).min(eces.len() - 1)];
+    EceFloor { mean, p95 }
+}
+
+/// [`EceFloor`] of [`binary_ece`] for probabilities `p` (0/1 targets).
+pub fn binary_ece_floor(p: &[f32], bins: usize) -> EceFloor {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(FLOOR_SEED);
+    let mut y = vec![0f32; p.len()];
+    floor_of(
+        (0..FLOOR_DRAWS)
+            .map(|_| {
+                for (yi, &pi) in y.iter_mut().zip(p) {
+                    *yi = f32::from(rng.random::<f32>() < pi);
+                }
+                binary_ece(p, &y, bins)
+            })
+            .collect(),
+    )
+}
+
+/// [`EceFloor`] of the top-label [`ece`] for class distributions `probs`.
+pub fn ece_floor(probs: &[Vec<f32>], bins: usize) -> EceFloor {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(FLOOR_SEED);
+    let mut y = vec![0usize; probs.len()];
+    floor_of(
+        (0..FLOOR_DRAWS)
+            .map(|_| {
+                for (yi, p) in y.iter_mut().zip(probs) {
+                    let u = rng.random::<f32>();
+                    let mut acc = 0.0;
+                    *yi = p.len() - 1;
+                    for (c, &pc) in p.iter().enumerate() {
+                        acc += pc;
+                        if u < acc {
+                            *yi = c;
+                            break;
+                        }
+                    }
+                }
+                ece(probs, &y, bins)
+            })
+            .collect(),
+    )
+}
+
 /// ROC-AUC of `scores` for the binary truth `positive`: the probability that a random positive
 /// scores above a random negative (ties count one half), by the Mann-Whitney rank sum. NaN when
 /// either class is absent.
@@ -262,6 +324,8 @@ pub struct Report {
     /// SentiRuEval's shared-task figure: mean of F1(positive) and F1(negative).
     pub mean_f1_pos_neg: f64,
     pub ece_15: f64,
+    /// What `ece_15` would read from sampling alone (see [`EceFloor`]).
+    pub ece_15_floor: EceFloor,
     pub nll: f64,
     /// confusion[true][pred] in label order
     pub confusion: Vec<Vec<usize>>,
@@ -284,6 +348,7 @@ impl Report {
             f1: labels.iter().cloned().zip(f.iter().cloned()).collect(),
             mean_f1_pos_neg,
             ece_15: ece(probs, y_true, 15),
+            ece_15_floor: ece_floor(probs, 15),
             nll: nll(probs, y_true),
             confusion: confusion(y_true, &y_pred, c),
         }
@@ -409,6 +474,26 @@ mod tests {
         let (acc, _) = quartile_accuracy(&gold, &pred, 0.8);
         // threshold 0.8: 0.1->0.7 low ok, 0.2 ok, 0.9->0.9 ok, 0.8->0.6 wrong
         assert!(close(acc, 0.75));
+    }
+
+    #[test]
+    fn ece_floor_shrinks_with_the_set_and_flags_miscalibration() {
+        // Calibrated draws score about the floor; a set this size cannot read 0 by chance.
+        let small: Vec<f32> = (0..200)
+            .map(|i| 0.05 + 0.9 * (i % 10) as f32 / 9.0)
+            .collect();
+        let large: Vec<f32> = small.iter().cycle().take(20_000).copied().collect();
+        let (fs, fl) = (binary_ece_floor(&small, 15), binary_ece_floor(&large, 15));
+        assert!(fs.mean > 0.02 && fs.p95 > fs.mean, "{fs:?}");
+        assert!(fl.p95 < fs.mean / 3.0, "{fl:?} vs {fs:?}");
+        // Labels 0.2 off every probability: far over the floor.
+        let y: Vec<f32> = small.iter().map(|&p| f32::from(p > 0.3)).collect();
+        assert!(binary_ece(&small, &y, 15) > fs.p95);
+        // The top-label floor of confident two-class predictions sits near the binary one.
+        let probs: Vec<Vec<f32>> = small.iter().map(|&p| vec![p, 1.0 - p]).collect();
+        let f2 = ece_floor(&probs, 15);
+        assert!(f2.mean > 0.01 && f2.mean < 0.2, "{f2:?}");
+        assert_eq!(ece_floor(&probs, 15).mean, f2.mean, "seeded");
     }
 
     #[test]

@@ -289,6 +289,16 @@ fn cells_ece(p: &[Vec<f32>], y: &[Vec<f32>], mask: &[Vec<bool>]) -> f64 {
     metrics::binary_ece(&pp, &yy, 15)
 }
 
+/// The sampling floor of [`cells_ece`] over the same observed cells.
+fn cells_ece_floor(p: &[Vec<f32>], mask: &[Vec<bool>]) -> metrics::EceFloor {
+    let pp: Vec<f32> = p
+        .iter()
+        .zip(mask)
+        .flat_map(|(pi, mi)| pi.iter().zip(mi).filter(|(_, &m)| m).map(|(&x, _)| x))
+        .collect();
+    metrics::binary_ece_floor(&pp, 15)
+}
+
 /// Everything reported for one set.
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemReport {
@@ -298,6 +308,10 @@ pub struct ItemReport {
     pub metric: String,
     /// ECE over observed cells (15 bins; soft targets for score heads)
     pub ece_15: f64,
+    /// What `ece_15` would read from sampling alone (0/1 targets only; see
+    /// [`metrics::EceFloor`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ece_15_floor: Option<metrics::EceFloor>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub f1: BTreeMap<String, f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -331,6 +345,7 @@ pub fn report(
         primary: primary(kind, p, y, mask, thr),
         metric: String::new(),
         ece_15: cells_ece(p, y, mask),
+        ece_15_floor: (kind != HeadKind::Score).then(|| cells_ece_floor(p, mask)),
         f1: BTreeMap::new(),
         macro_f1_at_0_5: None,
         weighted_f1: None,

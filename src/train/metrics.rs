@@ -224,8 +224,8 @@ pub fn binary_ece(p: &[f32], y: &[f32], bins: usize) -> f64 {
 
 /// The ECE that sampling alone gives a set of this size: the ECE a perfectly calibrated model
 /// with the same predicted probabilities would show, its labels drawn from those probabilities
-/// (`draws` seeded draws). A measured ECE under `p95` is within sampling noise of calibrated;
-/// on a few hundred texts that noise alone is about the 0.05 bound.
+/// (500 seeded draws). A measured ECE under `p95` is within sampling noise of calibrated; on a
+/// few hundred texts that noise alone is about the 0.05 bound.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct EceFloor {
     pub mean: f64,
@@ -235,52 +235,46 @@ pub struct EceFloor {
 const FLOOR_DRAWS: usize = 500;
 const FLOOR_SEED: u64 = 0x00ec_e0f1;
 
-fn floor_of(mut eces: Vec<f64>) -> EceFloor {
+/// Mean and p95 of `draw_ece` (labels drawn, then scored) over the seeded draws.
+fn floor_of(mut draw_ece: impl FnMut(&mut rand::rngs::StdRng) -> f64) -> EceFloor {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(FLOOR_SEED);
+    let mut eces: Vec<f64> = (0..FLOOR_DRAWS).map(|_| draw_ece(&mut rng)).collect();
     eces.sort_by(f64::total_cmp);
-    let mean = eces.iter().sum::<f64>() / eces.len().max(1) as f64;
-    let p95 = eces[((eces.len() as f64 * 0.95) as usize).min(eces.len() - 1)];
+    let mean = eces.iter().sum::<f64>() / FLOOR_DRAWS as f64;
+    let p95 = eces[(FLOOR_DRAWS as f64 * 0.95) as usize];
     EceFloor { mean, p95 }
 }
 
 /// [`EceFloor`] of [`binary_ece`] for probabilities `p` (0/1 targets).
 pub fn binary_ece_floor(p: &[f32], bins: usize) -> EceFloor {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(FLOOR_SEED);
     let mut y = vec![0f32; p.len()];
-    floor_of(
-        (0..FLOOR_DRAWS)
-            .map(|_| {
-                for (yi, &pi) in y.iter_mut().zip(p) {
-                    *yi = f32::from(rng.random::<f32>() < pi);
-                }
-                binary_ece(p, &y, bins)
-            })
-            .collect(),
-    )
+    floor_of(|rng| {
+        for (yi, &pi) in y.iter_mut().zip(p) {
+            *yi = f32::from(rng.random::<f32>() < pi);
+        }
+        binary_ece(p, &y, bins)
+    })
 }
 
 /// [`EceFloor`] of the top-label [`ece`] for class distributions `probs`.
 pub fn ece_floor(probs: &[Vec<f32>], bins: usize) -> EceFloor {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(FLOOR_SEED);
     let mut y = vec![0usize; probs.len()];
-    floor_of(
-        (0..FLOOR_DRAWS)
-            .map(|_| {
-                for (yi, p) in y.iter_mut().zip(probs) {
-                    let u = rng.random::<f32>();
-                    let mut acc = 0.0;
-                    *yi = p.len() - 1;
-                    for (c, &pc) in p.iter().enumerate() {
-                        acc += pc;
-                        if u < acc {
-                            *yi = c;
-                            break;
-                        }
-                    }
-                }
-                ece(probs, &y, bins)
-            })
-            .collect(),
-    )
+    floor_of(|rng| {
+        for (yi, p) in y.iter_mut().zip(probs) {
+            // The first class whose cumulative probability passes u (the last if rounding
+            // leaves the sum under it).
+            let u = rng.random::<f32>();
+            let mut acc = 0.0;
+            *yi = p
+                .iter()
+                .position(|&pc| {
+                    acc += pc;
+                    u < acc
+                })
+                .unwrap_or(p.len() - 1);
+        }
+        ece(probs, &y, bins)
+    })
 }
 
 /// ROC-AUC of `scores` for the binary truth `positive`: the probability that a random positive

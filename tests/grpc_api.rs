@@ -70,6 +70,59 @@ async fn analyze_returns_sentiment_language_version_and_timings() {
 }
 
 #[tokio::test]
+async fn sentiment_is_recalibrated_by_the_message_language() {
+    // the same heads twice: as written, and with a Russian recalibration of the sentiment head
+    // that pushes hard towards negative (softmax(ln p + c), c = [+8, 0, -8])
+    let dir = tempfile::tempdir().unwrap();
+    let (model, heads) = tiny_model_and_heads(dir.path());
+    let plain = start(&model, &heads, &[]).await;
+    let head_json = heads.join("sentiment").join("head.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&head_json).unwrap()).unwrap();
+    v["language_calibration"] = serde_json::json!({"ru": [
+        {"a": 1.0, "c": 8.0}, {"a": 1.0, "c": 0.0}, {"a": 1.0, "c": -8.0}
+    ]});
+    std::fs::write(&head_json, v.to_string()).unwrap();
+    let recal = start(&model, &heads, &[]).await;
+    let messages = vec![
+        message("en", "Thank you, the replacement arrived and works."),
+        message("ru", "Спасибо, замена пришла и всё работает."),
+    ];
+    let a = plain.analyze_all(messages.clone()).await;
+    let b = recal.analyze_all(messages).await;
+    let (s_en, s_ru) = (
+        a[0].sentiment.as_ref().unwrap(),
+        a[1].sentiment.as_ref().unwrap(),
+    );
+    let (r_en, r_ru) = (
+        b[0].sentiment.as_ref().unwrap(),
+        b[1].sentiment.as_ref().unwrap(),
+    );
+    // English untouched
+    assert_eq!(r_en.probabilities, s_en.probabilities);
+    // Russian: exactly softmax(ln p + c) of the plain outputs, in the sentiment message and in
+    // the per-label signals alike
+    let z: Vec<f32> = ["negative", "neutral", "positive"]
+        .iter()
+        .zip([8.0f32, 0.0, -8.0])
+        .map(|(l, c)| s_ru.probabilities[*l].ln() + c)
+        .collect();
+    let sum: f32 = z.iter().map(|v| v.exp()).sum();
+    for (l, zi) in ["negative", "neutral", "positive"].iter().zip(&z) {
+        let want = zi.exp() / sum;
+        assert!(
+            (r_ru.probabilities[*l] - want).abs() < 1e-4,
+            "{l}: {r_ru:?}"
+        );
+        let signal = &b[1].label_signals[&format!("sentiment.{l}")];
+        assert!((signal.value - want).abs() < 1e-4, "{l}: {signal:?}");
+    }
+    assert_eq!(r_ru.label, "negative");
+    plain.stop().await.unwrap();
+    recal.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn bad_inputs_get_invalid_argument_naming_field_and_limit() {
     let server = start_tiny(&[
         "--max-text-chars",

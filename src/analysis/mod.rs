@@ -306,7 +306,9 @@ impl Analyzer {
                 .heads()
                 .nth(self.sentiment_index)
                 .expect("sentiment index is valid");
-            sentiment_from(&head.labels, &inf.head_probs[self.sentiment_index])
+            let mut probs = inf.head_probs[self.sentiment_index].clone();
+            head.calibrate_for_language(&p.language.code, &mut probs);
+            sentiment_from(&head.labels, &probs)
         });
         let results = match &inference {
             Some(inf) if supported => {

@@ -15,9 +15,11 @@
 //! - `score`: one label, a graded score in [0, 1] through a sigmoid link (e.g. politeness).
 //!
 //! Sigmoid-kind heads carry their dev-fitted Platt calibration folded into W and b, and may carry
-//! per-label decision `thresholds` chosen on dev, and a per-language recalibration
-//! (`language_calibration`: for a text in language `L`, `p' = σ(a·logit(p) + c)` per label, fitted
-//! on `L`'s dev set after the pooled calibration; see [`LinearHead::calibrate_for_language`]).
+//! per-label decision `thresholds` chosen on dev. Any head may carry a per-language recalibration
+//! (`language_calibration`, one `(a, c)` per label, fitted on `L`'s dev set after the pooled
+//! calibration): for a text in language `L`, `p' = σ(a·logit(p) + c)` per label on sigmoid kinds,
+//! `p' = softmax(a·ln p + c)` on softmax heads (a temperature and a class-prior shift); see
+//! [`LinearHead::calibrate_for_language`].
 //! The manifest pins the exact encoder weights (sha256) the heads were trained on; loading heads
 //! against a different encoder is refused unless explicitly allowed.
 
@@ -159,8 +161,8 @@ pub struct LinearHead {
     pub temperature: f32,
     /// per-label decision thresholds on the outputs (sigmoid kinds), chosen on dev
     pub thresholds: Option<Vec<f32>>,
-    /// per language, per label: a recalibration of the outputs (sigmoid kinds), fitted on that
-    /// language's dev set; languages not listed keep the pooled calibration
+    /// per language, per label: a recalibration of the outputs, fitted on that language's dev
+    /// set; languages not listed keep the pooled calibration
     pub language_calibration: BTreeMap<String, Vec<Platt>>,
     /// [C, D] f32
     weight: Tensor,
@@ -234,7 +236,7 @@ impl LinearHead {
         Ok(self)
     }
 
-    /// The same head with a per-language recalibration of its outputs (sigmoid kinds only).
+    /// The same head with a per-language recalibration of its outputs.
     pub fn with_language_calibration(mut self, cal: BTreeMap<String, Vec<Platt>>) -> Result<Self> {
         self.language_calibration = cal;
         self.check_kind()?;
@@ -242,12 +244,26 @@ impl LinearHead {
     }
 
     /// Recalibrates one text's outputs `p` (label order) for its language `lang`; a no-op for
-    /// softmax heads and for languages without a fitted recalibration.
+    /// languages without a fitted recalibration.
     pub fn calibrate_for_language(&self, lang: &str, p: &mut [f32]) {
-        if let Some(cal) = self.language_calibration.get(lang) {
+        let Some(cal) = self.language_calibration.get(lang) else {
+            return;
+        };
+        if self.kind.is_sigmoid() {
             for (v, c) in p.iter_mut().zip(cal) {
                 *v = c.apply(*v);
             }
+            return;
+        }
+        let z: Vec<f32> = p
+            .iter()
+            .zip(cal)
+            .map(|(v, c)| c.a * v.max(1e-12).ln() + c.c)
+            .collect();
+        let m = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+        let s: f32 = z.iter().map(|v| (v - m).exp()).sum();
+        for (v, zi) in p.iter_mut().zip(&z) {
+            *v = (zi - m).exp() / s;
         }
     }
 
@@ -282,12 +298,10 @@ impl LinearHead {
             }
         }
         for (lang, cal) in &self.language_calibration {
-            let ok = self.kind.is_sigmoid()
-                && cal.len() == c
-                && cal.iter().all(|p| p.a.is_finite() && p.c.is_finite());
+            let ok = cal.len() == c && cal.iter().all(|p| p.a.is_finite() && p.c.is_finite());
             if !ok {
                 return Err(Error::model(format!(
-                    "head {}: language_calibration[{lang}] must be {c} finite (a, c) pairs on a sigmoid-kind head",
+                    "head {}: language_calibration[{lang}] must be {c} finite (a, c) pairs",
                     self.task
                 )));
             }
@@ -957,7 +971,7 @@ mod tests {
         let tox = toxicity_head(d);
         let cal: BTreeMap<String, Vec<Platt>> =
             [("ru".to_string(), vec![Platt { a: 0.5, c: -1.0 }])].into();
-        // wrong label count, or a softmax head, is refused
+        // a wrong label count or a non-finite value is refused
         assert!(tox
             .clone()
             .with_language_calibration(
@@ -965,8 +979,26 @@ mod tests {
             )
             .is_err());
         assert!(head(d).with_language_calibration(cal.clone()).is_err());
+        let nan = vec![
+            Platt {
+                a: f32::NAN,
+                c: 0.0
+            };
+            3
+        ];
+        assert!(head(d)
+            .with_language_calibration([("ru".to_string(), nan)].into())
+            .is_err());
         let tox = tox.with_language_calibration(cal).unwrap();
+        // softmax: a temperature (a) and a class-prior shift (c) per language
+        let soft_cal = vec![
+            Platt { a: 0.5, c: 1.0 },
+            Platt { a: 0.5, c: 0.0 },
+            Platt { a: 0.5, c: -1.0 },
+        ];
         head(d)
+            .with_language_calibration([("ru".to_string(), soft_cal)].into())
+            .unwrap()
             .save(&dir.path().join("sentiment"), serde_json::Value::Null, &enc)
             .unwrap();
         tox.save(&dir.path().join("toxicity"), serde_json::Value::Null, &enc)
@@ -994,14 +1026,27 @@ mod tests {
             let want = 1.0 / (1.0 + (-(0.5 * z[i][0] - 1.0)).exp());
             assert!((ru[i][0] - want).abs() < 1e-4, "{} vs {want}", ru[i][0]);
         }
-        // the engine's per-head outputs, recalibrated per language; softmax heads untouched
-        let s = set.sentiment().unwrap().probabilities(&e).unwrap();
+        // softmax: softmax(0.5·ln p + c) for Russian, still a distribution; others untouched
+        let sh = set.sentiment().unwrap();
+        let s = sh.probabilities(&e).unwrap();
+        let s_ru = sh.probabilities_in(&e, "ru").unwrap();
+        for i in 0..3 {
+            let z: Vec<f32> = s[i]
+                .iter()
+                .zip([1.0f32, 0.0, -1.0])
+                .map(|(p, c)| 0.5 * p.ln() + c)
+                .collect();
+            let sum: f32 = z.iter().map(|v| v.exp()).sum();
+            for j in 0..3 {
+                assert!((s_ru[i][j] - z[j].exp() / sum).abs() < 1e-5);
+            }
+            assert!((s_ru[i].iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        }
+        // the engine's per-head outputs, recalibrated per language
         let out = set.for_language(&[s[0].clone(), p[0].clone()], "ru");
-        assert_eq!(out[0], s[0]);
+        assert_eq!(out[0], s_ru[0]);
         assert!((out[1][0] - ru[0][0]).abs() < 1e-6);
-        assert_eq!(
-            set.for_language(&[s[0].clone(), p[0].clone()], "de")[1],
-            p[0]
-        );
+        let de = set.for_language(&[s[0].clone(), p[0].clone()], "de");
+        assert_eq!((&de[0], &de[1]), (&s[0], &p[0]));
     }
 }

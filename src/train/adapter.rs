@@ -58,6 +58,11 @@ pub struct AdapterConfig {
     pub per_task: usize,
     /// Dev texts per task (seeded subsample of its dev data) for epoch selection.
     pub dev_per_task: usize,
+    /// Draw `per_task` and `dev_per_task` evenly over a task's languages (a language with fewer
+    /// texts gives all it has, the rest go to the others) instead of in proportion to the data:
+    /// the heads' own selection scores weigh each language the same.
+    #[serde(default)]
+    pub balance_languages: bool,
     pub epochs: usize,
     pub batch_size: usize,
     /// Peak learning rate of the adapter (linear warm-up, then linear decay to 0).
@@ -132,53 +137,64 @@ fn read_task(
     cfg: &AdapterConfig,
 ) -> Result<Task> {
     let tcfg = TrainConfig::load(&models_dir.join(name).join("train.toml"))?;
+    // (language, sample) until the draw below
     let (mut train, mut dev) = (Vec::new(), Vec::new());
     let k = tcfg.labels.len();
     if tcfg.kind.is_sigmoid() {
         let (tr, dv, _) = super::sigmoid::prepare(&tcfg, roots)?;
         for p in tr {
             let w = p.weight as f32;
-            train.extend(p.items.into_iter().map(|i| Sample {
-                text: i.text,
-                y: i.y,
-                mask: i.mask,
-                weight: w,
+            train.extend(p.items.into_iter().map(|i| {
+                let s = Sample {
+                    text: i.text,
+                    y: i.y,
+                    mask: i.mask,
+                    weight: w,
+                };
+                (p.lang.clone(), s)
             }));
         }
         for p in dv {
-            dev.extend(p.items.into_iter().map(|i| Sample {
-                text: i.text,
-                y: i.y,
-                mask: i.mask,
-                weight: 1.0,
+            dev.extend(p.items.into_iter().map(|i| {
+                let s = Sample {
+                    text: i.text,
+                    y: i.y,
+                    mask: i.mask,
+                    weight: 1.0,
+                };
+                (p.lang.clone(), s)
             }));
         }
     } else {
         let (tr, dv, _) = super::prepare_softmax(&tcfg, roots)?;
         let one_hot = |label: usize| (0..k).map(|c| f32::from(c == label)).collect();
         for (s, ex) in tr {
-            train.extend(ex.into_iter().map(|e| Sample {
-                text: e.text,
-                y: one_hot(e.label),
-                mask: vec![true; k],
-                weight: s.weight as f32,
+            train.extend(ex.into_iter().map(|e| {
+                let sample = Sample {
+                    text: e.text,
+                    y: one_hot(e.label),
+                    mask: vec![true; k],
+                    weight: s.weight as f32,
+                };
+                (s.lang.clone(), sample)
             }));
         }
-        for (_, _, ex) in dv {
-            dev.extend(ex.into_iter().map(|e| Sample {
-                text: e.text,
-                y: one_hot(e.label),
-                mask: vec![true; k],
-                weight: 1.0,
+        for (_, lang, ex) in dv {
+            dev.extend(ex.into_iter().map(|e| {
+                let s = Sample {
+                    text: e.text,
+                    y: one_hot(e.label),
+                    mask: vec![true; k],
+                    weight: 1.0,
+                };
+                (lang.clone(), s)
             }));
         }
     }
     let seed = source_seed(cfg.seed, name);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    train.shuffle(&mut rng);
-    train.truncate(cfg.per_task);
-    dev.shuffle(&mut rng);
-    dev.truncate(cfg.dev_per_task);
+    let train = draw(train, cfg.per_task, cfg.balance_languages, &mut rng);
+    let dev = draw(dev, cfg.dev_per_task, cfg.balance_languages, &mut rng);
     if train.is_empty() || dev.is_empty() {
         return Err(Error::invalid(
             "tasks",
@@ -194,6 +210,37 @@ fn read_task(
         dev,
         class_weights,
     })
+}
+
+/// A seeded draw of `n` of `items`: uniform, or (`balance`) evenly over their languages, a
+/// language with fewer than its share giving all it has and the rest going to the others.
+fn draw<T>(
+    mut items: Vec<(String, T)>,
+    n: usize,
+    balance: bool,
+    rng: &mut rand::rngs::StdRng,
+) -> Vec<T> {
+    items.shuffle(rng);
+    if !balance {
+        return items.into_iter().take(n).map(|(_, t)| t).collect();
+    }
+    let mut by_lang: BTreeMap<String, Vec<T>> = BTreeMap::new();
+    for (lang, t) in items {
+        by_lang.entry(lang).or_default().push(t);
+    }
+    // smallest language first, so what it cannot fill passes to the larger ones
+    let mut groups: Vec<Vec<T>> = by_lang.into_values().collect();
+    groups.sort_by_key(Vec::len);
+    let (mut left, langs) = (n, groups.len());
+    let mut out = Vec::new();
+    for (i, mut g) in groups.into_iter().enumerate() {
+        let take = g.len().min(left / (langs - i));
+        g.truncate(take);
+        left -= take;
+        out.extend(g);
+    }
+    out.shuffle(rng);
+    out
 }
 
 /// Softmax: `n / (k · n_c)`, capped at 20 (balanced classes). Sigmoid and binary: negatives /
@@ -1155,6 +1202,7 @@ mod tests {
             prefix: String::new(),
             per_task: 100,
             dev_per_task: 10,
+            balance_languages: false,
             epochs: 1,
             batch_size: 4,
             lr: 1e-2,
@@ -1411,6 +1459,51 @@ mod tests {
         let w = class_weights(HeadKind::Sigmoid, &train, 2);
         assert_eq!(w, vec![1.0, 3.0]);
         assert_eq!(class_weights(HeadKind::Score, &train, 2), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn balanced_draw_splits_evenly_and_passes_on_what_a_language_lacks() {
+        let items = |en: usize, ru: usize| -> Vec<(String, (String, usize))> {
+            let mut v = Vec::new();
+            for i in 0..en {
+                v.push(("en".into(), ("en".into(), i)));
+            }
+            for i in 0..ru {
+                v.push(("ru".into(), ("ru".into(), i)));
+            }
+            v
+        };
+        let count = |v: &[(String, usize)], l: &str| v.iter().filter(|(x, _)| x == l).count();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let d = draw(items(900, 300), 400, true, &mut rng);
+        assert_eq!((count(&d, "en"), count(&d, "ru")), (200, 200));
+        // Russian has only 100: English fills the rest
+        let d = draw(items(900, 100), 400, true, &mut rng);
+        assert_eq!((count(&d, "en"), count(&d, "ru")), (300, 100));
+        // fewer than asked in all: everything, once
+        let d = draw(items(50, 20), 400, true, &mut rng);
+        assert_eq!(d.len(), 70);
+        let mut seen: Vec<_> = d.clone();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 70);
+        // the plain draw takes n at random, whatever the languages
+        let d = draw(items(900, 100), 400, false, &mut rng);
+        assert_eq!(d.len(), 400);
+        // seeded: the same seed gives the same draw
+        let a = draw(
+            items(900, 300),
+            400,
+            true,
+            &mut rand::rngs::StdRng::seed_from_u64(1),
+        );
+        let b = draw(
+            items(900, 300),
+            400,
+            true,
+            &mut rand::rngs::StdRng::seed_from_u64(1),
+        );
+        assert_eq!(a, b);
     }
 
     #[test]

@@ -132,6 +132,12 @@ pub struct Source {
     /// subsample that bounds the embedding budget
     #[serde(default)]
     pub max_items: Option<usize>,
+    /// [[dev]] only: whether this set counts in its language's recalibration (sigmoid kinds'
+    /// per-language Platt scaling). `false` keeps it for early stopping, the pooled calibration
+    /// and the thresholds, e.g. a machine translation that should not set how a language's native
+    /// text is calibrated.
+    #[serde(default = "yes")]
+    pub recalibrate: bool,
     /// a note carried into head.json
     #[serde(default)]
     pub note: String,
@@ -142,6 +148,10 @@ pub struct Source {
 
 fn one() -> f64 {
     1.0
+}
+
+fn yes() -> bool {
+    true
 }
 
 pub struct Roots {

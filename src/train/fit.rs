@@ -207,6 +207,64 @@ pub fn fit_temperature(logits: &[Vec<f32>], y: &[usize]) -> f64 {
     ((a + b) / 2.0).exp()
 }
 
+/// Recalibration of a softmax head's outputs for one language: the `a` and per-class `c`
+/// minimising the mean NLL of `softmax(a·ln p + c)` on that language's dev outputs `p` (a
+/// temperature and a class-prior shift; convex, so plain gradient descent with a backtracking step
+/// finds the optimum). `c` is centred (softmax ignores a common shift). Returns `(a, c)`.
+pub fn fit_softmax_recalibration(p: &[Vec<f32>], y: &[usize]) -> (f64, Vec<f64>) {
+    let k = p.first().map_or(0, |r| r.len());
+    let n = p.len().max(1) as f64;
+    let lp: Vec<Vec<f64>> = p
+        .iter()
+        .map(|r| r.iter().map(|&v| (v.max(1e-12) as f64).ln()).collect())
+        .collect();
+    // mean NLL and its gradient in (a, c)
+    let eval = |a: f64, c: &[f64]| -> (f64, f64, Vec<f64>) {
+        let (mut nll, mut ga, mut gc) = (0.0, 0.0, vec![0.0; k]);
+        for (l, &t) in lp.iter().zip(y) {
+            let z: Vec<f64> = l.iter().zip(c).map(|(li, ci)| a * li + ci).collect();
+            let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let s: f64 = z.iter().map(|v| (v - m).exp()).sum();
+            nll += m + s.ln() - z[t];
+            for j in 0..k {
+                let g = (z[j] - m).exp() / s - if j == t { 1.0 } else { 0.0 };
+                ga += g * l[j];
+                gc[j] += g;
+            }
+        }
+        (nll / n, ga / n, gc.iter().map(|g| g / n).collect())
+    };
+    let (mut a, mut c) = (1.0f64, vec![0.0f64; k]);
+    let (mut f, mut ga, mut gc) = eval(a, &c);
+    let mut step = 1.0f64;
+    for _ in 0..500 {
+        let gnorm = ga * ga + gc.iter().map(|g| g * g).sum::<f64>();
+        if gnorm < 1e-14 {
+            break;
+        }
+        // backtracking (Armijo) line search along the negative gradient
+        loop {
+            let a2 = a - step * ga;
+            let c2: Vec<f64> = c.iter().zip(&gc).map(|(ci, gi)| ci - step * gi).collect();
+            let (f2, ga2, gc2) = eval(a2, &c2);
+            if f2 <= f - 0.5 * step * gnorm {
+                (a, c, f, ga, gc) = (a2, c2, f2, ga2, gc2);
+                step *= 2.0;
+                break;
+            }
+            step *= 0.5;
+            if step < 1e-12 {
+                break;
+            }
+        }
+        if step < 1e-12 {
+            break;
+        }
+    }
+    let mean = c.iter().sum::<f64>() / k.max(1) as f64;
+    (a, c.iter().map(|v| v - mean).collect())
+}
+
 /// A dev set for the sigmoid kinds: standardised embeddings, targets [N][K] and masks.
 pub struct SigmoidDev {
     pub name: String,
@@ -455,6 +513,39 @@ mod tests {
         let t = fit_temperature(&logits, &y);
         assert!((t - 3.0).abs() < 0.02, "{t}");
     }
+    #[test]
+    fn softmax_recalibration_recovers_temperature_and_prior_shift() {
+        // labels drawn from softmax(0.5·ln p + c), c = [-0.5, 0.5, 0], for two inputs p (one
+        // alone would only pin the target distribution, not a and c apart): the fit must find
+        // a = 0.5 and that c (centred)
+        let want_c = [-0.5f64, 0.5, 0.0];
+        let softmax = |z: &[f64]| -> Vec<f64> {
+            let s: f64 = z.iter().map(|v| v.exp()).sum();
+            z.iter().map(|v| v.exp() / s).collect()
+        };
+        let (mut rows, mut y) = (Vec::new(), Vec::new());
+        for z in [[2.0f64, 0.0, 0.0], [0.0, 0.0, 1.0]] {
+            let p: Vec<f32> = softmax(&z).iter().map(|&v| v as f32).collect();
+            let zt: Vec<f64> = p
+                .iter()
+                .zip(&want_c)
+                .map(|(&pi, ci)| 0.5 * (pi as f64).ln() + ci)
+                .collect();
+            for (label, share) in softmax(&zt).iter().enumerate() {
+                for _ in 0..(share * 10_000.0).round() as usize {
+                    rows.push(p.clone());
+                    y.push(label);
+                }
+            }
+        }
+        let (a, c) = fit_softmax_recalibration(&rows, &y);
+        let want_mean = want_c.iter().sum::<f64>() / 3.0;
+        assert!((a - 0.5).abs() < 0.02, "a = {a}");
+        for (got, want) in c.iter().zip(&want_c) {
+            assert!((got - (want - want_mean)).abs() < 0.02, "c = {c:?}");
+        }
+    }
+
     #[test]
     fn sigmoid_learns_separable_multi_label_with_missing_cells() {
         let dev = Device::Cpu;

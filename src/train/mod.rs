@@ -24,7 +24,7 @@ use std::time::Instant;
 use candle_core::{Device, Tensor};
 use sha2::{Digest, Sha256};
 
-use crate::model::heads::{HeadSet, LinearHead, Manifest, ManifestEncoder};
+use crate::model::heads::{HeadSet, LinearHead, Manifest, ManifestEncoder, Platt};
 use crate::model::{Encoder, EncoderOptions, ModelSource, Precision};
 use crate::{Error, Result};
 use config::{Roots, Source, TrainConfig};
@@ -488,13 +488,43 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         dev_uncal.insert(name.clone(), serde_json::to_value(r).expect("json"));
     }
     head.temperature = temperature;
-    let named: Vec<(String, Tensor, Vec<usize>)> = dev_sets
+    // ---- per-language recalibration (dev data in two or more languages): one pooled temperature
+    // leaves a language whose class mix differs from the pool miscalibrated, so each language's
+    // dev outputs get a temperature and a class-prior shift of their own
+    // (LinearHead::calibrate_for_language, applied at inference by the text's language)
+    let mut lang_cal = BTreeMap::new();
+    if dev_langs.len() >= 2 {
+        for (lang, (_, dx, dy)) in dev_langs.iter().zip(&dev_by_lang) {
+            let (a, cs) = fit::fit_softmax_recalibration(&head.probabilities(dx)?, dy);
+            let cal: Vec<Platt> = cs
+                .iter()
+                .map(|&c| Platt {
+                    a: a as f32,
+                    c: c as f32,
+                })
+                .collect();
+            tracing::info!(%lang, a = format!("{a:.3}"), c = ?cs, "language recalibration");
+            lang_cal.insert(lang.clone(), cal);
+        }
+    }
+    let mut dev_pooled_only = serde_json::Map::new();
+    for (name, dx, dy) in &dev_by_lang {
+        let r = Report::new(&labels, &head.probabilities(dx)?, dy);
+        dev_pooled_only.insert(name.clone(), serde_json::to_value(r).expect("json"));
+    }
+    let mut head = head.with_language_calibration(lang_cal)?;
+    let named: Vec<(String, String, Tensor, Vec<usize>)> = dev_sets
         .iter()
-        .map(|d| (d.name.clone(), d.x.clone(), d.y()))
-        .chain(dev_by_lang.iter().cloned())
+        .map(|d| (d.name.clone(), d.lang.clone(), d.x.clone(), d.y()))
+        .chain(
+            dev_langs
+                .iter()
+                .zip(&dev_by_lang)
+                .map(|(l, (n, x, y))| (n.clone(), l.clone(), x.clone(), y.clone())),
+        )
         .collect();
-    for (name, dx, dy) in &named {
-        let p = head.probabilities(dx)?;
+    for (name, lang, dx, dy) in &named {
+        let p = head.probabilities_in(dx, lang)?;
         let r = Report::new(&labels, &p, dy);
         tracing::info!(
             dev = %name,
@@ -517,6 +547,10 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         h.update(v.to_le_bytes());
     }
     h.update(temperature.to_le_bytes());
+    for p in head.language_calibration.values().flatten() {
+        h.update(p.a.to_le_bytes());
+        h.update(p.c.to_le_bytes());
+    }
     let whash = hex::encode(h.finalize());
     head.version = format!("{}-{}-{}", cfg.task, today().replace('-', ""), &whash[..8]);
 
@@ -527,6 +561,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         "optimizer": "Adam (candle-nn AdamW with decoupled decay 0)",
         "selection": "early stopping and weight-decay grid on the mean over languages of the 3-class macro-F1 on each language's pooled dev set",
         "temperature": "fitted on the pooled dev sets by minimising NLL (golden-section search on log T)",
+        "language_calibration": "per language with dev data (two or more languages): softmax(a * ln p + c) minimising that language's dev NLL, after the pooled temperature",
         "config": cfg,
         "config_path": args.config,
         "seed": cfg.seed,
@@ -552,6 +587,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let metrics = serde_json::json!({
         "dev": dev_metrics,
         "dev_before_temperature": dev_uncal,
+        "dev_pooled_temperature_only": dev_pooled_only,
         "dev_mean_over_languages_macro_f1": best.dev_score,
     });
     save_head_and_manifest(
@@ -648,7 +684,7 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     for s in &cfg.test {
         let (ex, stats) = s.read(&roots)?;
         let set = embed_set(&enc, &cache, &s.name, &s.lang, ex, cfg.optim.embed_batch)?;
-        let p = head.probabilities(&set.x)?;
+        let p = head.probabilities_in(&set.x, &set.lang)?;
         let r = Report::new(&head.labels, &p, &set.y());
         rows.push((s.clone(), r.clone()));
         let mut v = serde_json::to_value(&r).expect("json");

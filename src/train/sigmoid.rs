@@ -472,12 +472,16 @@ fn cell_weights(kind: HeadKind, parts: &[&Embedded], k: usize) -> (Vec<f32>, Vec
 /// Concatenates parts by language: (name, x, y, mask).
 type LangSet = (String, Tensor, Vec<Vec<f32>>, Vec<Vec<bool>>);
 
-fn by_language(sets: &[Embedded]) -> Result<Vec<LangSet>> {
+fn by_language(sets: &[&Embedded]) -> Result<Vec<LangSet>> {
     let langs: std::collections::BTreeSet<&str> =
         sets.iter().map(|s| s.part.lang.as_str()).collect();
     let mut out = Vec::new();
     for lang in langs {
-        let ps: Vec<&Embedded> = sets.iter().filter(|s| s.part.lang == lang).collect();
+        let ps: Vec<&Embedded> = sets
+            .iter()
+            .copied()
+            .filter(|s| s.part.lang == lang)
+            .collect();
         let x = Tensor::cat(&ps.iter().map(|p| &p.x).collect::<Vec<_>>(), 0)?;
         let y = ps.iter().flat_map(|p| p.y()).collect();
         let m = ps.iter().flat_map(|p| p.mask()).collect();
@@ -537,7 +541,7 @@ pub fn train(
     let cw = Tensor::from_vec(cw, (n, k), &Device::Cpu)?;
     let std = fit::Standardizer::fit(&x)?;
     let xz = std.apply(&x)?;
-    let dev_lang = by_language(&dev_sets)?;
+    let dev_lang = by_language(&dev_sets.iter().collect::<Vec<_>>())?;
     let dev_z: Vec<SigmoidDev> = dev_lang
         .iter()
         .map(|(name, x, y, m)| {
@@ -618,8 +622,19 @@ pub fn train(
     // head, applied at inference by the text's language (LinearHead::calibrate_for_language)
     let lang_of = |name: &str| name.trim_start_matches("dev-").to_string();
     let mut lang_cal: BTreeMap<String, Vec<Platt>> = BTreeMap::new();
+    // dev sets marked `recalibrate = false` stay out of this step
+    let no_recal: Vec<&str> = cfg
+        .dev
+        .iter()
+        .filter(|s| !s.recalibrate)
+        .map(|s| s.name.as_str())
+        .collect();
+    let recal_sets: Vec<&Embedded> = dev_sets
+        .iter()
+        .filter(|d| !no_recal.contains(&d.part.name.as_str()))
+        .collect();
     if dev_lang.len() >= 2 {
-        for (name, dx, dy, dm) in &dev_lang {
+        for (name, dx, dy, dm) in &by_language(&recal_sets)? {
             let p = fit::sigmoid_rows(dx, &w_cal, &b_cal)?;
             let cal = (0..k)
                 .map(|j| {
@@ -721,7 +736,7 @@ pub fn train(
         "optimizer": "Adam (candle-nn AdamW with decoupled decay 0)",
         "selection": "early stopping and weight-decay grid on the mean over languages of the dev figure at threshold 0.5 (sigmoid: macro-F1 over observed labels; binary: 2-class macro-F1; score: Spearman)",
         "calibration": "Platt scaling per output (sigma(a z + c)) fitted on the pooled dev sets by Newton's method on the BCE, folded into W and b; temperature stays 1",
-        "language_calibration": "with dev data in two or more languages: a second Platt scaling per (language, output) fitted on that language's dev set on top of the pooled one, stored in head.json language_calibration and applied by the text's language; thresholds are chosen after it",
+        "language_calibration": "with dev data in two or more languages: a second Platt scaling per (language, output) fitted on that language's dev set (less the sets marked recalibrate = false) on top of the pooled one, stored in head.json language_calibration and applied by the text's language; thresholds are chosen after it",
         "language_platt": lang_cal,
         "platt": platt.iter().zip(&cfg.labels).map(|((a, c), l)| (l.clone(), serde_json::json!({"a": a, "c": c}))).collect::<BTreeMap<_, _>>(),
         "thresholds": "chosen on the pooled calibrated dev outputs (sigmoid: per-label F1; binary: 2-class macro-F1; score: quartile accuracy)",

@@ -255,16 +255,10 @@ impl LinearHead {
             }
             return;
         }
-        let z: Vec<f32> = p
-            .iter()
-            .zip(cal)
-            .map(|(v, c)| c.a * v.max(1e-12).ln() + c.c)
-            .collect();
-        let m = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-        let s: f32 = z.iter().map(|v| (v - m).exp()).sum();
-        for (v, zi) in p.iter_mut().zip(&z) {
-            *v = (zi - m).exp() / s;
+        for (v, c) in p.iter_mut().zip(cal) {
+            *v = c.a * v.max(1e-12).ln() + c.c;
         }
+        crate::model::cpu::ops::softmax(p);
     }
 
     /// [`Self::probabilities`] recalibrated for texts in `lang`.

@@ -63,6 +63,12 @@ pub struct AdapterConfig {
     /// the heads' own selection scores weigh each language the same.
     #[serde(default)]
     pub balance_languages: bool,
+    /// Start from the adapter the manifest pins (same layers, rank, alpha and targets) instead
+    /// of B = 0, so a run continues the served adapter on its own draw of the data; the heads
+    /// start from the committed heads either way. Dev before training is then the pinned
+    /// adapter's, and only an epoch that beats it is written.
+    #[serde(default)]
+    pub warm_start: bool,
     pub epochs: usize,
     pub batch_size: usize,
     /// Peak learning rate of the adapter (linear warm-up, then linear decay to 0).
@@ -626,6 +632,57 @@ impl Model {
             .broadcast_add(b.as_tensor())?)
     }
 
+    /// Sets the low-rank updates from a saved adapter, which must adapt exactly these blocks and
+    /// targets with the same rank and alpha (the inverse of `updates`).
+    fn start_from(&self, meta: &AdapterJson, updates: &Updates) -> Result<()> {
+        let layers: Vec<usize> = (self.first..self.first + self.blocks.len()).collect();
+        let rank = self.lora_vars().first().map_or(0, |a| a.dims()[1]);
+        let scale = meta.alpha / meta.rank as f64;
+        if meta.layers != layers || meta.rank != rank || (scale - self.scale).abs() > 1e-12 {
+            return Err(Error::invalid(
+                "warm_start",
+                format!(
+                    "the pinned adapter {} adapts layers {:?} at rank {} (scale {scale}); this config adapts {layers:?} at rank {rank} (scale {})",
+                    meta.version, meta.layers, meta.rank, self.scale
+                ),
+            ));
+        }
+        let mut used = 0;
+        for (bi, b) in self.blocks.iter().enumerate() {
+            for (t, d) in TARGETS.iter().zip([&b.q, &b.k, &b.v, &b.o, &b.i, &b.out]) {
+                let name = update_name(self.first + bi, t);
+                match (&d.lora, updates.get(&name)) {
+                    (Some((at, bt)), Some((a, bm))) => {
+                        at.set(&a.t()?.contiguous()?.to_device(&self.device)?)?;
+                        bt.set(&bm.t()?.contiguous()?.to_device(&self.device)?)?;
+                        used += 1;
+                    }
+                    (None, None) => {}
+                    _ => {
+                        return Err(Error::invalid(
+                            "warm_start",
+                            format!(
+                                "the pinned adapter {} and this config differ on {name}",
+                                meta.version
+                            ),
+                        ))
+                    }
+                }
+            }
+        }
+        if used != updates.len() {
+            return Err(Error::invalid(
+                "warm_start",
+                format!(
+                    "the pinned adapter {} holds {} updates, this config adapts {used}",
+                    meta.version,
+                    updates.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The low-rank updates as the adapter file stores them: A `[rank, in]`, B `[out, rank]`.
     fn updates(&self) -> Result<Updates> {
         let mut out = BTreeMap::new();
@@ -925,6 +982,24 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         &device,
     )?;
     drop(weights);
+    if cfg.warm_start {
+        let pinned = crate::model::adapter::pinned(models_dir)?.ok_or_else(|| {
+            Error::invalid(
+                "warm_start",
+                format!("{} pins no adapter to start from", models_dir.display()),
+            )
+        })?;
+        if pinned.meta.encoder_sha256 != enc.info().sha256 {
+            return Err(Error::model(format!(
+                "warm_start: the pinned adapter {} was trained on encoder {}, this one is {}",
+                pinned.meta.version,
+                pinned.meta.encoder_sha256,
+                enc.info().sha256
+            )));
+        }
+        model.start_from(&pinned.meta, &pinned.updates)?;
+        tracing::info!(adapter = %pinned.meta.version, "warm start from the pinned adapter");
+    }
 
     // ---- frozen states, once per run
     let t_states = Instant::now();
@@ -1203,6 +1278,7 @@ mod tests {
             per_task: 100,
             dev_per_task: 10,
             balance_languages: false,
+            warm_start: false,
             epochs: 1,
             batch_size: 4,
             lr: 1e-2,
@@ -1401,6 +1477,74 @@ mod tests {
             .to_scalar::<f32>()
             .unwrap()
             > 0.0));
+    }
+
+    #[test]
+    fn a_warm_start_continues_from_the_saved_updates_and_refuses_another_shape() {
+        let (dims, map) = random_bert(3);
+        let head = || {
+            vec![(
+                Var::zeros((2, dims.hidden), DType::F32, &Device::Cpu).unwrap(),
+                Var::zeros(2, DType::F32, &Device::Cpu).unwrap(),
+            )]
+        };
+        let build = |cfg: &AdapterConfig| {
+            Model::build(
+                &map,
+                dims.layers,
+                cfg,
+                dims.heads,
+                1e-12,
+                head(),
+                &Device::Cpu,
+            )
+            .unwrap()
+        };
+        let cfg = config(1);
+        let trained = build(&cfg);
+        // Stand in for training: B gets non-zero values, so the update is not the B = 0 start.
+        for v in trained.lora_vars() {
+            v.set(&v.randn_like(0.0, 0.1).unwrap()).unwrap();
+        }
+        let saved = trained.updates().unwrap();
+        let meta = AdapterJson {
+            version: "adapter-test".into(),
+            rank: cfg.rank,
+            alpha: cfg.alpha,
+            layers: vec![dims.layers - 1],
+            targets: cfg.targets.clone(),
+            encoder_sha256: String::new(),
+            extra: BTreeMap::new(),
+        };
+        // A second model built with another seed starts elsewhere, then takes the saved updates.
+        let fresh = build(&AdapterConfig {
+            seed: 99,
+            ..config(1)
+        });
+        fresh.start_from(&meta, &saved).unwrap();
+        let restored = fresh.updates().unwrap();
+        assert_eq!(restored.len(), saved.len());
+        for (name, (a, b)) in &saved {
+            let (ra, rb) = &restored[name];
+            let flat = |t: &Tensor| t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            assert_eq!(flat(a), flat(ra), "{name} A");
+            assert_eq!(flat(b), flat(rb), "{name} B");
+        }
+        // Another rank, or other blocks, is refused with the reason.
+        let err = fresh
+            .start_from(
+                &AdapterJson {
+                    rank: 8,
+                    ..meta.clone()
+                },
+                &saved,
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("rank"), "{err}");
+        let two = build(&config(2));
+        let err = two.start_from(&meta, &saved).unwrap_err().to_string();
+        assert!(err.contains("layers"), "{err}");
     }
 
     #[test]

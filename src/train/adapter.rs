@@ -540,12 +540,24 @@ impl Model {
         })
     }
 
+    /// Each adapted dense layer's (A^T, B^T) under its update name, block by block in
+    /// `TARGETS` order: the one walk that vars, checkpoints, saves and warm starts share.
+    fn adapted(&self) -> impl Iterator<Item = (String, &(Var, Var))> + '_ {
+        self.blocks.iter().enumerate().flat_map(move |(bi, b)| {
+            TARGETS
+                .iter()
+                .zip([&b.q, &b.k, &b.v, &b.o, &b.i, &b.out])
+                .filter_map(move |(t, d)| {
+                    d.lora
+                        .as_ref()
+                        .map(|lora| (update_name(self.first + bi, t), lora))
+                })
+        })
+    }
+
     fn lora_vars(&self) -> Vec<Var> {
-        self.blocks
-            .iter()
-            .flat_map(|b| [&b.q, &b.k, &b.v, &b.o, &b.i, &b.out])
-            .filter_map(|d| d.lora.as_ref())
-            .flat_map(|(a, b)| [a.clone(), b.clone()])
+        self.adapted()
+            .flat_map(|(_, (a, b))| [a.clone(), b.clone()])
             .collect()
     }
 
@@ -559,14 +571,9 @@ impl Model {
     /// Every var under a stable name, for checkpoints.
     fn named_vars(&self) -> Vec<(String, Var)> {
         let mut out = Vec::new();
-        for (bi, b) in self.blocks.iter().enumerate() {
-            let l = self.first + bi;
-            for (t, d) in TARGETS.iter().zip([&b.q, &b.k, &b.v, &b.o, &b.i, &b.out]) {
-                if let Some((a, bb)) = &d.lora {
-                    out.push((format!("{}.at", update_name(l, t)), a.clone()));
-                    out.push((format!("{}.bt", update_name(l, t)), bb.clone()));
-                }
-            }
+        for (name, (a, bb)) in self.adapted() {
+            out.push((format!("{name}.at"), a.clone()));
+            out.push((format!("{name}.bt"), bb.clone()));
         }
         for (i, (w, b)) in self.task_heads.iter().enumerate() {
             out.push((format!("head.{i}.weight"), w.clone()));
@@ -636,7 +643,7 @@ impl Model {
     /// targets with the same rank and alpha (the inverse of `updates`).
     fn start_from(&self, meta: &AdapterJson, updates: &Updates) -> Result<()> {
         let layers: Vec<usize> = (self.first..self.first + self.blocks.len()).collect();
-        let rank = self.lora_vars().first().map_or(0, |a| a.dims()[1]);
+        let rank = self.adapted().next().map_or(0, |(_, (a, _))| a.dims()[1]);
         let scale = meta.alpha / meta.rank as f64;
         if meta.layers != layers || meta.rank != rank || (scale - self.scale).abs() > 1e-12 {
             return Err(Error::invalid(
@@ -647,38 +654,29 @@ impl Model {
                 ),
             ));
         }
-        let mut used = 0;
-        for (bi, b) in self.blocks.iter().enumerate() {
-            for (t, d) in TARGETS.iter().zip([&b.q, &b.k, &b.v, &b.o, &b.i, &b.out]) {
-                let name = update_name(self.first + bi, t);
-                match (&d.lora, updates.get(&name)) {
-                    (Some((at, bt)), Some((a, bm))) => {
-                        at.set(&a.t()?.contiguous()?.to_device(&self.device)?)?;
-                        bt.set(&bm.t()?.contiguous()?.to_device(&self.device)?)?;
-                        used += 1;
-                    }
-                    (None, None) => {}
-                    _ => {
-                        return Err(Error::invalid(
-                            "warm_start",
-                            format!(
-                                "the pinned adapter {} and this config differ on {name}",
-                                meta.version
-                            ),
-                        ))
-                    }
-                }
-            }
-        }
-        if used != updates.len() {
-            return Err(Error::invalid(
+        let differ = |what: String| {
+            Error::invalid(
                 "warm_start",
-                format!(
-                    "the pinned adapter {} holds {} updates, this config adapts {used}",
-                    meta.version,
-                    updates.len()
-                ),
-            ));
+                format!("the pinned adapter {} {what}", meta.version),
+            )
+        };
+        let mut used = 0;
+        for (name, (at, bt)) in self.adapted() {
+            let (a, b) = updates.get(&name).ok_or_else(|| {
+                differ(format!(
+                    "has no update for {name}, which this config adapts"
+                ))
+            })?;
+            at.set(&a.t()?.contiguous()?.to_device(&self.device)?)?;
+            bt.set(&b.t()?.contiguous()?.to_device(&self.device)?)?;
+            used += 1;
+        }
+        // Targets the pinned adapter has and this config does not (its layers are the same).
+        if used != updates.len() {
+            return Err(differ(format!(
+                "holds {} updates, this config adapts {used}",
+                updates.len()
+            )));
         }
         Ok(())
     }
@@ -686,18 +684,14 @@ impl Model {
     /// The low-rank updates as the adapter file stores them: A `[rank, in]`, B `[out, rank]`.
     fn updates(&self) -> Result<Updates> {
         let mut out = BTreeMap::new();
-        for (bi, b) in self.blocks.iter().enumerate() {
-            for (t, d) in TARGETS.iter().zip([&b.q, &b.k, &b.v, &b.o, &b.i, &b.out]) {
-                if let Some((at, bt)) = &d.lora {
-                    out.insert(
-                        update_name(self.first + bi, t),
-                        (
-                            at.as_tensor().t()?.contiguous()?,
-                            bt.as_tensor().t()?.contiguous()?,
-                        ),
-                    );
-                }
-            }
+        for (name, (at, bt)) in self.adapted() {
+            out.insert(
+                name,
+                (
+                    at.as_tensor().t()?.contiguous()?,
+                    bt.as_tensor().t()?.contiguous()?,
+                ),
+            );
         }
         Ok(out)
     }
@@ -989,7 +983,11 @@ pub fn train(args: &TrainArgs) -> Result<()> {
                 format!("{} pins no adapter to start from", models_dir.display()),
             )
         })?;
-        if pinned.meta.encoder_sha256 != enc.info().sha256 {
+        if !pinned
+            .meta
+            .encoder_sha256
+            .eq_ignore_ascii_case(&enc.info().sha256)
+        {
             return Err(Error::model(format!(
                 "warm_start: the pinned adapter {} was trained on encoder {}, this one is {}",
                 pinned.meta.version,

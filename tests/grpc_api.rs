@@ -513,6 +513,17 @@ async fn every_head_answers_with_confidence_and_short_texts_abstain() {
         .analyses;
     let a = &analyses[0];
     assert_eq!(a.emotions.len(), 7, "{:?}", a.emotions);
+    // a head without thresholds shows the emotions at or over 0.5
+    let mut over: Vec<&String> = a
+        .emotions
+        .iter()
+        .filter(|(_, p)| **p >= 0.5)
+        .map(|(l, _)| l)
+        .collect();
+    over.sort();
+    let mut shown: Vec<&String> = a.emotion_labels.iter().collect();
+    shown.sort();
+    assert_eq!(shown, over);
     for label in common::server::EMOTION_LABELS {
         let p = a.emotions[*label];
         assert!((0.0..=1.0).contains(&p));
@@ -550,6 +561,52 @@ async fn every_head_answers_with_confidence_and_short_texts_abstain() {
         "{:?}",
         s.abstentions
     );
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn emotion_labels_follow_the_thresholds_of_the_message_language() {
+    // The emotions head decides at its pooled thresholds, or at a language's own where it has
+    // them: here none is shown in English (1.0 everywhere) and every one in Russian (0.0).
+    let dir = tempfile::tempdir().unwrap();
+    let (model, heads) = tiny_model_and_heads(dir.path());
+    let path = heads.join("emotions/head.json");
+    let mut head: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    head["thresholds"] = serde_json::json!(vec![1.0; 7]);
+    head["language_thresholds"] = serde_json::json!({"ru": vec![0.0; 7]});
+    std::fs::write(&path, head.to_string()).unwrap();
+    let server = start(&model, &heads, &[]).await;
+    let analyses = server
+        .analyzer()
+        .analyze(pb::AnalyzeRequest {
+            messages: vec![
+                message(
+                    "en",
+                    "The parcel came late again and nobody answered my emails.",
+                ),
+                message(
+                    "ru",
+                    "Посылка снова пришла поздно, и никто не ответил на письма.",
+                ),
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .analyses;
+    assert_eq!(analyses[0].language.as_ref().unwrap().code, "en");
+    assert!(analyses[0].emotion_labels.is_empty(), "{:?}", analyses[0]);
+    assert_eq!(analyses[1].language.as_ref().unwrap().code, "ru");
+    let mut shown = analyses[1].emotion_labels.clone();
+    shown.sort();
+    let mut all: Vec<String> = common::server::EMOTION_LABELS
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    all.sort();
+    assert_eq!(shown, all);
     server.stop().await.unwrap();
 }
 

@@ -284,7 +284,11 @@ pub fn results(
         if complete {
             h.emotions = Some(e);
         }
-        for (label, v) in head.labels.iter().zip(p) {
+        let thresholds = head.thresholds_for(&language.code);
+        for (j, (label, v)) in head.labels.iter().zip(p).enumerate() {
+            if *v >= thresholds.map_or(0.5, |t| t[j]) {
+                out.emotion_labels.push(label.clone());
+            }
             out.emotions.push((label.clone(), *v));
             out.label_signals.push((
                 format!("emotions.{label}"),

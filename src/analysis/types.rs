@@ -211,6 +211,9 @@ pub struct Style {
 pub struct Results {
     /// (label, probability) in the head's label order; empty when abstaining.
     pub emotions: Vec<(String, f32)>,
+    /// The labels of `emotions` at or over the head's decision threshold for the text's
+    /// language (0.5 for a head without thresholds), in the head's label order.
+    pub emotion_labels: Vec<String>,
     pub style: Style,
     pub toxicity: Option<Signal>,
     pub tones: Vec<(String, f32)>,

@@ -161,6 +161,7 @@ pub fn analysis_to_proto(a: MessageAnalysis) -> pb::MessageAnalysis {
             probabilities: s.probabilities.into_iter().collect(),
         }),
         emotions: a.results.emotions.into_iter().collect(),
+        emotion_labels: a.results.emotion_labels,
         style: Some(pb::Style {
             formality: a.results.style.formality.map(signal_to_proto),
             politeness: a.results.style.politeness.map(signal_to_proto),

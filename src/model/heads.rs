@@ -15,7 +15,9 @@
 //! - `score`: one label, a graded score in [0, 1] through a sigmoid link (e.g. politeness).
 //!
 //! Sigmoid-kind heads carry their dev-fitted Platt calibration folded into W and b, and may carry
-//! per-label decision `thresholds` chosen on dev. Any head may carry a per-language recalibration
+//! per-label decision `thresholds` chosen on dev, and thresholds of a language's own
+//! (`language_thresholds`, chosen on that language's dev set; see [`LinearHead::thresholds_for`]).
+//! Any head may carry a per-language recalibration
 //! (`language_calibration`, one `(a, c)` per label, fitted on `L`'s dev set after the pooled
 //! calibration): for a text in language `L`, `p' = σ(a·logit(p) + c)` per label on sigmoid kinds,
 //! `p' = softmax(a·ln p + c)` on softmax heads (a temperature and a class-prior shift); see
@@ -126,6 +128,8 @@ struct HeadJson {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     thresholds: Option<Vec<f32>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    language_thresholds: BTreeMap<String, Vec<f32>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     language_calibration: BTreeMap<String, Vec<Platt>>,
     encoder_sha256: String,
     /// The adapter merged into the encoder when the head was trained.
@@ -161,6 +165,9 @@ pub struct LinearHead {
     pub temperature: f32,
     /// per-label decision thresholds on the outputs (sigmoid kinds), chosen on dev
     pub thresholds: Option<Vec<f32>>,
+    /// per language, per label: decision thresholds chosen on that language's dev set; other
+    /// languages take `thresholds`
+    pub language_thresholds: BTreeMap<String, Vec<f32>>,
     /// per language, per label: a recalibration of the outputs, fitted on that language's dev
     /// set; languages not listed keep the pooled calibration
     pub language_calibration: BTreeMap<String, Vec<Platt>>,
@@ -220,6 +227,7 @@ impl LinearHead {
             version: version.into(),
             temperature,
             thresholds: None,
+            language_thresholds: BTreeMap::new(),
             language_calibration: BTreeMap::new(),
             weight,
             bias,
@@ -241,6 +249,22 @@ impl LinearHead {
         self.language_calibration = cal;
         self.check_kind()?;
         Ok(self)
+    }
+
+    /// The same head with decision thresholds of its own for some languages.
+    pub fn with_language_thresholds(mut self, t: BTreeMap<String, Vec<f32>>) -> Result<Self> {
+        self.language_thresholds = t;
+        self.check_kind()?;
+        Ok(self)
+    }
+
+    /// Decision thresholds for a text in `lang`: the language's own where it has them, else the
+    /// pooled ones; `None` for a head without thresholds.
+    pub fn thresholds_for(&self, lang: &str) -> Option<&[f32]> {
+        self.language_thresholds
+            .get(lang)
+            .or(self.thresholds.as_ref())
+            .map(Vec::as_slice)
     }
 
     /// Recalibrates one text's outputs `p` (label order) for its language `lang`; a no-op for
@@ -283,10 +307,16 @@ impl LinearHead {
                 self.task, self.kind
             )));
         }
-        if let Some(t) = &self.thresholds {
+        let named = self
+            .thresholds
+            .iter()
+            .map(|t| ("thresholds".to_string(), t));
+        let per_lang = (self.language_thresholds.iter())
+            .map(|(l, t)| (format!("language_thresholds[{l}]"), t));
+        for (name, t) in named.chain(per_lang) {
             if t.len() != c || t.iter().any(|v| !(0.0..=1.0).contains(v)) {
                 return Err(Error::model(format!(
-                    "head {}: thresholds must be {c} values in [0, 1], got {t:?}",
+                    "head {}: {name} must be {c} values in [0, 1], got {t:?}",
                     self.task
                 )));
             }
@@ -368,6 +398,7 @@ impl LinearHead {
             version: self.version.clone(),
             temperature: self.temperature,
             thresholds: self.thresholds.clone(),
+            language_thresholds: self.language_thresholds.clone(),
             language_calibration: self.language_calibration.clone(),
             encoder_sha256: encoder.sha256.clone(),
             adapter_sha256: encoder.adapter_sha256.clone(),
@@ -425,6 +456,7 @@ impl LinearHead {
         )
         .and_then(|h| h.with_kind(meta.kind, meta.thresholds))
         .and_then(|h| h.with_language_calibration(meta.language_calibration))
+        .and_then(|h| h.with_language_thresholds(meta.language_thresholds))
         .map_err(|e| Error::model(format!("{}: {e}", dir.display())))?;
         Ok((head, meta.encoder_sha256, meta.adapter_sha256))
     }
@@ -1042,5 +1074,33 @@ mod tests {
         assert!((out[1][0] - ru[0][0]).abs() < 1e-6);
         let de = set.for_language(&[s[0].clone(), p[0].clone()], "de");
         assert_eq!((&de[0], &de[1]), (&s[0], &p[0]));
+    }
+
+    #[test]
+    fn language_thresholds_round_trip_and_fall_back_to_the_pooled_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = 8;
+        let enc = info(d, SHA);
+        let tox = toxicity_head(d)
+            .with_kind(HeadKind::Binary, Some(vec![0.4]))
+            .unwrap();
+        // a wrong count or a value outside [0, 1] is refused, naming the language
+        let err = (tox.clone())
+            .with_language_thresholds([("ru".to_string(), vec![0.3, 0.5])].into())
+            .unwrap_err();
+        assert!(err.to_string().contains("language_thresholds[ru]"), "{err}");
+        assert!((tox.clone())
+            .with_language_thresholds([("ru".to_string(), vec![1.5])].into())
+            .is_err());
+        let tox = tox
+            .with_language_thresholds([("ru".to_string(), vec![0.3])].into())
+            .unwrap();
+        tox.save(&dir.path().join("toxicity"), serde_json::Value::Null, &enc)
+            .unwrap();
+        let (t, _, _) = LinearHead::load(&dir.path().join("toxicity")).unwrap();
+        assert_eq!(t.thresholds_for("ru"), Some(&[0.3f32][..]));
+        assert_eq!(t.thresholds_for("en"), Some(&[0.4f32][..]));
+        assert_eq!(t.thresholds_for("de"), Some(&[0.4f32][..]));
+        assert_eq!(toxicity_head(d).thresholds_for("ru"), None);
     }
 }

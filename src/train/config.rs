@@ -23,6 +23,11 @@ pub struct TrainConfig {
     pub max_tokens: usize,
     #[serde(default = "default_prefix")]
     pub prefix: String,
+    /// Sigmoid and binary heads with dev data in two or more languages: each recalibrated
+    /// language also gets decision thresholds of its own, chosen on its own `recalibrate` dev
+    /// sets (head.json `language_thresholds`); the pooled thresholds serve the other languages.
+    #[serde(default)]
+    pub language_thresholds: bool,
     pub optim: OptimConfig,
     pub train: Vec<Source>,
     #[serde(default)]

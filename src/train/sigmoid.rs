@@ -427,6 +427,226 @@ fn choose_thresholds(
         .collect()
 }
 
+/// One dev set's embeddings and targets, as calibration sees them.
+struct DevRows {
+    name: String,
+    lang: String,
+    /// takes part in its language's recalibration and thresholds (`recalibrate` in the config)
+    recalibrate: bool,
+    x: Tensor,
+    y: Vec<Vec<f32>>,
+    m: Vec<Vec<bool>>,
+}
+
+impl DevRows {
+    fn select(&self, idx: &[u32]) -> Result<Self> {
+        let rows = Tensor::new(idx, &Device::Cpu)?;
+        fn pick<T: Clone>(v: &[T], idx: &[u32]) -> Vec<T> {
+            idx.iter().map(|&i| v[i as usize].clone()).collect()
+        }
+        Ok(Self {
+            name: self.name.clone(),
+            lang: self.lang.clone(),
+            recalibrate: self.recalibrate,
+            x: self.x.index_select(&rows, 0)?,
+            y: pick(&self.y, idx),
+            m: pick(&self.m, idx),
+        })
+    }
+}
+
+/// What calibration fits on dev for a head `(w, b)`.
+struct Calibration {
+    /// W and b with the pooled Platt scaling folded in
+    w: Tensor,
+    b: Tensor,
+    platt: Vec<(f64, f64)>,
+    lang_cal: BTreeMap<String, Vec<Platt>>,
+    thresholds: Vec<f32>,
+    lang_thresholds: BTreeMap<String, Vec<f32>>,
+}
+
+impl Calibration {
+    /// Calibrated outputs for texts in `lang`, as the served head gives them.
+    fn probabilities(&self, lang: &str, x: &Tensor) -> Result<Vec<Vec<f32>>> {
+        let mut p = fit::sigmoid_rows(x, &self.w, &self.b)?;
+        if let Some(cal) = self.lang_cal.get(lang) {
+            for row in &mut p {
+                for (v, c) in row.iter_mut().zip(cal) {
+                    *v = c.apply(*v);
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    fn thresholds_for(&self, lang: &str) -> &[f32] {
+        self.lang_thresholds.get(lang).unwrap_or(&self.thresholds)
+    }
+}
+
+/// Calibrates the fitted head `(w, b)` on `dev`: Platt scaling per output on the pooled dev
+/// logits (observed cells), folded into W and b; with dev data in two or more languages, a second
+/// Platt scaling per (language, output) on that language's `recalibrate` sets, applied by the
+/// text's language (LinearHead::calibrate_for_language); then per-label thresholds on the pooled
+/// calibrated outputs and, with `per_language_thresholds`, on each recalibrated language's own
+/// `recalibrate` sets.
+fn calibrate(
+    kind: HeadKind,
+    w: &Tensor,
+    b: &Tensor,
+    dev: &[DevRows],
+    per_language_thresholds: bool,
+) -> Result<Calibration> {
+    let k = b.dims1()?;
+    let mut zs = vec![Vec::new(); k];
+    let mut ys = vec![Vec::new(); k];
+    for d in dev {
+        let z = d.x.matmul(&w.t()?)?.broadcast_add(b)?.to_vec2::<f32>()?;
+        for ((zi, yi), mi) in z.iter().zip(&d.y).zip(&d.m) {
+            for j in 0..k {
+                if mi[j] {
+                    zs[j].push(zi[j]);
+                    ys[j].push(yi[j]);
+                }
+            }
+        }
+    }
+    let platt: Vec<(f64, f64)> = (0..k).map(|j| fit::fit_platt(&zs[j], &ys[j])).collect();
+    let vec_t = |v: Vec<f32>| Tensor::from_vec(v, k, &Device::Cpu);
+    let a_t = vec_t(platt.iter().map(|p| p.0 as f32).collect())?;
+    let c_t = vec_t(platt.iter().map(|p| p.1 as f32).collect())?;
+    let mut cal = Calibration {
+        w: w.broadcast_mul(&a_t.unsqueeze(1)?)?,
+        b: ((b * &a_t)? + &c_t)?,
+        platt,
+        lang_cal: BTreeMap::new(),
+        thresholds: Vec::new(),
+        lang_thresholds: BTreeMap::new(),
+    };
+    let langs: std::collections::BTreeSet<&str> = dev.iter().map(|d| d.lang.as_str()).collect();
+    // (p, y, mask) of the given sets, calibrated as `cal` stands
+    let outputs = |cal: &Calibration, sets: &[&DevRows]| -> Result<LangRows> {
+        let mut out: LangRows = Default::default();
+        for d in sets {
+            out.0.extend(cal.probabilities(&d.lang, &d.x)?);
+            out.1.extend(d.y.iter().cloned());
+            out.2.extend(d.m.iter().cloned());
+        }
+        Ok(out)
+    };
+    let own = |lang: &str| -> Vec<&DevRows> {
+        dev.iter()
+            .filter(|d| d.lang == lang && d.recalibrate)
+            .collect()
+    };
+    if langs.len() >= 2 {
+        for &lang in &langs {
+            let sets = own(lang);
+            if sets.is_empty() {
+                continue;
+            }
+            let (p, y, m) = outputs(&cal, &sets)?;
+            let fitted = (0..k)
+                .map(|j| {
+                    let (mut z, mut yy) = (Vec::new(), Vec::new());
+                    for ((pi, yi), mi) in p.iter().zip(&y).zip(&m) {
+                        if mi[j] {
+                            let q = pi[j].clamp(1e-7, 1.0 - 1e-7);
+                            z.push((q / (1.0 - q)).ln());
+                            yy.push(yi[j]);
+                        }
+                    }
+                    let (a, c) = if z.is_empty() {
+                        (1.0, 0.0)
+                    } else {
+                        fit::fit_platt(&z, &yy)
+                    };
+                    Platt {
+                        a: a as f32,
+                        c: c as f32,
+                    }
+                })
+                .collect();
+            cal.lang_cal.insert(lang.to_string(), fitted);
+        }
+    }
+    let (p, y, m) = outputs(&cal, &dev.iter().collect::<Vec<_>>())?;
+    cal.thresholds = choose_thresholds(kind, &p, &y, &m);
+    if per_language_thresholds && langs.len() >= 2 {
+        for &lang in &langs {
+            let sets = own(lang);
+            if !sets.is_empty() {
+                let (p, y, m) = outputs(&cal, &sets)?;
+                let t = choose_thresholds(kind, &p, &y, &m);
+                cal.lang_thresholds.insert(lang.to_string(), t);
+            }
+        }
+    }
+    Ok(cal)
+}
+
+/// Calibrated outputs, targets and masks of some dev rows.
+type LangRows = (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<Vec<bool>>);
+
+/// Dev figures of the calibration on data it did not see: every dev set is cut in two halves
+/// (seeded), [`calibrate`] is fitted on one half of every set and scored on the other halves,
+/// then the other way round. Per set: the mean over the two halves of the primary figure (at
+/// the fitted thresholds) and of the ECE. This is what compares calibration choices on dev:
+/// figures on the very rows the thresholds were chosen on always favour more thresholds.
+fn crossfit(
+    kind: HeadKind,
+    labels: &[String],
+    w: &Tensor,
+    b: &Tensor,
+    dev: &[DevRows],
+    per_language_thresholds: bool,
+    seed: u64,
+) -> Result<BTreeMap<String, serde_json::Value>> {
+    use rand::{seq::SliceRandom, SeedableRng};
+    let halves: Vec<[Vec<u32>; 2]> = dev
+        .iter()
+        .map(|d| {
+            let mut idx: Vec<u32> = (0..d.y.len() as u32).collect();
+            let mut rng = rand::rngs::StdRng::seed_from_u64(super::source_seed(
+                seed,
+                &format!("crossfit:{}", d.name),
+            ));
+            idx.shuffle(&mut rng);
+            let (a, b) = idx.split_at(idx.len() / 2);
+            [a.to_vec(), b.to_vec()]
+        })
+        .collect();
+    let mut sums: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for fold in 0..2 {
+        let fit_on = (dev.iter().zip(&halves))
+            .map(|(d, h)| d.select(&h[fold]))
+            .collect::<Result<Vec<_>>>()?;
+        let cal = calibrate(kind, w, b, &fit_on, per_language_thresholds)?;
+        for (d, h) in dev.iter().zip(&halves) {
+            let held = d.select(&h[1 - fold])?;
+            let p = cal.probabilities(&held.lang, &held.x)?;
+            let r = report(
+                kind,
+                labels,
+                &p,
+                &held.y,
+                &held.m,
+                cal.thresholds_for(&held.lang),
+            );
+            let e = sums.entry(d.name.clone()).or_default();
+            e.0 += r.primary / 2.0;
+            e.1 += r.ece_15 / 2.0;
+        }
+    }
+    Ok(sums
+        .into_iter()
+        .map(|(name, (primary, ece))| {
+            (name, serde_json::json!({"primary": primary, "ece_15": ece}))
+        })
+        .collect())
+}
+
 /// Per-cell loss weights: 0 for missing targets; for 0/1 targets of sigmoid/binary heads, each
 /// label's positives and negatives weigh the same in total (`w = N / (2 n_side)`, capped at 20 so a
 /// label with a handful of positives cannot dominate), times the source weight; score heads
@@ -589,113 +809,56 @@ pub fn train(
     let fit_seconds = t_fit.elapsed().as_secs_f64();
     let (w, b) = std.fold(&best.weight, &best.bias)?;
 
-    // ---- Platt per output on the pooled dev logits (observed cells), folded into W and b
-    let mut zs = vec![Vec::new(); k];
-    let mut ys = vec![Vec::new(); k];
-    for (_, dx, dy, dm) in &dev_lang {
-        let z = dx.matmul(&w.t()?)?.broadcast_add(&b)?.to_vec2::<f32>()?;
-        for ((zi, yi), mi) in z.iter().zip(dy).zip(dm) {
-            for j in 0..k {
-                if mi[j] {
-                    zs[j].push(zi[j]);
-                    ys[j].push(yi[j]);
-                }
-            }
-        }
-    }
-    let platt: Vec<(f64, f64)> = (0..k).map(|j| fit::fit_platt(&zs[j], &ys[j])).collect();
-    let a_t = Tensor::from_vec(
-        platt.iter().map(|p| p.0 as f32).collect::<Vec<_>>(),
-        k,
-        &Device::Cpu,
-    )?;
-    let c_t = Tensor::from_vec(
-        platt.iter().map(|p| p.1 as f32).collect::<Vec<_>>(),
-        k,
-        &Device::Cpu,
-    )?;
-    let w_cal = w.broadcast_mul(&a_t.unsqueeze(1)?)?;
-    let b_cal = ((&b * &a_t)? + &c_t)?;
-
-    // ---- per-language recalibration (heads with dev data in two or more languages): a second
-    // Platt scaling per (language, output) on that language's dev outputs of the pooled-calibrated
-    // head, applied at inference by the text's language (LinearHead::calibrate_for_language)
-    let lang_of = |name: &str| name.trim_start_matches("dev-").to_string();
-    let mut lang_cal: BTreeMap<String, Vec<Platt>> = BTreeMap::new();
-    // dev sets marked `recalibrate = false` stay out of this step
+    // ---- calibration on dev (Platt, per-language Platt, thresholds), and its figures on dev
+    // halves it did not see
     let no_recal: Vec<&str> = cfg
         .dev
         .iter()
         .filter(|s| !s.recalibrate)
         .map(|s| s.name.as_str())
         .collect();
-    let recal_sets: Vec<&Embedded> = dev_sets
+    let dev_rows: Vec<DevRows> = dev_sets
         .iter()
-        .filter(|d| !no_recal.contains(&d.part.name.as_str()))
+        .map(|d| DevRows {
+            name: d.part.name.clone(),
+            lang: d.part.lang.clone(),
+            recalibrate: !no_recal.contains(&d.part.name.as_str()),
+            x: d.x.clone(),
+            y: d.y(),
+            m: d.mask(),
+        })
         .collect();
-    if dev_lang.len() >= 2 {
-        for (name, dx, dy, dm) in &by_language(&recal_sets)? {
-            let p = fit::sigmoid_rows(dx, &w_cal, &b_cal)?;
-            let cal = (0..k)
-                .map(|j| {
-                    let (mut z, mut yy) = (Vec::new(), Vec::new());
-                    for ((pi, yi), mi) in p.iter().zip(dy).zip(dm) {
-                        if mi[j] {
-                            let q = pi[j].clamp(1e-7, 1.0 - 1e-7);
-                            z.push((q / (1.0 - q)).ln());
-                            yy.push(yi[j]);
-                        }
-                    }
-                    let (a, c) = if z.is_empty() {
-                        (1.0, 0.0)
-                    } else {
-                        fit::fit_platt(&z, &yy)
-                    };
-                    Platt {
-                        a: a as f32,
-                        c: c as f32,
-                    }
-                })
-                .collect();
-            lang_cal.insert(lang_of(name), cal);
-        }
-    }
-    let calibrated = |name: &str, dx: &Tensor| -> Result<Vec<Vec<f32>>> {
-        let mut p = fit::sigmoid_rows(dx, &w_cal, &b_cal)?;
-        if let Some(cal) = lang_cal.get(&lang_of(name)) {
-            for row in &mut p {
-                for (v, c) in row.iter_mut().zip(cal) {
-                    *v = c.apply(*v);
-                }
-            }
-        }
-        Ok(p)
-    };
-
-    // ---- thresholds on the pooled dev outputs after calibration
-    let mut dev_p = Vec::new();
-    let (mut dev_y, mut dev_m) = (Vec::new(), Vec::new());
-    for (name, dx, dy, dm) in &dev_lang {
-        dev_p.extend(calibrated(name, dx)?);
-        dev_y.extend(dy.clone());
-        dev_m.extend(dm.clone());
-    }
-    let thresholds = choose_thresholds(kind, &dev_p, &dev_y, &dev_m);
+    let per_lang_thr = cfg.language_thresholds;
+    let cal = calibrate(kind, &w, &b, &dev_rows, per_lang_thr)?;
+    let crossfit = crossfit(kind, &cfg.labels, &w, &b, &dev_rows, per_lang_thr, cfg.seed)?;
     let mut dev_metrics = serde_json::Map::new();
     let mut dev_uncal = serde_json::Map::new();
     let mut dev_pooled_ece = serde_json::Map::new();
     for (name, dx, dy, dm) in &dev_lang {
+        let lang = name.trim_start_matches("dev-");
         let p0 = fit::sigmoid_rows(dx, &w, &b)?;
         let r0 = report(kind, &cfg.labels, &p0, dy, dm, &vec![0.5; k]);
         dev_uncal.insert(name.clone(), serde_json::to_value(r0).expect("json"));
-        let pp = fit::sigmoid_rows(dx, &w_cal, &b_cal)?;
+        let pp = fit::sigmoid_rows(dx, &cal.w, &cal.b)?;
         dev_pooled_ece.insert(name.clone(), serde_json::json!(cells_ece(&pp, dy, dm)));
-        let p1 = calibrated(name, dx)?;
-        let r1 = report(kind, &cfg.labels, &p1, dy, dm, &thresholds);
+        let p1 = cal.probabilities(lang, dx)?;
+        let r1 = report(kind, &cfg.labels, &p1, dy, dm, cal.thresholds_for(lang));
         tracing::info!(dev = %name, primary = format!("{:.4}", r1.primary),
                        ece = format!("{:.4}", r1.ece_15), "dev (calibrated)");
         dev_metrics.insert(name.clone(), serde_json::to_value(r1).expect("json"));
     }
+    for (set, v) in &crossfit {
+        tracing::info!(dev = %set, primary = format!("{:.4}", v["primary"].as_f64().unwrap_or(f64::NAN)),
+                       ece = format!("{:.4}", v["ece_15"].as_f64().unwrap_or(f64::NAN)), "dev (cross-fitted)");
+    }
+    let Calibration {
+        w: w_cal,
+        b: b_cal,
+        platt,
+        lang_cal,
+        thresholds,
+        lang_thresholds,
+    } = cal;
 
     // ---- version + save
     let mut h = Sha256::new();
@@ -727,7 +890,8 @@ pub fn train(
         kind,
         (kind != HeadKind::Softmax).then(|| thresholds.clone()),
     )?
-    .with_language_calibration(lang_cal.clone())?;
+    .with_language_calibration(lang_cal.clone())?
+    .with_language_thresholds(lang_thresholds.clone())?;
     let train_record = serde_json::json!({
         "date": super::today(),
         "kind": kind,
@@ -739,7 +903,8 @@ pub fn train(
         "language_calibration": "with dev data in two or more languages: a second Platt scaling per (language, output) fitted on that language's dev set (less the sets marked recalibrate = false) on top of the pooled one, stored in head.json language_calibration and applied by the text's language; thresholds are chosen after it",
         "language_platt": lang_cal,
         "platt": platt.iter().zip(&cfg.labels).map(|((a, c), l)| (l.clone(), serde_json::json!({"a": a, "c": c}))).collect::<BTreeMap<_, _>>(),
-        "thresholds": "chosen on the pooled calibrated dev outputs (sigmoid: per-label F1; binary: 2-class macro-F1; score: quartile accuracy)",
+        "thresholds": "chosen on the pooled calibrated dev outputs (sigmoid: per-label F1; binary: 2-class macro-F1; score: quartile accuracy); with language_thresholds = true, also per recalibrated language on that language's own recalibration sets (head.json language_thresholds)",
+        "language_thresholds": lang_thresholds,
         "config": cfg,
         "config_path": args.config,
         "seed": cfg.seed,
@@ -761,6 +926,7 @@ pub fn train(
         "dev_before_calibration_at_0_5": dev_uncal,
         "dev_ece_pooled_platt_only": dev_pooled_ece,
         "dev_mean_over_languages": best.dev_score,
+        "dev_crossfit": crossfit,
     });
     super::save_head_and_manifest(
         args,
@@ -793,10 +959,7 @@ pub fn eval(
     }
     let roots = args.sources.roots();
     let cache = args.sources.embedding_cache();
-    let thr = head
-        .thresholds
-        .clone()
-        .unwrap_or_else(|| vec![0.5; head.labels.len()]);
+    let half = vec![0.5; head.labels.len()];
     let mut results = serde_json::Map::new();
     let mut table = String::from(
         "| test set | lang | n | ours | published | ECE (15 bins) |\n|---|---|---|---|---|---|\n",
@@ -805,7 +968,8 @@ pub fn eval(
         let e = embed_part(enc, &cache, part, cfg.optim.embed_batch)?;
         // recalibrated for the set's language, as the analysis does for a message
         let p = head.probabilities_in(&e.x, &s.lang)?;
-        let r = report(head.kind, &head.labels, &p, &e.y(), &e.mask(), &thr);
+        let thr = head.thresholds_for(&s.lang).unwrap_or(&half);
+        let r = report(head.kind, &head.labels, &p, &e.y(), &e.mask(), thr);
         let ours = match head.kind {
             HeadKind::Sigmoid => format!(
                 "macro-F1 **{:.3}** (at 0.5: {:.3}); per label: {}",
@@ -863,4 +1027,106 @@ pub fn eval(
         results.insert(s.name.clone(), v);
     }
     Ok((results, table, head.version.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    /// A one-output set whose embedding is the head's logit `z` and whose labels are drawn
+    /// from `σ(z + shift)`: `shift` is how far the language's truth sits from the head.
+    fn set(name: &str, lang: &str, recalibrate: bool, shift: f32, seed: u64) -> DevRows {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let z: Vec<f32> = (0..3000).map(|_| rng.random_range(-4.0f32..4.0)).collect();
+        let y = z
+            .iter()
+            .map(|v| {
+                vec![f32::from(u8::from(
+                    rng.random::<f32>() < 1.0 / (1.0 + (-(v + shift)).exp()),
+                ))]
+            })
+            .collect();
+        DevRows {
+            name: name.into(),
+            lang: lang.into(),
+            recalibrate,
+            x: Tensor::from_vec(z.clone(), (z.len(), 1), &Device::Cpu).unwrap(),
+            y,
+            m: vec![vec![true]; z.len()],
+        }
+    }
+
+    #[test]
+    fn each_language_is_calibrated_and_thresholded_on_its_own_recalibration_sets() {
+        let w = Tensor::new(&[[1.0f32]], &Device::Cpu).unwrap();
+        let b = Tensor::new(&[0.0f32], &Device::Cpu).unwrap();
+        let en = set("en-dev", "en", true, 0.0, 1);
+        let ru = set("ru-native", "ru", true, -2.0, 2);
+        // a set of the same language kept out of its recalibration (e.g. a machine translation)
+        let ru_mt = set("ru-mt", "ru", false, 2.0, 3);
+        let probe = Tensor::new(&[[-1.0f32], [0.0], [1.0], [2.5]], &Device::Cpu).unwrap();
+        let kind = HeadKind::Binary;
+        let with_mt = calibrate(kind, &w, &b, &[en, ru, ru_mt], true).unwrap();
+        let (en, ru) = (
+            set("en-dev", "en", true, 0.0, 1),
+            set("ru-native", "ru", true, -2.0, 2),
+        );
+        let without = calibrate(kind, &w, &b, &[en, ru], true).unwrap();
+        // Russian ends where its native set puts it, with or without the translation pooled in
+        let (a, c) = (
+            with_mt.probabilities("ru", &probe).unwrap(),
+            without.probabilities("ru", &probe).unwrap(),
+        );
+        for (p, q) in a.iter().zip(&c) {
+            assert!((p[0] - q[0]).abs() < 0.02, "{a:?} vs {c:?}");
+        }
+        // ... which is about σ(z − 2)
+        for (p, z) in c.iter().zip([-1.0f32, 0.0, 1.0, 2.5]) {
+            let want = 1.0 / (1.0 + (-(z - 2.0)).exp());
+            assert!((p[0] - want).abs() < 0.06, "{} vs {want}", p[0]);
+        }
+        // the decision point follows the language: Russian needs a higher z for the same call
+        let (t_en, t_ru) = (
+            without.lang_thresholds["en"][0],
+            without.lang_thresholds["ru"][0],
+        );
+        assert!((0.0..=1.0).contains(&t_en) && (0.0..=1.0).contains(&t_ru));
+        assert_eq!(without.thresholds_for("de"), without.thresholds.as_slice());
+        let en = set("en-dev", "en", true, 0.0, 1);
+        let ru = set("ru-native", "ru", true, -2.0, 2);
+        let pooled = calibrate(kind, &w, &b, &[en, ru], false).unwrap();
+        assert!(pooled.lang_thresholds.is_empty());
+        assert_eq!(pooled.thresholds_for("ru"), pooled.thresholds.as_slice());
+    }
+
+    #[test]
+    fn cross_fitting_scores_every_set_on_halves_the_calibration_did_not_see() {
+        let w = Tensor::new(&[[1.0f32]], &Device::Cpu).unwrap();
+        let b = Tensor::new(&[0.0f32], &Device::Cpu).unwrap();
+        let dev = [
+            set("en-dev", "en", true, 0.0, 1),
+            set("ru-native", "ru", true, -2.0, 2),
+        ];
+        let labels = vec!["toxic".to_string()];
+        let kind = HeadKind::Binary;
+        let a = crossfit(kind, &labels, &w, &b, &dev, true, 7).unwrap();
+        assert_eq!(a.keys().collect::<Vec<_>>(), ["en-dev", "ru-native"]);
+        for v in a.values() {
+            let (p, e) = (
+                v["primary"].as_f64().unwrap(),
+                v["ece_15"].as_f64().unwrap(),
+            );
+            assert!((0.5..=1.0).contains(&p), "{v}");
+            assert!((0.0..0.1).contains(&e), "{v}");
+        }
+        // seeded: the same halves again
+        assert_eq!(a, crossfit(kind, &labels, &w, &b, &dev, true, 7).unwrap());
+        // out of sample it can only be at most the in-sample figure, on average over the halves
+        let cal = calibrate(kind, &w, &b, &dev, true).unwrap();
+        let d = &dev[1];
+        let p = cal.probabilities("ru", &d.x).unwrap();
+        let inside = report(kind, &labels, &p, &d.y, &d.m, cal.thresholds_for("ru")).primary;
+        assert!(a["ru-native"]["primary"].as_f64().unwrap() <= inside + 0.02);
+    }
 }

@@ -1086,7 +1086,7 @@ mod tests {
             let want = 1.0 / (1.0 + (-(z - 2.0)).exp());
             assert!((p[0] - want).abs() < 0.06, "{} vs {want}", p[0]);
         }
-        // the decision point follows the language: Russian needs a higher z for the same call
+        // each language gets thresholds of its own; a language without falls back to the pooled ones
         let (t_en, t_ru) = (
             without.lang_thresholds["en"][0],
             without.lang_thresholds["ru"][0],

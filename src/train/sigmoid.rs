@@ -870,6 +870,21 @@ pub fn train(
     {
         h.update(v.to_le_bytes());
     }
+    // the version names all that moves the outputs or the decisions, not the weights alone
+    for (lang, cal) in &lang_cal {
+        h.update(lang.as_bytes());
+        for p in cal {
+            h.update(p.a.to_le_bytes());
+            h.update(p.c.to_le_bytes());
+        }
+    }
+    let per_lang = lang_thresholds.iter().map(|(l, t)| (l.as_str(), t));
+    for (lang, t) in std::iter::once(("", &thresholds)).chain(per_lang) {
+        h.update(lang.as_bytes());
+        for v in t {
+            h.update(v.to_le_bytes());
+        }
+    }
     let whash = hex::encode(h.finalize());
     let version = format!(
         "{}-{}-{}",

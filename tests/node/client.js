@@ -94,6 +94,9 @@ function checkAnalysis(a, id, lang, ctx) {
   assert.equal(p.length, ctx.sentimentLabels.length, where);
   assert.ok(Math.abs(p.reduce((s, x) => s + x, 0) - 1) < 1e-4, where);
   assert.equal(a.model_version, ctx.modelVersion, where);
+  // the emotions shown are decisions on the seven probabilities
+  assert.ok(Array.isArray(a.emotion_labels), where);
+  assert.ok(a.emotion_labels.every((l) => l in a.emotions), where);
   const t = a.timings;
   for (const k of ['prepare_us', 'tokenize_us', 'queue_us', 'inference_us', 'total_us']) {
     assert.ok(Number.isInteger(t[k]) && t[k] >= 0, `${k} ${where}`);

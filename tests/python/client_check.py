@@ -39,6 +39,7 @@ for a, lang in zip(resp.analyses, ["en", "ru"]):
     assert -1.0 <= a.sentiment.score <= 1.0, a
     assert abs(sum(a.sentiment.probabilities.values()) - 1.0) < 1e-4, a
     assert a.model_version, a
+    assert set(a.emotion_labels) <= set(a.emotions), a  # decisions on the seven probabilities
 
 try:
     analyzer.Analyze(analyzer_pb2.AnalyzeRequest(messages=[common_pb2.Message(id="e", text="")]), timeout=30)

@@ -28,6 +28,12 @@ pub struct TrainConfig {
     /// sets (head.json `language_thresholds`); the pooled thresholds serve the other languages.
     #[serde(default)]
     pub language_thresholds: bool,
+    /// 2 or more: the pooled Platt scaling of a sigmoid-kind head is fitted on out-of-fold
+    /// logits over the whole training set (the head refitted this many times, each fit scoring
+    /// the training rows it left out) instead of on dev, for heads whose dev set is too small
+    /// to fit a calibration; dev still sets the per-language recalibration and the thresholds.
+    #[serde(default)]
+    pub calibration_folds: usize,
     pub optim: OptimConfig,
     pub train: Vec<Source>,
     #[serde(default)]

@@ -486,7 +486,8 @@ impl Calibration {
 }
 
 /// Calibrates the fitted head `(w, b)` on `dev`: Platt scaling per output on the pooled dev
-/// logits (observed cells), folded into W and b; with dev data in two or more languages, a second
+/// logits (observed cells), or on the out-of-fold training logits `oof` where given, folded into
+/// W and b; with dev data in two or more languages, a second
 /// Platt scaling per (language, output) on that language's `recalibrate` sets, applied by the
 /// text's language (LinearHead::calibrate_for_language); then per-label thresholds on the pooled
 /// calibrated outputs and, with `per_language_thresholds`, on each recalibrated language's own
@@ -495,20 +496,29 @@ fn calibrate(
     kind: HeadKind,
     w: &Tensor,
     b: &Tensor,
+    oof: Option<&LangRows>,
     dev: &[DevRows],
     per_language_thresholds: bool,
 ) -> Result<Calibration> {
     let k = b.dims1()?;
     let mut zs = vec![Vec::new(); k];
     let mut ys = vec![Vec::new(); k];
-    for d in dev {
-        let z = d.x.matmul(&w.t()?)?.broadcast_add(b)?.to_vec2::<f32>()?;
-        for ((zi, yi), mi) in z.iter().zip(&d.y).zip(&d.m) {
+    let mut add = |z: &[Vec<f32>], y: &[Vec<f32>], m: &[Vec<bool>]| {
+        for ((zi, yi), mi) in z.iter().zip(y).zip(m) {
             for j in 0..k {
                 if mi[j] {
                     zs[j].push(zi[j]);
                     ys[j].push(yi[j]);
                 }
+            }
+        }
+    };
+    match oof {
+        Some((z, y, m)) => add(z, y, m),
+        None => {
+            for d in dev {
+                let z = d.x.matmul(&w.t()?)?.broadcast_add(b)?.to_vec2::<f32>()?;
+                add(&z, &d.y, &d.m);
             }
         }
     }
@@ -586,8 +596,68 @@ fn calibrate(
     Ok(cal)
 }
 
-/// Calibrated outputs, targets and masks of some dev rows.
+/// Outputs (or logits), targets and masks of some rows.
 type LangRows = (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<Vec<bool>>);
+
+/// Out-of-fold logits over the training set: the head refitted `folds` times (same
+/// hyper-parameters, early stopping on dev), each fit scoring the training rows it left out.
+struct OutOfFold {
+    folds: usize,
+    seed: u64,
+}
+
+impl OutOfFold {
+    /// `(logits, targets, masks)` per training row, in row order; `x` standardised as in the fit.
+    #[allow(clippy::too_many_arguments)]
+    fn logits(
+        &self,
+        x: &Tensor,
+        y: &Tensor,
+        cw: &Tensor,
+        dev: &[SigmoidDev],
+        score: &fit::DevScore,
+        fc: &FitConfig,
+        items: &[&Item],
+    ) -> Result<LangRows> {
+        use rand::{seq::SliceRandom, SeedableRng};
+        let n = x.dims2()?.0;
+        let k = y.dims2()?.1;
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(super::source_seed(self.seed, "oof"));
+        order.shuffle(&mut rng);
+        let mut z = vec![vec![0f32; k]; n];
+        for f in 0..self.folds {
+            let fold = |inside: bool| -> Vec<u32> {
+                (order.iter().enumerate())
+                    .filter(|(i, _)| (i % self.folds == f) == inside)
+                    .map(|(_, &row)| row)
+                    .collect()
+            };
+            let (held, kept) = (fold(true), fold(false));
+            let kept_t = Tensor::new(kept.as_slice(), &Device::Cpu)?;
+            let held_t = Tensor::new(held.as_slice(), &Device::Cpu)?;
+            let r = fit::fit_sigmoid(
+                &x.index_select(&kept_t, 0)?,
+                &y.index_select(&kept_t, 0)?,
+                &cw.index_select(&kept_t, 0)?,
+                dev,
+                score,
+                fc,
+            )?;
+            let zf = x
+                .index_select(&held_t, 0)?
+                .matmul(&r.weight.t()?)?
+                .broadcast_add(&r.bias)?
+                .to_vec2::<f32>()?;
+            for (row, zr) in held.iter().zip(zf) {
+                z[*row as usize] = zr;
+            }
+        }
+        let targets = items.iter().map(|i| i.y.clone()).collect();
+        let masks = items.iter().map(|i| i.mask.clone()).collect();
+        Ok((z, targets, masks))
+    }
+}
 
 /// Dev figures of the calibration on data it did not see: every dev set is cut in two halves
 /// (seeded), [`calibrate`] is fitted on one half of every set and scored on the other halves,
@@ -597,8 +667,8 @@ type LangRows = (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<Vec<bool>>);
 fn crossfit(
     kind: HeadKind,
     labels: &[String],
-    w: &Tensor,
-    b: &Tensor,
+    (w, b): (&Tensor, &Tensor),
+    oof: Option<&LangRows>,
     dev: &[DevRows],
     per_language_thresholds: bool,
     seed: u64,
@@ -622,7 +692,7 @@ fn crossfit(
         let fit_on = (dev.iter().zip(&halves))
             .map(|(d, h)| d.select(&h[fold]))
             .collect::<Result<Vec<_>>>()?;
-        let cal = calibrate(kind, w, b, &fit_on, per_language_thresholds)?;
+        let cal = calibrate(kind, w, b, oof, &fit_on, per_language_thresholds)?;
         for (d, h) in dev.iter().zip(&halves) {
             let held = d.select(&h[1 - fold])?;
             let p = cal.probabilities(&held.lang, &held.x)?;
@@ -780,15 +850,16 @@ pub fn train(
     let t_fit = Instant::now();
     let mut grid = Vec::new();
     let mut best: Option<(fit::FitResult, f64)> = None;
+    let fit_config = |wd: f64| FitConfig {
+        lr: cfg.optim.lr,
+        weight_decay: wd,
+        batch_size: cfg.optim.batch_size,
+        max_epochs: cfg.optim.max_epochs,
+        patience: cfg.optim.patience,
+        seed: cfg.seed,
+    };
     for &wd in &cfg.optim.weight_decay {
-        let fc = FitConfig {
-            lr: cfg.optim.lr,
-            weight_decay: wd,
-            batch_size: cfg.optim.batch_size,
-            max_epochs: cfg.optim.max_epochs,
-            patience: cfg.optim.patience,
-            seed: cfg.seed,
-        };
+        let fc = fit_config(wd);
         let r = fit::fit_sigmoid(&xz, &y, &cw, &dev_z, &score, &fc)?;
         tracing::info!(
             weight_decay = wd,
@@ -808,6 +879,17 @@ pub fn train(
     let (best, best_wd) = best.expect("non-empty grid");
     let fit_seconds = t_fit.elapsed().as_secs_f64();
     let (w, b) = std.fold(&best.weight, &best.bias)?;
+    // ---- out-of-fold logits over the training set, for a Platt scaling on more than dev
+    let oof = if cfg.calibration_folds >= 2 {
+        let cells: Vec<&Item> = train_sets.iter().flat_map(|s| &s.part.items).collect();
+        let folds = OutOfFold {
+            folds: cfg.calibration_folds,
+            seed: cfg.seed,
+        };
+        Some(folds.logits(&xz, &y, &cw, &dev_z, &score, &fit_config(best_wd), &cells)?)
+    } else {
+        None
+    };
 
     // ---- calibration on dev (Platt, per-language Platt, thresholds), and its figures on dev
     // halves it did not see
@@ -829,8 +911,16 @@ pub fn train(
         })
         .collect();
     let per_lang_thr = cfg.language_thresholds;
-    let cal = calibrate(kind, &w, &b, &dev_rows, per_lang_thr)?;
-    let crossfit = crossfit(kind, &cfg.labels, &w, &b, &dev_rows, per_lang_thr, cfg.seed)?;
+    let cal = calibrate(kind, &w, &b, oof.as_ref(), &dev_rows, per_lang_thr)?;
+    let crossfit = crossfit(
+        kind,
+        &cfg.labels,
+        (&w, &b),
+        oof.as_ref(),
+        &dev_rows,
+        per_lang_thr,
+        cfg.seed,
+    )?;
     let mut dev_metrics = serde_json::Map::new();
     let mut dev_uncal = serde_json::Map::new();
     let mut dev_pooled_ece = serde_json::Map::new();
@@ -1082,12 +1172,12 @@ mod tests {
         let ru_mt = set("ru-mt", "ru", false, 2.0, 3);
         let probe = Tensor::new(&[[-1.0f32], [0.0], [1.0], [2.5]], &Device::Cpu).unwrap();
         let kind = HeadKind::Binary;
-        let with_mt = calibrate(kind, &w, &b, &[en, ru, ru_mt], true).unwrap();
+        let with_mt = calibrate(kind, &w, &b, None, &[en, ru, ru_mt], true).unwrap();
         let (en, ru) = (
             set("en-dev", "en", true, 0.0, 1),
             set("ru-native", "ru", true, -2.0, 2),
         );
-        let without = calibrate(kind, &w, &b, &[en, ru], true).unwrap();
+        let without = calibrate(kind, &w, &b, None, &[en, ru], true).unwrap();
         // Russian ends where its native set puts it, with or without the translation pooled in
         let (a, c) = (
             with_mt.probabilities("ru", &probe).unwrap(),
@@ -1110,7 +1200,7 @@ mod tests {
         assert_eq!(without.thresholds_for("de"), without.thresholds.as_slice());
         let en = set("en-dev", "en", true, 0.0, 1);
         let ru = set("ru-native", "ru", true, -2.0, 2);
-        let pooled = calibrate(kind, &w, &b, &[en, ru], false).unwrap();
+        let pooled = calibrate(kind, &w, &b, None, &[en, ru], false).unwrap();
         assert!(pooled.lang_thresholds.is_empty());
         assert_eq!(pooled.thresholds_for("ru"), pooled.thresholds.as_slice());
     }
@@ -1125,7 +1215,7 @@ mod tests {
         ];
         let labels = vec!["toxic".to_string()];
         let kind = HeadKind::Binary;
-        let a = crossfit(kind, &labels, &w, &b, &dev, true, 7).unwrap();
+        let a = crossfit(kind, &labels, (&w, &b), None, &dev, true, 7).unwrap();
         assert_eq!(a.keys().collect::<Vec<_>>(), ["en-dev", "ru-native"]);
         for v in a.values() {
             let (p, e) = (
@@ -1136,12 +1226,108 @@ mod tests {
             assert!((0.0..0.1).contains(&e), "{v}");
         }
         // seeded: the same halves again
-        assert_eq!(a, crossfit(kind, &labels, &w, &b, &dev, true, 7).unwrap());
+        assert_eq!(
+            a,
+            crossfit(kind, &labels, (&w, &b), None, &dev, true, 7).unwrap()
+        );
         // out of sample it can only be at most the in-sample figure, on average over the halves
-        let cal = calibrate(kind, &w, &b, &dev, true).unwrap();
+        let cal = calibrate(kind, &w, &b, None, &dev, true).unwrap();
         let d = &dev[1];
         let p = cal.probabilities("ru", &d.x).unwrap();
         let inside = report(kind, &labels, &p, &d.y, &d.m, cal.thresholds_for("ru")).primary;
         assert!(a["ru-native"]["primary"].as_f64().unwrap() <= inside + 0.02);
+    }
+
+    #[test]
+    fn out_of_fold_logits_score_every_training_row_and_can_replace_dev_for_platt() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let n = 400;
+        let xs: Vec<f32> = (0..n * 2).map(|_| rng.random_range(-2.0f32..2.0)).collect();
+        // noisy labels, P(1) = σ(3·x₀), so that a Platt scaling has a finite optimum
+        let ys: Vec<f32> = (0..n)
+            .map(|i| {
+                let p = 1.0 / (1.0 + (-3.0 * xs[2 * i]).exp());
+                f32::from(u8::from(rng.random::<f32>() < p))
+            })
+            .collect();
+        let x = Tensor::from_vec(xs.clone(), (n, 2), &Device::Cpu).unwrap();
+        let y = Tensor::from_vec(ys.clone(), (n, 1), &Device::Cpu).unwrap();
+        let cw = Tensor::ones((n, 1), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let dev = vec![SigmoidDev {
+            name: "dev-en".into(),
+            x: x.clone(),
+            y: ys.iter().map(|v| vec![*v]).collect(),
+            mask: vec![vec![true]; n],
+        }];
+        let half = [0.5f32];
+        let score = move |p: &[Vec<f32>], d: &SigmoidDev| {
+            primary(HeadKind::Binary, p, &d.y, &d.mask, &half)
+        };
+        let fc = FitConfig {
+            lr: 0.05,
+            weight_decay: 1e-3,
+            batch_size: 64,
+            max_epochs: 30,
+            patience: 5,
+            seed: 1,
+        };
+        let items: Vec<Item> = ys
+            .iter()
+            .map(|v| Item {
+                text: String::new(),
+                y: vec![*v],
+                mask: vec![true],
+                group: 0,
+            })
+            .collect();
+        let refs: Vec<&Item> = items.iter().collect();
+        let oof = OutOfFold { folds: 4, seed: 3 };
+        let (z, t, m) = oof.logits(&x, &y, &cw, &dev, &score, &fc, &refs).unwrap();
+        assert_eq!((z.len(), t.len(), m.len()), (n, n, n));
+        // each row scored by a fit that left it out still gets its side right
+        let right = z
+            .iter()
+            .zip(&ys)
+            .filter(|(z, y)| (z[0] > 0.0) == (**y > 0.5))
+            .count();
+        assert!(right > n * 3 / 4, "{right} of {n}");
+        assert_eq!(
+            z,
+            oof.logits(&x, &y, &cw, &dev, &score, &fc, &refs).unwrap().0
+        );
+        // the pooled Platt scaling is fitted on those logits when given: twice the logits, half the slope
+        let w = Tensor::new(&[[1.0f32, 0.0]], &Device::Cpu).unwrap();
+        let b = Tensor::new(&[0.0f32], &Device::Cpu).unwrap();
+        let rows = DevRows {
+            name: "dev".into(),
+            lang: "en".into(),
+            recalibrate: true,
+            x,
+            y: t.clone(),
+            m: m.clone(),
+        };
+        let doubled: Vec<Vec<f32>> = z.iter().map(|r| vec![2.0 * r[0]]).collect();
+        let a1 = calibrate(
+            HeadKind::Binary,
+            &w,
+            &b,
+            Some(&(z, t.clone(), m.clone())),
+            &[],
+            false,
+        );
+        let rows = [rows];
+        let a1 = a1.unwrap().platt[0].0;
+        let a2 = calibrate(
+            HeadKind::Binary,
+            &w,
+            &b,
+            Some(&(doubled, t, m)),
+            &rows,
+            false,
+        )
+        .unwrap()
+        .platt[0]
+            .0;
+        assert!((a1 / a2 - 2.0).abs() < 0.05, "{a1} vs {a2}");
     }
 }

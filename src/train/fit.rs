@@ -19,6 +19,20 @@ pub struct FitConfig {
     pub seed: u64,
 }
 
+impl FitConfig {
+    /// A head config's optimiser settings at one weight decay of its grid.
+    pub fn new(optim: &super::config::OptimConfig, weight_decay: f64, seed: u64) -> Self {
+        Self {
+            lr: optim.lr,
+            weight_decay,
+            batch_size: optim.batch_size,
+            max_epochs: optim.max_epochs,
+            patience: optim.patience,
+            seed,
+        }
+    }
+}
+
 /// A dev set for early stopping: embeddings [N, D] and labels.
 pub struct DevSet {
     pub name: String,

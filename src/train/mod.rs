@@ -433,14 +433,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let mut grid = Vec::new();
     let mut best: Option<(fit::FitResult, f64)> = None;
     for &wd in &cfg.optim.weight_decay {
-        let fc = fit::FitConfig {
-            lr: cfg.optim.lr,
-            weight_decay: wd,
-            batch_size: cfg.optim.batch_size,
-            max_epochs: cfg.optim.max_epochs,
-            patience: cfg.optim.patience,
-            seed: cfg.seed,
-        };
+        let fc = fit::FitConfig::new(&cfg.optim, wd, cfg.seed);
         let t = Instant::now();
         let r = fit::fit_softmax(&xz, &y, &sw, &dev_z, c, &fc)?;
         tracing::info!(

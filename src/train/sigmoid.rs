@@ -850,14 +850,7 @@ pub fn train(
     let t_fit = Instant::now();
     let mut grid = Vec::new();
     let mut best: Option<(fit::FitResult, f64)> = None;
-    let fit_config = |wd: f64| FitConfig {
-        lr: cfg.optim.lr,
-        weight_decay: wd,
-        batch_size: cfg.optim.batch_size,
-        max_epochs: cfg.optim.max_epochs,
-        patience: cfg.optim.patience,
-        seed: cfg.seed,
-    };
+    let fit_config = |wd: f64| FitConfig::new(&cfg.optim, wd, cfg.seed);
     for &wd in &cfg.optim.weight_decay {
         let fc = fit_config(wd);
         let r = fit::fit_sigmoid(&xz, &y, &cw, &dev_z, &score, &fc)?;

@@ -152,6 +152,13 @@ impl Platt {
         let z = (p / (1.0 - p)).ln();
         1.0 / (1.0 + (-(self.a * z + self.c)).exp())
     }
+
+    /// Each output of one text's `p` (label order) through its own scaling in `cal`.
+    pub fn apply_each(cal: &[Platt], p: &mut [f32]) {
+        for (v, c) in p.iter_mut().zip(cal) {
+            *v = c.apply(*v);
+        }
+    }
 }
 
 /// A linear head on the pooled embedding; see the module docs for the kinds.
@@ -274,9 +281,7 @@ impl LinearHead {
             return;
         };
         if self.kind.is_sigmoid() {
-            for (v, c) in p.iter_mut().zip(cal) {
-                *v = c.apply(*v);
-            }
+            Platt::apply_each(cal, p);
             return;
         }
         for (v, c) in p.iter_mut().zip(cal) {

@@ -472,9 +472,7 @@ impl Calibration {
         let mut p = fit::sigmoid_rows(x, &self.w, &self.b)?;
         if let Some(cal) = self.lang_cal.get(lang) {
             for row in &mut p {
-                for (v, c) in row.iter_mut().zip(cal) {
-                    *v = c.apply(*v);
-                }
+                Platt::apply_each(cal, row);
             }
         }
         Ok(p)
@@ -496,7 +494,7 @@ fn calibrate(
     kind: HeadKind,
     w: &Tensor,
     b: &Tensor,
-    oof: Option<&LangRows>,
+    oof: Option<&Cells>,
     dev: &[DevRows],
     per_language_thresholds: bool,
 ) -> Result<Calibration> {
@@ -536,8 +534,8 @@ fn calibrate(
     };
     let langs: std::collections::BTreeSet<&str> = dev.iter().map(|d| d.lang.as_str()).collect();
     // (p, y, mask) of the given sets, calibrated as `cal` stands
-    let outputs = |cal: &Calibration, sets: &[&DevRows]| -> Result<LangRows> {
-        let mut out: LangRows = Default::default();
+    let outputs = |cal: &Calibration, sets: &[&DevRows]| -> Result<Cells> {
+        let mut out: Cells = Default::default();
         for d in sets {
             out.0.extend(cal.probabilities(&d.lang, &d.x)?);
             out.1.extend(d.y.iter().cloned());
@@ -596,8 +594,8 @@ fn calibrate(
     Ok(cal)
 }
 
-/// Outputs (or logits), targets and masks of some rows.
-type LangRows = (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<Vec<bool>>);
+/// Outputs (or logits), targets and masks of some rows, one row per text.
+type Cells = (Vec<Vec<f32>>, Vec<Vec<f32>>, Vec<Vec<bool>>);
 
 /// Out-of-fold logits over the training set: the head refitted `folds` times (same
 /// hyper-parameters, early stopping on dev), each fit scoring the training rows it left out.
@@ -618,7 +616,7 @@ impl OutOfFold {
         score: &fit::DevScore,
         fc: &FitConfig,
         items: &[&Item],
-    ) -> Result<LangRows> {
+    ) -> Result<Cells> {
         use rand::{seq::SliceRandom, SeedableRng};
         let n = x.dims2()?.0;
         let k = y.dims2()?.1;
@@ -668,7 +666,7 @@ fn crossfit(
     kind: HeadKind,
     labels: &[String],
     (w, b): (&Tensor, &Tensor),
-    oof: Option<&LangRows>,
+    oof: Option<&Cells>,
     dev: &[DevRows],
     per_language_thresholds: bool,
     seed: u64,

@@ -922,3 +922,83 @@ async fn pooled_evidence_scores_each_sentence_from_the_message_encoding() {
     }
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_head_reading_cues_scores_each_message_and_sentence_with_its_own() {
+    // The tiny model's politeness head reads the lexical cues (common::server::read_please_cue):
+    // a "please" moves the message and the sentence that holds it, in both evidence modes.
+    use candle_core::{Device, Tensor};
+    use rapport::model::{token_span, Encoder, EncoderOptions, HeadSet, ModelSource};
+    use rapport::text::cues::{cues_of, LEN};
+    let dir = tempfile::tempdir().unwrap();
+    let (model, heads_dir) = tiny_model_and_heads(dir.path());
+    let encoder = Encoder::load(
+        &model.parse::<ModelSource>().unwrap(),
+        &EncoderOptions::default(),
+    )
+    .unwrap();
+    let heads = HeadSet::load(&heads_dir, encoder.info(), false).unwrap();
+    let head = heads.get("politeness").unwrap();
+    assert!(head.cues);
+    let politeness = |emb: &Tensor, texts: &[&str]| -> Vec<f32> {
+        let rows: Vec<f32> = texts.iter().flat_map(|t| cues_of(t)).collect();
+        let cues = Tensor::from_vec(rows, (texts.len(), LEN), &Device::Cpu).unwrap();
+        let p = head
+            .probabilities(&head.input(emb, &cues).unwrap())
+            .unwrap();
+        p.into_iter().map(|r| r[0]).collect()
+    };
+    let polite = "The app still crashes every time. Could you please call me back today?";
+    let blunt = "The app still crashes every time. Could you call me back today?";
+    for mode in ["pooled", "encoded"] {
+        let server = start(&model, &heads_dir, &["--evidence-mode", mode]).await;
+        let mut values = Vec::new();
+        for text in [polite, blunt] {
+            let mut m = message("m", text);
+            m.language_hint = "en".into();
+            let a = server.analyze_one(m).await;
+            let report = a.text.as_ref().unwrap();
+            let sentences: Vec<_> = report
+                .sentences
+                .iter()
+                .map(|s| s.start as usize..s.end as usize)
+                .collect();
+            assert_eq!(sentences.len(), 2, "{mode}: {sentences:?}");
+            let sentence_texts: Vec<&str> = sentences.iter().map(|r| &text[r.clone()]).collect();
+            let (tokens, offsets) = encoder.tokenize_with_offsets(text).unwrap();
+            let own = politeness(&encoder.embed(&[&tokens]).unwrap(), &[text])[0];
+            let per_sentence = if mode == "pooled" {
+                let spans: Vec<_> = sentences.iter().map(|r| token_span(&offsets, r)).collect();
+                let emb = encoder.embed_with_spans(&[&tokens], &[&spans]).unwrap();
+                politeness(&emb.narrow(0, 1, 2).unwrap(), &sentence_texts)
+            } else {
+                let alone: Vec<_> = sentence_texts
+                    .iter()
+                    .map(|s| encoder.tokenize(s).unwrap())
+                    .collect();
+                let emb = encoder.embed(&alone.iter().collect::<Vec<_>>()).unwrap();
+                politeness(&emb, &sentence_texts)
+            };
+            let style = a.style.as_ref().unwrap().politeness.as_ref().unwrap();
+            assert!(
+                (style.value - own).abs() < 1e-4,
+                "{mode}: {style:?} vs {own}"
+            );
+            for e in &style.evidence {
+                let want = per_sentence[e.sentence as usize];
+                assert!((e.score - want).abs() < 1e-4, "{mode}: {e:?} vs {want}");
+            }
+            if text == polite {
+                // the sentence with the "please" is what makes the message polite
+                assert!(per_sentence[1] > 0.9 && per_sentence[1] > per_sentence[0]);
+                assert_eq!(style.evidence[0].sentence, 1, "{mode}: {style:?}");
+            }
+            values.push(style.value);
+        }
+        assert!(
+            values[0] > 0.9 && values[0] > values[1] + 0.3,
+            "{mode}: {values:?}"
+        );
+        server.stop().await.unwrap();
+    }
+}

@@ -133,7 +133,8 @@ impl Analyzer {
             }
         }
         let engine = Engine::start(encoder.clone(), heads.clone(), engine_args)?;
-        let preparer = Preparer::new(encoder.clone(), &sentiment_languages, limits);
+        let cues = heads.heads().any(|h| h.cues);
+        let preparer = Preparer::new(encoder.clone(), &sentiment_languages, limits, cues);
         Ok(Analyzer {
             preparer,
             model_version: heads.version().into(),
@@ -240,9 +241,18 @@ impl Analyzer {
         for p in &mut prepared {
             match p.tokens.take() {
                 Some(tokens) => {
+                    let spans = std::mem::take(&mut p.stretch_spans);
+                    let stretch_cues = std::mem::take(&mut p.stretch_cues);
+                    // pooled stretches' cues ride with the message, encoded ones on their own
+                    let (span_cues, encoded_cues) = if spans.is_empty() {
+                        (Vec::new(), stretch_cues)
+                    } else {
+                        (stretch_cues, Vec::new())
+                    };
                     let own = Sequence {
                         tokens,
-                        spans: std::mem::take(&mut p.stretch_spans),
+                        spans,
+                        cues: p.cues.into_iter().chain(span_cues).collect(),
                     };
                     if any_stretches {
                         alone.push(own.clone());
@@ -250,7 +260,12 @@ impl Analyzer {
                     to_encode.push(own);
                     let stretches = std::mem::take(&mut p.stretch_tokens);
                     counts.push(1 + stretches.len());
-                    to_encode.extend(stretches.into_iter().map(Sequence::from));
+                    let mut encoded_cues = encoded_cues.into_iter();
+                    to_encode.extend(
+                        stretches
+                            .into_iter()
+                            .map(|t| Sequence::new(t, encoded_cues.next())),
+                    );
                 }
                 None => counts.push(0),
             }

@@ -9,7 +9,11 @@ use std::{
 
 use crate::{
     model::{token_span, Encoder, Tokenized},
-    text::{self, Channel as Layout, EmailFormat, Language, PreparedText, RawText, Sentence},
+    text::{
+        self,
+        cues::{cues_of, Cues},
+        Channel as Layout, EmailFormat, Language, PreparedText, RawText, Sentence,
+    },
     Error, Result,
 };
 
@@ -25,6 +29,8 @@ pub struct Preparer {
     /// Languages the heads cover; others are reported as unsupported and the heads abstain.
     supported: Arc<[String]>,
     limits: Limits,
+    /// Some head reads the lexical cues: each message and stretch carries its own.
+    cues: bool,
 }
 
 /// One message ready for the engine.
@@ -48,6 +54,10 @@ pub struct PreparedMessage {
     pub stretch_tokens: Vec<Tokenized>,
     /// The same stretches as token ranges of the message's own tokens, to pool (`pooled`).
     pub stretch_spans: Vec<Range<usize>>,
+    /// The lexical cues of the text the encoder sees, and of each stretch in `stretch_tokens`
+    /// or `stretch_spans`, when some head reads them (`None` and empty otherwise).
+    pub cues: Option<Cues>,
+    pub stretch_cues: Vec<Cues>,
     pub evidence_tokens: usize,
     /// Why the evidence was left out, when it was wanted but could not be had.
     pub evidence_note: Option<String>,
@@ -63,6 +73,7 @@ impl PreparedMessage {
         if self.stretches.len() > 1 {
             self.stretches.clear();
             self.stretch_tokens.clear();
+            self.stretch_cues.clear();
             self.evidence_tokens = 0;
             self.evidence_note = Some(
                 "evidence: left out, the inference queue could not take the sentences as well"
@@ -73,11 +84,13 @@ impl PreparedMessage {
 }
 
 impl Preparer {
-    pub fn new(encoder: Arc<Encoder>, supported: &[String], limits: Limits) -> Self {
+    /// `cues`: some head reads the lexical cues, so they are computed for every message.
+    pub fn new(encoder: Arc<Encoder>, supported: &[String], limits: Limits, cues: bool) -> Self {
         Preparer {
             encoder,
             supported: supported.into(),
             limits,
+            cues,
         }
     }
 
@@ -145,6 +158,13 @@ impl Preparer {
         } else {
             Vec::new()
         };
+        // The words the message's encoding saw of a stretch, personal data included; the
+        // redacted stretch if the mapping does not land on character boundaries.
+        let stretch_text = |s: &Stretch| {
+            p.text
+                .get(evidence::original_range(&s.range, &p.pii))
+                .unwrap_or(&p.redacted[s.range.clone()])
+        };
         let mut stretch_spans = Vec::new();
         let mut stretch_tokens = Vec::new();
         if stretches.len() > 1 && pooled {
@@ -164,18 +184,15 @@ impl Preparer {
         } else if stretches.len() > 1 {
             stretch_tokens = stretches
                 .iter()
-                .map(|s| {
-                    // The words the message's encoding saw, personal data included; the
-                    // redacted stretch if the mapping does not land on character boundaries.
-                    let original = evidence::original_range(&s.range, &p.pii);
-                    let text = p
-                        .text
-                        .get(original)
-                        .unwrap_or_else(|| &p.redacted[s.range.clone()]);
-                    self.encoder.tokenize(text)
-                })
+                .map(|s| self.encoder.tokenize(stretch_text(s)))
                 .collect::<Result<Vec<_>>>()?;
         }
+        let cues = (self.cues && tokens.is_some()).then(|| cues_of(&p.text));
+        let stretch_cues = if cues.is_some() && stretches.len() > 1 {
+            stretches.iter().map(|s| cues_of(stretch_text(s))).collect()
+        } else {
+            Vec::new()
+        };
         let tokenize = prepared_at.elapsed();
         Ok(PreparedMessage {
             token_count: tokens.as_ref().map_or(0, |t| t.ids.len()),
@@ -185,6 +202,8 @@ impl Preparer {
             stretches,
             stretch_tokens,
             stretch_spans,
+            cues,
+            stretch_cues,
             input: m,
             language: p.language.clone(),
             report: report(p),

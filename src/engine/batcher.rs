@@ -1,12 +1,14 @@
 //! The inference thread's loop: gather waiting messages, cut a length-grouped batch within the
 //! token budget, run the encoder and every head, answer each message.
-use std::{sync::Arc, time::Instant};
+use std::{ops::Range, sync::Arc, time::Instant};
 
+use candle_core::{DType, Device, Tensor};
 use crossbeam_channel::{Receiver, RecvError};
 
 use super::{Backlog, Inference, WorkItem};
 use crate::{
     model::{Encoder, HeadSet},
+    text::cues::{self, Cues},
     Error, Result,
 };
 
@@ -118,7 +120,8 @@ fn run_batch(batch: Vec<WorkItem>, encoder: &Encoder, heads: &HeadSet, backlog: 
     let started = Instant::now();
     let tokens: Vec<_> = batch.iter().map(|it| &it.tokens).collect();
     let spans: Vec<_> = batch.iter().map(|it| it.spans.as_slice()).collect();
-    let result = forward(&tokens, &spans, encoder, heads);
+    let cues: Vec<_> = batch.iter().map(|it| it.cues.as_slice()).collect();
+    let result = forward(&tokens, &spans, &cues, encoder, heads);
     let elapsed = started.elapsed();
     backlog.record(tokens.iter().map(|t| t.ids.len()).sum(), elapsed);
     let n = batch.len();
@@ -155,22 +158,48 @@ fn run_batch(batch: Vec<WorkItem>, encoder: &Encoder, heads: &HeadSet, backlog: 
 /// Per item: each head's probabilities, then the same for each of its spans.
 type ItemProbs = (Vec<Vec<f32>>, Vec<Vec<Vec<f32>>>);
 
+/// The cue rows in the embeddings' row order (messages, then each message's spans), [rows, LEN];
+/// an empty tensor when no head reads them.
+fn cue_rows(cues: &[&[Cues]], spans: &[&[Range<usize>]], heads: &HeadSet) -> Result<Tensor> {
+    if !heads.heads().any(|h| h.cues) {
+        return Ok(Tensor::zeros((0, cues::LEN), DType::F32, &Device::Cpu)?);
+    }
+    for (c, s) in cues.iter().zip(spans) {
+        if c.len() != 1 + s.len() {
+            return Err(Error::model(format!(
+                "a sequence with {} spans carries {} cue rows, the heads need {}",
+                s.len(),
+                c.len(),
+                1 + s.len()
+            )));
+        }
+    }
+    let own = cues.iter().map(|c| &c[0]);
+    let of_spans = cues.iter().flat_map(|c| &c[1..]);
+    let flat: Vec<f32> = own.chain(of_spans).flatten().copied().collect();
+    let rows = flat.len() / cues::LEN;
+    Ok(Tensor::from_vec(flat, (rows, cues::LEN), &Device::Cpu)?)
+}
+
 /// Encoder once, then every head on the same embeddings (the messages', then their spans').
 fn forward(
     tokens: &[&crate::model::Tokenized],
-    spans: &[&[std::ops::Range<usize>]],
+    spans: &[&[Range<usize>]],
+    cues: &[&[Cues]],
     encoder: &Encoder,
     heads: &HeadSet,
 ) -> Result<Vec<ItemProbs>> {
+    let cues = cue_rows(cues, spans, heads)?;
     // The heads are small products ([B, hidden] x [hidden, C]) whose results are wanted on the
     // host: on a GPU, one read-back of the embeddings and the heads on the CPU replace each
     // head's weight uploads, kernels and read-back (a no-op on the CPU).
     let emb = encoder
         .embed_with_spans(tokens, spans)?
-        .to_device(&candle_core::Device::Cpu)?;
+        .to_device(&Device::Cpu)?;
     let mut per_row = vec![Vec::new(); emb.dim(0)?];
     for head in heads.heads() {
-        for (slot, probs) in per_row.iter_mut().zip(head.probabilities(&emb)?) {
+        let input = head.input(&emb, &cues)?;
+        for (slot, probs) in per_row.iter_mut().zip(head.probabilities(&input)?) {
             slot.push(probs);
         }
     }

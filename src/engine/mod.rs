@@ -30,6 +30,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use crate::{
     config::EngineArgs,
     model::{Encoder, HeadSet, Tokenized},
+    text::cues::Cues,
     Error, Result,
 };
 
@@ -39,13 +40,18 @@ use crate::{
 pub struct Sequence {
     pub tokens: Tokenized,
     pub spans: Vec<Range<usize>>,
+    /// The lexical cues of the sequence's text, then of each span's, for the heads that read
+    /// them (`LinearHead::cues`); empty when no head does.
+    pub cues: Vec<Cues>,
 }
 
-impl From<Tokenized> for Sequence {
-    fn from(tokens: Tokenized) -> Self {
+impl Sequence {
+    /// A sequence without spans.
+    pub fn new(tokens: Tokenized, cues: Option<Cues>) -> Self {
         Sequence {
             tokens,
             spans: Vec::new(),
+            cues: cues.into_iter().collect(),
         }
     }
 }
@@ -67,6 +73,7 @@ pub struct Inference {
 pub(crate) struct WorkItem {
     pub tokens: Tokenized,
     pub spans: Vec<Range<usize>>,
+    pub cues: Vec<Cues>,
     pub enqueued: Instant,
     pub deadline: Option<Instant>,
     pub reply: oneshot::Sender<Result<Inference>>,
@@ -187,7 +194,15 @@ impl Engine {
         let enqueued = Instant::now();
         let mut receivers = Vec::with_capacity(items.len());
         let count = items.len();
-        for (i, Sequence { tokens, spans }) in items.into_iter().enumerate() {
+        for (
+            i,
+            Sequence {
+                tokens,
+                spans,
+                cues,
+            },
+        ) in items.into_iter().enumerate()
+        {
             // One permit per item, so each frees its own slot when answered.
             let permit = if i + 1 == count {
                 permits.take().expect("permits left for the last item")
@@ -208,6 +223,7 @@ impl Engine {
                 },
                 tokens,
                 spans,
+                cues,
                 enqueued,
                 deadline,
                 reply,

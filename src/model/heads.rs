@@ -132,6 +132,9 @@ struct HeadJson {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     language_calibration: BTreeMap<String, Vec<Platt>>,
     encoder_sha256: String,
+    /// The lexical cues the head reads after the embedding (`text::cues::VERSION`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cues: Option<String>,
     /// The adapter merged into the encoder when the head was trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     adapter_sha256: Option<String>,
@@ -178,6 +181,9 @@ pub struct LinearHead {
     /// per language, per label: a recalibration of the outputs, fitted on that language's dev
     /// set; languages not listed keep the pooled calibration
     pub language_calibration: BTreeMap<String, Vec<Platt>>,
+    /// The head reads the text's lexical cues ([`crate::text::cues`]) after the embedding: its
+    /// input is `[embedding, cues]` ([`Self::input`]).
+    pub cues: bool,
     /// [C, D] f32
     weight: Tensor,
     /// [C] f32
@@ -236,6 +242,7 @@ impl LinearHead {
             thresholds: None,
             language_thresholds: BTreeMap::new(),
             language_calibration: BTreeMap::new(),
+            cues: false,
             weight,
             bias,
         };
@@ -263,6 +270,30 @@ impl LinearHead {
         self.language_thresholds = t;
         self.check_kind()?;
         Ok(self)
+    }
+
+    /// The same head reading the lexical cues after the embedding (`cues`), or not.
+    pub fn with_cues(mut self, cues: bool) -> Result<Self> {
+        self.cues = cues;
+        if cues && self.dim() <= crate::text::cues::LEN {
+            return Err(Error::model(format!(
+                "head {}: width {} leaves no room for an embedding before {} cues",
+                self.task,
+                self.dim(),
+                crate::text::cues::LEN
+            )));
+        }
+        Ok(self)
+    }
+
+    /// The head's input rows: the embeddings `emb` [B, D], followed by the texts' `cues`
+    /// [B, cues::LEN] for a head that reads them.
+    pub fn input(&self, emb: &Tensor, cues: &Tensor) -> Result<Tensor> {
+        if !self.cues {
+            return Ok(emb.clone());
+        }
+        let cues = cues.to_dtype(emb.dtype())?.to_device(emb.device())?;
+        Ok(Tensor::cat(&[emb, &cues], 1)?)
     }
 
     /// Decision thresholds for a text in `lang`: the language's own where it has them, else the
@@ -338,7 +369,7 @@ impl LinearHead {
         Ok(())
     }
 
-    /// Embedding width the head expects.
+    /// Input width the head expects (the embedding's, plus the cues' for a head that reads them).
     pub fn dim(&self) -> usize {
         self.weight.dims()[1]
     }
@@ -406,6 +437,7 @@ impl LinearHead {
             language_thresholds: self.language_thresholds.clone(),
             language_calibration: self.language_calibration.clone(),
             encoder_sha256: encoder.sha256.clone(),
+            cues: self.cues.then(|| crate::text::cues::VERSION.to_string()),
             adapter_sha256: encoder.adapter_sha256.clone(),
         };
         let mut json = serde_json::to_value(&meta).expect("head json serialises");
@@ -450,6 +482,17 @@ impl LinearHead {
         };
         let weight = take(&mut tensors, "weight")?;
         let bias = take(&mut tensors, "bias")?;
+        if let Some(v) = meta
+            .cues
+            .as_deref()
+            .filter(|v| *v != crate::text::cues::VERSION)
+        {
+            return Err(Error::model(format!(
+                "{}: the head reads lexical cues {v:?}, this build computes {:?}; retrain it",
+                jpath.display(),
+                crate::text::cues::VERSION
+            )));
+        }
         let head = LinearHead::new(
             meta.task,
             meta.labels,
@@ -462,6 +505,7 @@ impl LinearHead {
         .and_then(|h| h.with_kind(meta.kind, meta.thresholds))
         .and_then(|h| h.with_language_calibration(meta.language_calibration))
         .and_then(|h| h.with_language_thresholds(meta.language_thresholds))
+        .and_then(|h| h.with_cues(meta.cues.is_some()))
         .map_err(|e| Error::model(format!("{}: {e}", dir.display())))?;
         Ok((head, meta.encoder_sha256, meta.adapter_sha256))
     }
@@ -537,9 +581,10 @@ impl HeadSet {
                     head.task
                 )));
             }
-            if head.dim() != encoder.hidden_size {
+            let cues = if head.cues { crate::text::cues::LEN } else { 0 };
+            if head.dim() != encoder.hidden_size + cues {
                 return Err(Error::model(format!(
-                    "{}: head width {} differs from the encoder's hidden size {}",
+                    "{}: head width {} differs from the encoder's hidden size {} plus {cues} cues",
                     hdir.display(),
                     head.dim(),
                     encoder.hidden_size
@@ -814,6 +859,73 @@ mod tests {
         assert_eq!(json["metrics"]["dev"]["macro_f1"], 0.5);
         assert_eq!(json["encoder_sha256"], SHA);
         assert_eq!(json["task"], "sentiment");
+    }
+
+    #[test]
+    fn a_head_reading_cues_takes_them_after_the_embedding_and_records_their_version() {
+        use crate::text::cues;
+        let (d, n) = (8, cues::LEN);
+        let please = cues::NAMES.iter().position(|c| *c == "please").unwrap();
+        // embedding weights 0.1, one cue weight 3 on "please"
+        let mut w = vec![0.1f32; d + n];
+        w[d..].fill(0.0);
+        w[d + please] = 3.0;
+        let h = LinearHead::new(
+            "politeness",
+            vec!["polite".into()],
+            vec!["en".into()],
+            "politeness-cues",
+            Tensor::from_vec(w, (1, d + n), &Device::Cpu).unwrap(),
+            Tensor::new(&[-1.0f32], &Device::Cpu).unwrap(),
+            1.0,
+        )
+        .unwrap()
+        .with_kind(HeadKind::Score, Some(vec![0.5]))
+        .unwrap()
+        .with_cues(true)
+        .unwrap();
+        let texts = ["Help me now.", "Could you help me, please?"];
+        let rows: Vec<f32> = texts.iter().flat_map(|t| cues::cues_of(t)).collect();
+        let c = Tensor::from_vec(rows, (2, n), &Device::Cpu).unwrap();
+        let e = Tensor::ones((2, d), DType::F32, &Device::Cpu).unwrap();
+        let p = h.probabilities(&h.input(&e, &c).unwrap()).unwrap();
+        let sigmoid = |z: f32| 1.0 / (1.0 + (-z).exp());
+        assert!((p[0][0] - sigmoid(0.8 - 1.0)).abs() < 1e-6, "{p:?}");
+        assert!((p[1][0] - sigmoid(0.8 + 3.0 - 1.0)).abs() < 1e-6, "{p:?}");
+        // a head without cues takes the embedding alone
+        let plain = head(d);
+        assert_eq!(plain.input(&e, &c).unwrap().dims(), &[2, d]);
+
+        // saved with the cues' version, loaded back as a cue reader of width d + n
+        let dir = tempfile::tempdir().unwrap();
+        let enc = info(d, SHA);
+        h.save(
+            &dir.path().join("politeness"),
+            serde_json::Value::Null,
+            &enc,
+        )
+        .unwrap();
+        Manifest {
+            encoder: ManifestEncoder::from_info(&enc),
+            adapter: None,
+            heads: vec!["politeness".into()],
+        }
+        .save(dir.path())
+        .unwrap();
+        let json_path = dir.path().join("politeness/head.json");
+        let json = std::fs::read_to_string(&json_path).unwrap();
+        assert!(json.contains(cues::VERSION), "{json}");
+        let set = HeadSet::load(dir.path(), &enc, false).unwrap();
+        let g = set.get("politeness").unwrap();
+        assert!(g.cues);
+        assert_eq!(g.probabilities(&g.input(&e, &c).unwrap()).unwrap(), p);
+        // the encoder's width plus the cues' must match the head's
+        let err = HeadSet::load(dir.path(), &info(d + 1, SHA), true).unwrap_err();
+        assert!(err.to_string().contains("cues"), "{err}");
+        // cues of another version (another layout or meaning) are refused, not misread
+        std::fs::write(&json_path, json.replace(cues::VERSION, "cues-v0")).unwrap();
+        let err = HeadSet::load(dir.path(), &enc, false).unwrap_err();
+        assert!(err.to_string().contains("cues-v0"), "{err}");
     }
 
     #[test]

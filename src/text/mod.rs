@@ -47,6 +47,7 @@
 //! bounded (HTML falls back to a linear stripper, JSON to serde's depth limit, MIME to
 //! mail-parser's explicit stack), and bad times in transcripts are errors that name the segment.
 pub mod chat;
+pub mod cues;
 pub mod email;
 pub mod features;
 pub mod html;

@@ -34,6 +34,10 @@ pub struct TrainConfig {
     /// to fit a calibration; dev still sets the per-language recalibration and the thresholds.
     #[serde(default)]
     pub calibration_folds: usize,
+    /// The head also reads the text's lexical cues (`text::cues`: request strategies and style
+    /// cues) after the embedding; sigmoid-kind heads only.
+    #[serde(default)]
+    pub cues: bool,
     pub optim: OptimConfig,
     pub train: Vec<Source>,
     #[serde(default)]
@@ -177,6 +181,12 @@ impl TrainConfig {
             .map_err(|e| Error::invalid(path.display().to_string(), e.to_string()))?;
         let sources = cfg.train.iter().chain(&cfg.dev).chain(&cfg.test);
         if cfg.kind == HeadKind::Softmax {
+            if cfg.cues {
+                return Err(Error::invalid(
+                    "cues",
+                    "lexical cues feed sigmoid/binary/score heads, not the softmax head",
+                ));
+            }
             if cfg.labels != data::SENTIMENT_LABELS {
                 return Err(Error::invalid(
                     "labels",

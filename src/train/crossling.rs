@@ -264,6 +264,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             32,
         )?;
         let x = Tensor::from_vec(e.data, (e.n, e.dim), &Device::Cpu)?;
+        let x = head.input(&x, &sigmoid::cue_rows(&texts)?)?;
         let out: Vec<f64> = head
             .probabilities(&x)?
             .iter()
@@ -457,7 +458,7 @@ fn english_auc(
         let cache_dir = args.sources.embedding_cache();
         let mut out = Vec::new();
         for (s, part, _) in sigmoid::prepare_tests(&cfg, &roots)? {
-            let e = sigmoid::embed_part(enc, &cache_dir, part, cfg.optim.embed_batch)?;
+            let e = sigmoid::embed_part(enc, &cache_dir, part, cfg.optim.embed_batch, head.cues)?;
             let p: Vec<f64> = head
                 .probabilities(&e.x)?
                 .iter()

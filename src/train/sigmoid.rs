@@ -185,15 +185,21 @@ impl Embedded {
     }
 }
 
+/// Embeds a part; with `cues`, each row is followed by its text's lexical cues (the input of a
+/// head that reads them, [`LinearHead::input`]).
 pub fn embed_part(
     enc: &Encoder,
     cache: &std::path::Path,
     part: Part,
     batch: usize,
+    cues: bool,
 ) -> Result<Embedded> {
     let texts: Vec<String> = part.items.iter().map(|i| i.text.clone()).collect();
     let e = super::cache::embed_cached(enc, cache, &part.name, &texts, batch)?;
-    let x = Tensor::from_vec(e.data, (e.n, e.dim), &Device::Cpu)?;
+    let mut x = Tensor::from_vec(e.data, (e.n, e.dim), &Device::Cpu)?;
+    if cues {
+        x = Tensor::cat(&[&x, &cue_rows(&texts)?], 1)?;
+    }
     tracing::info!(part = %part.name, n = e.n, embedded_now = e.embedded_now,
                    secs = format!("{:.0}", e.seconds), "embedded");
     Ok(Embedded {
@@ -202,6 +208,19 @@ pub fn embed_part(
         seconds: e.seconds,
         embedded_now: e.embedded_now,
     })
+}
+
+/// The lexical cues of each text, [n, cues::LEN].
+pub fn cue_rows(texts: &[String]) -> Result<Tensor> {
+    let v: Vec<f32> = texts
+        .iter()
+        .flat_map(|t| crate::text::cues::cues_of(t))
+        .collect();
+    Ok(Tensor::from_vec(
+        v,
+        (texts.len(), crate::text::cues::LEN),
+        &Device::Cpu,
+    )?)
 }
 
 /// Decisions of `p` at per-output thresholds.
@@ -795,17 +814,17 @@ pub fn train(
     let info = enc.info().clone();
     let mut train_sets = Vec::new();
     for p in train_parts {
-        train_sets.push(embed_part(enc, &cache, p, eb)?);
+        train_sets.push(embed_part(enc, &cache, p, eb, cfg.cues)?);
     }
     let mut dev_sets = Vec::new();
     for p in dev_parts {
-        dev_sets.push(embed_part(enc, &cache, p, eb)?);
+        dev_sets.push(embed_part(enc, &cache, p, eb, cfg.cues)?);
     }
     if args.embed_only {
         // also embed the test sets, so one job fills the cache for train and eval
         let roots = args.sources.roots();
         for (_, p, _) in prepare_tests(cfg, &roots)? {
-            embed_part(enc, &cache, p, eb)?;
+            embed_part(enc, &cache, p, eb, cfg.cues)?;
         }
         tracing::info!("embed-only: done");
         return Ok(());
@@ -987,7 +1006,8 @@ pub fn train(
         (kind != HeadKind::Softmax).then(|| thresholds.clone()),
     )?
     .with_language_calibration(lang_cal.clone())?
-    .with_language_thresholds(lang_thresholds.clone())?;
+    .with_language_thresholds(lang_thresholds.clone())?
+    .with_cues(cfg.cues)?;
     let train_record = serde_json::json!({
         "date": super::today(),
         "kind": kind,
@@ -1061,7 +1081,7 @@ pub fn eval(
         "| test set | lang | n | ours | published | ECE (15 bins) |\n|---|---|---|---|---|---|\n",
     );
     for (s, part, stats) in prepare_tests(cfg, &roots)? {
-        let e = embed_part(enc, &cache, part, cfg.optim.embed_batch)?;
+        let e = embed_part(enc, &cache, part, cfg.optim.embed_batch, head.cues)?;
         // recalibrated for the set's language, as the analysis does for a message
         let p = head.probabilities_in(&e.x, &s.lang)?;
         let thr = head.thresholds_for(&s.lang).unwrap_or(&half);

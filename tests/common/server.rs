@@ -87,7 +87,38 @@ pub fn tiny_model_and_heads(dir: &Path) -> (String, std::path::PathBuf) {
         11,
     )
     .expect("random heads");
+    read_please_cue(&heads.join("politeness"), encoder.info());
     (source.to_string(), heads)
+}
+
+/// Weight on the "please" cue that [`read_please_cue`] gives the politeness head: large beside
+/// the random embedding part, so a "please" decides the side.
+pub const PLEASE_WEIGHT: f32 = 6.0;
+
+/// Turns the random head in `dir` into one that reads the lexical cues after the embedding (as
+/// a head trained with `cues = true`), weighing "please" by [`PLEASE_WEIGHT`] and no other cue,
+/// so every API test runs the cue path and one can see it.
+pub fn read_please_cue(dir: &Path, encoder: &rapport::model::EncoderInfo) {
+    use candle_core::{Device, Tensor};
+    use rapport::{model::LinearHead, text::cues};
+    let (head, _, _) = LinearHead::load(dir).expect("random head");
+    let mut extra = vec![0f32; cues::LEN];
+    extra[cues::NAMES.iter().position(|c| *c == "please").unwrap()] = PLEASE_WEIGHT;
+    let extra = Tensor::from_vec(extra, (1, cues::LEN), &Device::Cpu).unwrap();
+    let weight = Tensor::cat(&[head.weight(), &extra], 1).unwrap();
+    LinearHead::new(
+        head.task.clone(),
+        head.labels.clone(),
+        head.languages.clone(),
+        format!("{}-cues", head.version),
+        weight,
+        head.bias().clone(),
+        head.temperature,
+    )
+    .and_then(|h| h.with_kind(head.kind, head.thresholds.clone()))
+    .and_then(|h| h.with_cues(true))
+    .and_then(|h| h.save(dir, serde_json::json!({"metrics": {}}), encoder))
+    .expect("cue-reading head");
 }
 
 /// Starts a server on the tiny model with `extra` flags, and waits until health says SERVING.

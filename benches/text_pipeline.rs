@@ -167,5 +167,9 @@ fn main() {
             let _ = std::hint::black_box(features::features(t, &s));
         };
     });
+    // what a message costs when some head reads the lexical cues (sentences, features, cues)
+    stage("cues (cues_of)", &kept, secs / 3.0, |t| {
+        let _ = std::hint::black_box(rapport::text::cues::cues_of(t));
+    });
     println!("budget: the encoder does 40-150 short msgs/s on 2 cores, i.e. 6.7-25 ms/msg; the pipeline takes {:.3} ms/msg = {:.2}% of the fastest encoder figure", 1e3 / rate, 100.0 * 150.0 / rate);
 }

@@ -388,7 +388,7 @@ impl LinearHead {
         let (_, d) = emb.dims2()?;
         if d != self.dim() {
             return Err(Error::model(format!(
-                "head {}: embedding width {d} differs from head width {}",
+                "head {}: input width {d} differs from head width {}",
                 self.task,
                 self.dim()
             )));
@@ -743,6 +743,21 @@ mod tests {
 
     const SHA: &str = "1571fc98aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
+    /// Saves `heads` under `dir`, each in its task's folder, with a manifest listing them.
+    fn write_set(dir: &Path, enc: &EncoderInfo, heads: &[&LinearHead]) {
+        for h in heads {
+            h.save(&dir.join(&h.task), serde_json::Value::Null, enc)
+                .unwrap();
+        }
+        Manifest {
+            encoder: ManifestEncoder::from_info(enc),
+            adapter: None,
+            heads: heads.iter().map(|h| h.task.clone()).collect(),
+        }
+        .save(dir)
+        .unwrap();
+    }
+
     fn labels() -> Vec<String> {
         ["negative", "neutral", "positive"]
             .iter()
@@ -899,19 +914,7 @@ mod tests {
         // saved with the cues' version, loaded back as a cue reader of width d + n
         let dir = tempfile::tempdir().unwrap();
         let enc = info(d, SHA);
-        h.save(
-            &dir.path().join("politeness"),
-            serde_json::Value::Null,
-            &enc,
-        )
-        .unwrap();
-        Manifest {
-            encoder: ManifestEncoder::from_info(&enc),
-            adapter: None,
-            heads: vec!["politeness".into()],
-        }
-        .save(dir.path())
-        .unwrap();
+        write_set(dir.path(), &enc, &[&h]);
         let json_path = dir.path().join("politeness/head.json");
         let json = std::fs::read_to_string(&json_path).unwrap();
         assert!(json.contains(cues::VERSION), "{json}");

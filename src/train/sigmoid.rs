@@ -1012,6 +1012,7 @@ pub fn train(
         "date": super::today(),
         "kind": kind,
         "model": "independent logistic outputs on frozen mean-pooled L2-normalised embeddings; inputs standardised during fitting, folded into W and b",
+        "inputs": if cfg.cues { format!("embedding, then the text's lexical cues ({})", crate::text::cues::VERSION) } else { "embedding".to_string() },
         "loss": "weighted binary cross-entropy over observed cells (missing targets weigh 0; 0/1 targets balanced per label: w = N_obs / (2 n_side), capped at 20; soft score targets weigh 1), times the source weight, + 0.5 * weight_decay * ||W||^2 (standardised space)",
         "optimizer": "Adam (candle-nn AdamW with decoupled decay 0)",
         "selection": "early stopping and weight-decay grid on the mean over languages of the dev figure at threshold 0.5 (sigmoid: macro-F1 over observed labels; binary: 2-class macro-F1; score: Spearman)",

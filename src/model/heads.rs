@@ -1057,20 +1057,7 @@ mod tests {
             .clone()
             .with_kind(HeadKind::Sigmoid, Some(vec![0.5]))
             .is_err());
-        head(d)
-            .save(&dir.path().join("sentiment"), serde_json::Value::Null, &enc)
-            .unwrap();
-        emo.save(&dir.path().join("emotions"), serde_json::Value::Null, &enc)
-            .unwrap();
-        tox.save(&dir.path().join("toxicity"), serde_json::Value::Null, &enc)
-            .unwrap();
-        Manifest {
-            encoder: ManifestEncoder::from_info(&enc),
-            adapter: None,
-            heads: vec!["sentiment".into(), "emotions".into(), "toxicity".into()],
-        }
-        .save(dir.path())
-        .unwrap();
+        write_set(dir.path(), &enc, &[&head(d), &emo, &tox]);
         let set = HeadSet::load(dir.path(), &enc, false).unwrap();
         let kinds: Vec<_> = set.heads().map(|h| (h.task.as_str(), h.kind)).collect();
         assert_eq!(
@@ -1142,20 +1129,10 @@ mod tests {
             Platt { a: 0.5, c: 0.0 },
             Platt { a: 0.5, c: -1.0 },
         ];
-        head(d)
+        let sentiment = head(d)
             .with_language_calibration([("ru".to_string(), soft_cal)].into())
-            .unwrap()
-            .save(&dir.path().join("sentiment"), serde_json::Value::Null, &enc)
             .unwrap();
-        tox.save(&dir.path().join("toxicity"), serde_json::Value::Null, &enc)
-            .unwrap();
-        Manifest {
-            encoder: ManifestEncoder::from_info(&enc),
-            adapter: None,
-            heads: vec!["sentiment".into(), "toxicity".into()],
-        }
-        .save(dir.path())
-        .unwrap();
+        write_set(dir.path(), &enc, &[&sentiment, &tox]);
         let set = HeadSet::load(dir.path(), &enc, false).unwrap();
         let t = set.get("toxicity").unwrap();
         assert_eq!(

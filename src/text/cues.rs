@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use super::features::{features, tokenize, Token};
+use super::features::{features_of_tokens, tokenize, Token};
 use super::lexicon::IMPERATIVES;
 
 /// Names the layout and meaning of [`cues`]; recorded by every head that takes them.
@@ -195,8 +195,8 @@ fn phrase_at(words: &[&str], i: usize, phrases: &[&[&str]]) -> bool {
 
 /// The cues of one text, laid out as [`NAMES`].
 pub fn cues(text: &str, sentences: &[Range<usize>]) -> Cues {
-    let f = features(text, sentences);
     let tokens = tokenize(text);
+    let f = features_of_tokens(text, &tokens, sentences);
     let words: Vec<&str> = tokens.iter().map(|t| t.lower.as_str()).collect();
     // index of each sentence's first word
     let first_of = |s: &Range<usize>| tokens.partition_point(|t: &Token| t.range.start < s.start);

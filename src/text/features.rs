@@ -277,7 +277,11 @@ fn has_elongation(word: &str) -> bool {
 
 /// Computes the features of `text` given its sentences (byte ranges into `text`).
 pub fn features(text: &str, sentences: &[Range<usize>]) -> Features {
-    let tokens = tokenize(text);
+    features_of_tokens(text, &tokenize(text), sentences)
+}
+
+/// [`features`] of `text` already cut into its word `tokens` (as [`tokenize`] cuts it).
+pub fn features_of_tokens(text: &str, tokens: &[Token], sentences: &[Range<usize>]) -> Features {
     let words: Vec<&str> = tokens.iter().map(|t| t.lower.as_str()).collect();
     let mut f = Features {
         chars: text.chars().count(),
@@ -305,7 +309,7 @@ pub fn features(text: &str, sentences: &[Range<usize>]) -> Features {
         .filter_map(|s| tokens.get(first_token(s)).map(|t| t.range.start))
         .collect();
     let mut prev_word: Option<&str> = None;
-    for t in &tokens {
+    for t in tokens {
         let w = t.lower.as_str();
         let orig = &text[t.range.clone()];
         if I_FORMS.contains(&w) {

@@ -285,10 +285,12 @@ struct States {
     data: Vec<f32>,
     /// (offset in tokens, length) of each text.
     spans: Vec<(usize, usize)>,
+    /// Each text's lexical cues (`cues::LEN` a text) where the task's head reads them, else empty.
+    cues: Vec<f32>,
 }
 
 impl States {
-    fn compute(enc: &Encoder, texts: &[&str], layers: usize) -> Result<States> {
+    fn compute(enc: &Encoder, texts: &[&str], layers: usize, cues: bool) -> Result<States> {
         let cpu = enc.cpu_model().ok_or_else(|| {
             Error::invalid(
                 "precision",
@@ -316,10 +318,19 @@ impl States {
             let start = spans[chunk[0]].0 * hidden;
             data[start..start + out.len()].copy_from_slice(&out);
         }
+        let cues = if cues {
+            texts
+                .iter()
+                .flat_map(|t| crate::text::cues::cues_of(t))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(States {
             hidden,
             data,
             spans,
+            cues,
         })
     }
 
@@ -342,6 +353,19 @@ impl States {
             Tensor::from_vec(x, (idx.len(), t, h), device)?,
             Tensor::from_vec(m, (idx.len(), t), device)?,
         ))
+    }
+
+    /// `[b, cues::LEN]` cues of `idx` on `device`, or None where the head reads none.
+    fn cue_batch(&self, idx: &[usize], device: &Device) -> Result<Option<Tensor>> {
+        if self.cues.is_empty() {
+            return Ok(None);
+        }
+        let n = crate::text::cues::LEN;
+        let v: Vec<f32> = idx
+            .iter()
+            .flat_map(|&i| self.cues[i * n..(i + 1) * n].iter().copied())
+            .collect();
+        Ok(Some(Tensor::from_vec(v, (idx.len(), n), device)?))
     }
 }
 
@@ -632,9 +656,15 @@ impl Model {
         )?)
     }
 
-    fn logits(&self, task: usize, emb: &Tensor) -> Result<Tensor> {
+    /// Task `task`'s logits of `emb`, with the batch's cues appended where its head reads them
+    /// (the input `LinearHead::input` builds when serving).
+    fn logits(&self, task: usize, emb: &Tensor, cues: Option<&Tensor>) -> Result<Tensor> {
         let (w, b) = &self.task_heads[task];
-        Ok(emb
+        let input = match cues {
+            Some(c) => Tensor::cat(&[emb, c], 1)?,
+            None => emb.clone(),
+        };
+        Ok(input
             .matmul(&w.as_tensor().t()?)?
             .broadcast_add(b.as_tensor())?)
     }
@@ -784,7 +814,10 @@ fn evaluate(model: &Model, tasks: &[Task], dev: &[States]) -> Result<(BTreeMap<S
         let mut probs = vec![Vec::new(); task.dev.len()];
         for chunk in order.chunks(64) {
             let (x, m) = states.batch(chunk, &model.device)?;
-            let z = model.logits(ti, &model.embed(&x, &m)?)?.detach();
+            let c = states.cue_batch(chunk, &model.device)?;
+            let z = model
+                .logits(ti, &model.embed(&x, &m)?, c.as_ref())?
+                .detach();
             let p = match task.kind {
                 HeadKind::Softmax => candle_nn::ops::softmax(&z, D::Minus1)?,
                 _ => candle_nn::ops::sigmoid(&z)?,
@@ -953,6 +986,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
 
     // ---- task heads, initialised from the committed heads
     let mut task_heads = Vec::new();
+    let mut reads_cues = Vec::new();
     for t in &tasks {
         let (head, _, _) = LinearHead::load(&models_dir.join(&t.name))?;
         if head.labels != t.labels {
@@ -961,6 +995,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
                 t.name, head.labels, t.labels
             )));
         }
+        reads_cues.push(head.cues);
         task_heads.push((
             Var::from_tensor(&head.weight().to_device(&device)?)?,
             Var::from_tensor(&head.bias().to_device(&device)?)?,
@@ -1003,11 +1038,11 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let t_states = Instant::now();
     let mut train_states = Vec::new();
     let mut dev_states = Vec::new();
-    for t in &tasks {
+    for (t, &cues) in tasks.iter().zip(&reads_cues) {
         let texts: Vec<&str> = t.train.iter().map(|s| s.text.as_str()).collect();
-        train_states.push(States::compute(&enc, &texts, frozen)?);
+        train_states.push(States::compute(&enc, &texts, frozen, cues)?);
         let texts: Vec<&str> = t.dev.iter().map(|s| s.text.as_str()).collect();
-        dev_states.push(States::compute(&enc, &texts, frozen)?);
+        dev_states.push(States::compute(&enc, &texts, frozen, cues)?);
     }
     let tokens: usize = train_states.iter().map(|s| s.data.len() / s.hidden).sum();
     tracing::info!(
@@ -1074,8 +1109,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
                 continue;
             }
             let (x, m) = train_states[*ti].batch(idx, &device)?;
+            let c = train_states[*ti].cue_batch(idx, &device)?;
             let emb = model.embed(&x, &m)?;
-            let l = loss(&tasks[*ti], &model.logits(*ti, &emb)?, idx)?;
+            let l = loss(&tasks[*ti], &model.logits(*ti, &emb, c.as_ref())?, idx)?;
             let grads = l.backward()?;
             opt_lora.set_learning_rate(lr_at(step, cfg.lr));
             opt_head.set_learning_rate(lr_at(step, cfg.head_lr));
@@ -1304,6 +1340,7 @@ mod tests {
             hidden: cpu.dims().hidden,
             data: cpu.hidden_states(seqs, frozen),
             spans,
+            cues: Vec::new(),
         }
     }
 
@@ -1454,7 +1491,9 @@ mod tests {
         for _ in 0..40 {
             let l = loss(
                 &task,
-                &model.logits(0, &model.embed(&x, &m).unwrap()).unwrap(),
+                &model
+                    .logits(0, &model.embed(&x, &m).unwrap(), None)
+                    .unwrap(),
                 &idx,
             )
             .unwrap();
@@ -1475,6 +1514,61 @@ mod tests {
             .to_scalar::<f32>()
             .unwrap()
             > 0.0));
+    }
+
+    #[test]
+    fn a_cue_reading_head_sees_each_texts_own_cues_after_the_embedding() {
+        use crate::text::cues::{cues_of, LEN};
+        let (dims, map) = random_bert(2);
+        let cpu = CpuBert::load(dims.clone(), &mut Src(map.clone()), None, DenseMode::F32).unwrap();
+        let texts = ["Could you please help me? Thanks!", "FIX IT NOW"];
+        let mut st = states(&cpu, &[&[1, 5, 2], &[1, 7, 7, 2]], 1);
+        st.cues = texts.iter().flat_map(|t| cues_of(t)).collect();
+        // Zero on the embedding, cue j weighted j + 1: each logit is that text's weighted cues.
+        let mut w = vec![0f32; dims.hidden + LEN];
+        for (j, v) in w[dims.hidden..].iter_mut().enumerate() {
+            *v = (j + 1) as f32;
+        }
+        let head = (
+            Var::from_tensor(&Tensor::from_vec(w, (1, dims.hidden + LEN), &Device::Cpu).unwrap())
+                .unwrap(),
+            Var::zeros(1, DType::F32, &Device::Cpu).unwrap(),
+        );
+        let model = Model::build(
+            &map,
+            dims.layers,
+            &config(1),
+            dims.heads,
+            1e-12,
+            vec![head],
+            &Device::Cpu,
+        )
+        .unwrap();
+        let idx = [1, 0];
+        let (x, m) = st.batch(&idx, &Device::Cpu).unwrap();
+        let c = st.cue_batch(&idx, &Device::Cpu).unwrap();
+        let z = model
+            .logits(0, &model.embed(&x, &m).unwrap(), c.as_ref())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let want: Vec<f32> = idx
+            .iter()
+            .map(|&i| {
+                cues_of(texts[i])
+                    .iter()
+                    .enumerate()
+                    .map(|(j, v)| (j + 1) as f32 * v)
+                    .sum()
+            })
+            .collect();
+        assert!(want[0] != want[1], "{want:?}");
+        assert!(max_diff(&z, &want) < 1e-4, "{z:?} vs {want:?}");
+        // A head that reads none gets no cue batch.
+        st.cues.clear();
+        assert!(st.cue_batch(&idx, &Device::Cpu).unwrap().is_none());
     }
 
     #[test]

@@ -10,11 +10,14 @@
 use std::collections::HashSet;
 use std::ops::Range;
 
-use super::features::{features_of_tokens, tokenize, Token};
+use super::features::{
+    features_of_tokens, ru_imperative, tokenize, Token, I_FORMS, TY_FORMS, VY_FORMS, WE_FORMS,
+    YOU_EN,
+};
 use super::lexicon::IMPERATIVES;
 
 /// Names the layout and meaning of [`cues`]; recorded by every head that takes them.
-pub const VERSION: &str = "cues-v1";
+pub const VERSION: &str = "cues-v2";
 
 /// One name per value of [`cues`], in order.
 pub const NAMES: [&str; 30] = [
@@ -166,26 +169,13 @@ const FACTUALITY: &[&[&str]] = &[
     &["очевидно"],
     &["фактически"],
 ];
-const FIRST_SINGULAR: &[&str] = &[
-    "i", "my", "mine", "myself", "я", "мой", "моя", "мне", "меня",
-];
-const FIRST_PLURAL: &[&str] = &[
-    "we",
-    "us",
-    "our",
-    "ours",
-    "ourselves",
-    "мы",
-    "нас",
-    "нам",
-    "наш",
-    "наша",
-    "наши",
-];
-const SECOND: &[&str] = &[
-    "you", "your", "yours", "yourself", "u", "ur", "вы", "вас", "вам", "ваш", "ваша", "ваши", "ты",
-    "тебя", "тебе", "твой", "твоя", "твои",
-];
+/// Second-person forms, English and Russian (Вы and ты alike).
+fn second_person(w: &str) -> bool {
+    YOU_EN.contains(&w) || VY_FORMS.contains(&w) || TY_FORMS.contains(&w)
+}
+fn first_singular(w: &str) -> bool {
+    I_FORMS.contains(&w)
+}
 
 fn phrase_at(words: &[&str], i: usize, phrases: &[&[&str]]) -> bool {
     phrases
@@ -205,16 +195,14 @@ pub fn cues(text: &str, sentences: &[Range<usize>]) -> Cues {
         .map(first_of)
         .filter(|&i| i < tokens.len())
         .collect();
-    let at_start = |list: &[&str]| starts.iter().any(|&i| list.contains(&words[i]));
+    let at_start = |is: &dyn Fn(&str) -> bool| starts.iter().any(|&i| is(words[i]));
+    let in_list = |list: &'static [&'static str]| move |w: &str| list.contains(&w);
     let anywhere = |phrases: &[&[&str]]| (0..words.len()).any(|i| phrase_at(&words, i, phrases));
     let elsewhere =
-        |list: &[&str]| (0..words.len()).any(|i| !starts.contains(&i) && list.contains(&words[i]));
+        |is: &dyn Fn(&str) -> bool| (0..words.len()).any(|i| !starts.contains(&i) && is(words[i]));
     let imperative_start = starts.iter().any(|&i| {
         let w = words[i];
-        IMPERATIVES.contains_word(w)
-            || ((w.ends_with("йте") || w.ends_with("ите"))
-                && w.chars().count() > 4
-                && !matches!(w, "здравствуйте" | "простите" | "извините"))
+        IMPERATIVES.contains_word(w) || ru_imperative(w)
     });
     let lowercase_start = text
         .chars()
@@ -224,21 +212,21 @@ pub fn cues(text: &str, sentences: &[Range<usize>]) -> Cues {
     let n = |x: usize| b(x > 0);
     [
         n(f.thanks),
-        b(at_start(DEFERENCE)),
-        b(at_start(GREETING)),
+        b(at_start(&in_list(DEFERENCE))),
+        b(at_start(&in_list(GREETING))),
         n(f.apologies),
-        b(elsewhere(PLEASE)),
-        b(at_start(PLEASE)),
+        b(elsewhere(&in_list(PLEASE))),
+        b(at_start(&in_list(PLEASE))),
         b(anywhere(BY_THE_WAY)),
-        b(at_start(WH_WORDS)),
-        b(at_start(DIRECT_START)),
+        b(at_start(&in_list(WH_WORDS))),
+        b(at_start(&in_list(DIRECT_START))),
         b(anywhere(COUNTERFACTUAL)),
         b(anywhere(INDICATIVE)),
-        b(at_start(FIRST_SINGULAR)),
-        b(words.iter().any(|w| FIRST_PLURAL.contains(w))),
-        b(elsewhere(FIRST_SINGULAR)),
-        b(elsewhere(SECOND)),
-        b(at_start(SECOND)),
+        b(at_start(&first_singular)),
+        b(words.iter().any(|w| WE_FORMS.contains(w))),
+        b(elsewhere(&first_singular)),
+        b(elsewhere(&second_person)),
+        b(at_start(&second_person)),
         n(f.hedges),
         b(anywhere(FACTUALITY)),
         n(f.questions),
@@ -325,6 +313,23 @@ mod tests {
         assert_eq!(at("direct_question"), 1.0);
         assert_eq!(at("address_formality"), -1.0);
         assert_eq!(at("second_person"), 1.0);
+    }
+
+    #[test]
+    fn person_and_imperative_cues_read_the_text_features_word_lists() {
+        // Every form the features count as first or second person is that cue here too.
+        for w in I_FORMS {
+            assert_on(&format!("Thanks, {w} see."), &["first_person"]);
+        }
+        for w in YOU_EN.iter().chain(VY_FORMS).chain(TY_FORMS) {
+            assert_on(&format!("Thanks, {w} see."), &["second_person"]);
+        }
+        for w in WE_FORMS {
+            assert_on(&format!("Thanks, {w} see."), &["first_person_plural"]);
+        }
+        // "Смотрите, ..." is a discourse marker shaped like an imperative; "Пришлите" is one.
+        assert!(!on("Смотрите, заказ так и не пришёл").contains(&"imperative_start"));
+        assert_on("Пришлите чек.", &["imperative_start"]);
     }
 
     #[test]

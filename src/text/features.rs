@@ -124,7 +124,7 @@ impl Features {
     }
 }
 
-const I_FORMS: &[&str] = &[
+pub(super) const I_FORMS: &[&str] = &[
     "i",
     "me",
     "my",
@@ -152,7 +152,7 @@ const I_FORMS: &[&str] = &[
     "моими",
     "мою",
 ];
-const WE_FORMS: &[&str] = &[
+pub(super) const WE_FORMS: &[&str] = &[
     "we",
     "us",
     "our",
@@ -178,7 +178,7 @@ const WE_FORMS: &[&str] = &[
     "нашими",
     "нашу",
 ];
-const YOU_EN: &[&str] = &[
+pub(super) const YOU_EN: &[&str] = &[
     "you",
     "your",
     "yours",
@@ -191,7 +191,7 @@ const YOU_EN: &[&str] = &[
     "u",
     "ur",
 ];
-const VY_FORMS: &[&str] = &[
+pub(super) const VY_FORMS: &[&str] = &[
     "вы",
     "вас",
     "вам",
@@ -208,7 +208,7 @@ const VY_FORMS: &[&str] = &[
     "вашими",
     "вашу",
 ];
-const TY_FORMS: &[&str] = &[
+pub(super) const TY_FORMS: &[&str] = &[
     "ты",
     "тебя",
     "тебе",
@@ -235,6 +235,13 @@ const NOT_IMPERATIVE: &[&str] = &[
     "скажите",
     "смотрите",
 ];
+
+/// A lower-cased Russian word shaped like a plural or polite imperative ("пришлите", "сделайте").
+pub(super) fn ru_imperative(w: &str) -> bool {
+    (w.ends_with("йте") || w.ends_with("ите"))
+        && w.chars().count() > 4
+        && !NOT_IMPERATIVE.contains(&w)
+}
 
 const EMOJI_POSITIVE: &[char] = &[
     '😀', '😃', '😄', '😁', '😆', '😊', '🙂', '😉', '😍', '🥰', '😘', '👍', '👌', '🙏', '🎉', '❤',
@@ -378,10 +385,8 @@ pub fn features_of_tokens(text: &str, tokens: &[Token], sentences: &[Range<usize
             });
             let imperative = lead.any(|t| {
                 let w = t.lower.as_str();
-                let ru = (w.ends_with("йте") || w.ends_with("ите"))
-                    && w.chars().count() > 4
-                    && !NOT_IMPERATIVE.contains(&w);
-                ru || (IMPERATIVES.contains_word(w) && t.range.start == first[0].range.start)
+                ru_imperative(w)
+                    || (IMPERATIVES.contains_word(w) && t.range.start == first[0].range.start)
                     || (IMPERATIVES.contains_word(w) && POLITENESS.contains_word(&first[0].lower))
             });
             if imperative {

@@ -133,8 +133,12 @@ impl Analyzer {
             }
         }
         let engine = Engine::start(encoder.clone(), heads.clone(), engine_args)?;
-        let cues = heads.heads().any(|h| h.cues);
-        let preparer = Preparer::new(encoder.clone(), &sentiment_languages, limits, cues);
+        let preparer = Preparer::new(
+            encoder.clone(),
+            &sentiment_languages,
+            limits,
+            heads.reads_cues(),
+        );
         Ok(Analyzer {
             preparer,
             model_version: heads.version().into(),

@@ -161,7 +161,7 @@ type ItemProbs = (Vec<Vec<f32>>, Vec<Vec<Vec<f32>>>);
 /// The cue rows in the embeddings' row order (messages, then each message's spans), [rows, LEN];
 /// an empty tensor when no head reads them.
 fn cue_rows(cues: &[&[Cues]], spans: &[&[Range<usize>]], heads: &HeadSet) -> Result<Tensor> {
-    if !heads.heads().any(|h| h.cues) {
+    if !heads.reads_cues() {
         return Ok(Tensor::zeros((0, cues::LEN), DType::F32, &Device::Cpu)?);
     }
     for (c, s) in cues.iter().zip(spans) {

@@ -645,6 +645,11 @@ impl HeadSet {
         self.order.iter().filter_map(|t| self.heads.get(t))
     }
 
+    /// Some head reads the lexical cues, so every sequence must carry them.
+    pub fn reads_cues(&self) -> bool {
+        self.heads().any(|h| h.cues)
+    }
+
     /// Every head's outputs for one text (`probs` in [`Self::heads`] order, as the engine returns
     /// them) recalibrated for the text's language `lang`.
     pub fn for_language(&self, probs: &[Vec<f32>], lang: &str) -> Vec<Vec<f32>> {

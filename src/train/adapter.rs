@@ -285,8 +285,8 @@ struct States {
     data: Vec<f32>,
     /// (offset in tokens, length) of each text.
     spans: Vec<(usize, usize)>,
-    /// Each text's lexical cues (`cues::LEN` a text) where the task's head reads them, else empty.
-    cues: Vec<f32>,
+    /// Each text's lexical cues `[n, cues::LEN]` where the task's head reads them.
+    cues: Option<Tensor>,
 }
 
 impl States {
@@ -318,14 +318,7 @@ impl States {
             let start = spans[chunk[0]].0 * hidden;
             data[start..start + out.len()].copy_from_slice(&out);
         }
-        let cues = if cues {
-            texts
-                .iter()
-                .flat_map(|t| crate::text::cues::cues_of(t))
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let cues = cues.then(|| super::sigmoid::cue_rows(texts)).transpose()?;
         Ok(States {
             hidden,
             data,
@@ -357,15 +350,12 @@ impl States {
 
     /// `[b, cues::LEN]` cues of `idx` on `device`, or None where the head reads none.
     fn cue_batch(&self, idx: &[usize], device: &Device) -> Result<Option<Tensor>> {
-        if self.cues.is_empty() {
+        let Some(cues) = &self.cues else {
             return Ok(None);
-        }
-        let n = crate::text::cues::LEN;
-        let v: Vec<f32> = idx
-            .iter()
-            .flat_map(|&i| self.cues[i * n..(i + 1) * n].iter().copied())
-            .collect();
-        Ok(Some(Tensor::from_vec(v, (idx.len(), n), device)?))
+        };
+        let rows: Vec<u32> = idx.iter().map(|&i| i as u32).collect();
+        let rows = Tensor::from_vec(rows, idx.len(), &Device::Cpu)?;
+        Ok(Some(cues.index_select(&rows, 0)?.to_device(device)?))
     }
 }
 
@@ -1340,7 +1330,7 @@ mod tests {
             hidden: cpu.dims().hidden,
             data: cpu.hidden_states(seqs, frozen),
             spans,
-            cues: Vec::new(),
+            cues: None,
         }
     }
 
@@ -1523,7 +1513,7 @@ mod tests {
         let cpu = CpuBert::load(dims.clone(), &mut Src(map.clone()), None, DenseMode::F32).unwrap();
         let texts = ["Could you please help me? Thanks!", "FIX IT NOW"];
         let mut st = states(&cpu, &[&[1, 5, 2], &[1, 7, 7, 2]], 1);
-        st.cues = texts.iter().flat_map(|t| cues_of(t)).collect();
+        st.cues = Some(crate::train::sigmoid::cue_rows(&texts).unwrap());
         // Zero on the embedding, cue j weighted j + 1: each logit is that text's weighted cues.
         let mut w = vec![0f32; dims.hidden + LEN];
         for (j, v) in w[dims.hidden..].iter_mut().enumerate() {
@@ -1567,7 +1557,7 @@ mod tests {
         assert!(want[0] != want[1], "{want:?}");
         assert!(max_diff(&z, &want) < 1e-4, "{z:?} vs {want:?}");
         // A head that reads none gets no cue batch.
-        st.cues.clear();
+        st.cues = None;
         assert!(st.cue_batch(&idx, &Device::Cpu).unwrap().is_none());
     }
 

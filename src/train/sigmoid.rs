@@ -211,10 +211,10 @@ pub fn embed_part(
 }
 
 /// The lexical cues of each text, [n, cues::LEN].
-pub fn cue_rows(texts: &[String]) -> Result<Tensor> {
+pub fn cue_rows<S: AsRef<str>>(texts: &[S]) -> Result<Tensor> {
     let v: Vec<f32> = texts
         .iter()
-        .flat_map(|t| crate::text::cues::cues_of(t))
+        .flat_map(|t| crate::text::cues::cues_of(t.as_ref()))
         .collect();
     Ok(Tensor::from_vec(
         v,

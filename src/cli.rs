@@ -60,7 +60,9 @@ pub struct ScoreArgs {
     pub input: PathBuf,
 
     /// JSONL output, one `MessageAnalysis` per input line in the same order (proto3 JSON). A
-    /// line that cannot be analysed gives {"id", "line", "error"} instead. "-" writes to stdout.
+    /// line that cannot be analysed gives {"id", "line", "error"} instead: "line" is its number
+    /// in the input (from 1), "error" names the field of its `Message` ("text: must not be
+    /// empty"). "-" writes to stdout.
     #[arg(long, short, default_value = "-")]
     pub output: PathBuf,
 
@@ -197,29 +199,49 @@ fn read_texts(texts: Vec<String>) -> Result<Vec<String>> {
     Ok(texts)
 }
 
-/// One input line, parsed, or why not.
+/// One input line, parsed, or why not; `line` is its number in the input, from 1.
 enum Parsed {
-    Ok(Box<MessageInput>, String),
-    Bad { id: String, error: String },
+    Ok {
+        message: Box<MessageInput>,
+        line: usize,
+    },
+    Bad {
+        id: String,
+        line: usize,
+        error: String,
+    },
 }
 
-fn parse_line(line: &str, n: usize, skip_evidence: bool) -> Parsed {
-    let field = format!("line {n}");
-    let msg: pb::Message = match serde_json::from_str(line) {
+/// Why a line's `Message` was refused. A line is one `Message` at the top, so a field is named
+/// by its path in it (`text`, `timestamp.nanos`); the line's number goes beside the error.
+fn line_error(e: Error) -> String {
+    match e {
+        Error::InvalidArgument { field, reason } if field.is_empty() => reason,
+        e => e.to_string(),
+    }
+}
+
+fn parse_line(text: &str, line: usize, skip_evidence: bool) -> Parsed {
+    let msg: pb::Message = match serde_json::from_str(text) {
         Ok(m) => m,
         Err(e) => {
             return Parsed::Bad {
                 id: String::new(),
-                error: format!("{field}: not a Message in proto3 JSON: {e}"),
+                line,
+                error: format!("not a Message in proto3 JSON: {e}"),
             }
         }
     };
     let id = msg.id.clone();
-    match message_from_proto(msg, &field) {
-        Ok(m) => Parsed::Ok(Box::new(MessageInput { skip_evidence, ..m }), field),
+    match message_from_proto(msg, "") {
+        Ok(m) => Parsed::Ok {
+            message: Box::new(MessageInput { skip_evidence, ..m }),
+            line,
+        },
         Err(e) => Parsed::Bad {
             id,
-            error: e.to_string(),
+            line,
+            error: line_error(e),
         },
     }
 }
@@ -295,17 +317,17 @@ pub async fn score(args: ScoreArgs) -> Result<()> {
                     let mut slots = Vec::new();
                     for p in batch {
                         match p {
-                            Parsed::Ok(m, field) => {
-                                let id = m.id.clone();
-                                match preparer.prepare(*m, &field) {
+                            Parsed::Ok { message, line } => {
+                                let id = message.id.clone();
+                                match preparer.prepare(*message, "") {
                                     Ok(m) => {
                                         good.push(m);
                                         slots.push(None);
                                     }
-                                    Err(e) => slots.push(Some((id, e.to_string()))),
+                                    Err(e) => slots.push(Some((id, line, line_error(e)))),
                                 }
                             }
-                            Parsed::Bad { id, error } => slots.push(Some((id, error))),
+                            Parsed::Bad { id, line, error } => slots.push(Some((id, line, error))),
                         }
                     }
                     (good, slots)
@@ -331,9 +353,11 @@ pub async fn score(args: ScoreArgs) -> Result<()> {
                     done += 1;
                     serde_json::to_string(&analysis_to_proto(a))
                 }
-                Some((id, error)) => {
+                Some((id, line, error)) => {
                     bad += 1;
-                    serde_json::to_string(&serde_json::json!({ "id": id, "error": error }))
+                    serde_json::to_string(
+                        &serde_json::json!({ "id": id, "line": line, "error": error }),
+                    )
                 }
             }
             .expect("serialises");
@@ -345,5 +369,42 @@ pub async fn score(args: ScoreArgs) -> Result<()> {
     writer.flush().map_err(|e| Error::io(&args.output, e))?;
     bar.finish_and_clear();
     tracing::info!(scored = done, rejected = bad, "score finished");
+    Ok(())
+}
+
+/// `rapport profiles ...`: maintenance of the profile store, beside a running server or not.
+#[derive(clap::Subcommand, Debug)]
+pub enum ProfilesCmd {
+    /// Recompute every profile's derived values (features, segment) from its stored statistics,
+    /// after an upgrade of rapport; the statistics themselves are kept as they are.
+    Rebuild(crate::config::ProfileArgs),
+    /// Delete what is past `--retention-days` now, as the server does every hour.
+    Purge(crate::config::ProfileArgs),
+}
+
+pub async fn profiles(cmd: ProfilesCmd) -> Result<()> {
+    use crate::profile::service::Profiles;
+    let args = match &cmd {
+        ProfilesCmd::Rebuild(a) | ProfilesCmd::Purge(a) => a,
+    };
+    let spec = args.store_spec();
+    let store = crate::store::open(&spec).await?;
+    let profiles = Profiles::new(store, args.keys()?, args.settings()?);
+    match cmd {
+        ProfilesCmd::Rebuild(_) => {
+            let n = profiles.rebuild().await?;
+            eprintln!("rebuilt {n} profiles in {spec}");
+        }
+        ProfilesCmd::Purge(_) => {
+            if args.retention_days.is_none() {
+                return Err(Error::invalid(
+                    "retention_days",
+                    "give --retention-days to purge",
+                ));
+            }
+            let n = profiles.purge_expired().await?;
+            eprintln!("purged {n} customers past the retention period from {spec}");
+        }
+    }
     Ok(())
 }

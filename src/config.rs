@@ -170,6 +170,129 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub model: ModelArgs,
+
+    #[command(flatten)]
+    pub profiles: ProfileArgs,
+}
+
+/// Where customer profiles are stored and how they are kept (`serve`, `profiles`).
+#[derive(Args, Clone, Debug, Serialize)]
+pub struct ProfileArgs {
+    /// Profile store: "sqlite:PATH" (embedded, one server), "postgres://USER@HOST/DB" (many
+    /// replicas) or "off" (no profiles: Profiles answers FAILED_PRECONDITION). Default:
+    /// profiles.db in the data directory.
+    #[arg(long, env = "RAPPORT_STORE")]
+    pub store: Option<String>,
+
+    /// Data directory of the embedded store. Default: $XDG_DATA_HOME/rapport, else
+    /// ~/.local/share/rapport.
+    #[arg(long, env = "RAPPORT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Half-life of the profiles' time decay, in days: a message or event weighs half as much
+    /// after this long.
+    #[arg(long, env = "RAPPORT_HALF_LIFE_DAYS", default_value_t = 90.0)]
+    pub half_life_days: f64,
+
+    /// Profile nobody until their consent is recorded (Profiles.SetConsent).
+    #[arg(long, env = "RAPPORT_REQUIRE_CONSENT")]
+    pub require_consent: bool,
+
+    /// Allow agents' own profiles (IngestMessages with SUBJECT_AGENT).
+    #[arg(long, env = "RAPPORT_PROFILE_AGENTS")]
+    pub profile_agents: bool,
+
+    /// Keep each ingested message's whole redacted text (otherwise only a few redacted
+    /// sentences per signal are kept, as evidence). Raw text is never stored.
+    #[arg(long, env = "RAPPORT_STORE_TEXT")]
+    pub store_text: bool,
+
+    /// Delete customers inactive for this many days, and messages and events older than this,
+    /// on an hourly schedule. Default: kept until erased.
+    #[arg(long, env = "RAPPORT_RETENTION_DAYS")]
+    pub retention_days: Option<f64>,
+
+    /// A file holding the deployment's pseudonym key (16 bytes or more): customer ids are then
+    /// stored as an HMAC-SHA256 under it, never as given.
+    #[arg(long, env = "RAPPORT_PSEUDONYM_KEY_FILE")]
+    pub pseudonym_key_file: Option<PathBuf>,
+
+    /// Most events in one IngestEvents call.
+    #[arg(long, env = "RAPPORT_MAX_BATCH_EVENTS", default_value_t = 10_000)]
+    pub max_batch_events: usize,
+}
+
+impl ProfileArgs {
+    /// No profile store (in-process servers of `bench` and `load`).
+    pub fn off() -> Self {
+        ProfileArgs {
+            store: Some("off".into()),
+            data_dir: None,
+            half_life_days: 90.0,
+            require_consent: false,
+            profile_agents: false,
+            store_text: false,
+            retention_days: None,
+            pseudonym_key_file: None,
+            max_batch_events: 10_000,
+        }
+    }
+
+    pub fn is_off(&self) -> bool {
+        self.store.as_deref() == Some("off")
+    }
+
+    /// The store named by `--store`, or the embedded SQLite file in the data directory.
+    pub fn store_spec(&self) -> String {
+        if let Some(s) = &self.store {
+            return s.clone();
+        }
+        let dir = self.data_dir.clone().unwrap_or_else(default_data_dir);
+        format!("sqlite:{}", dir.join("profiles.db").display())
+    }
+
+    pub fn settings(&self) -> Result<crate::profile::service::ProfileSettings> {
+        if !(self.half_life_days > 0.0 && self.half_life_days.is_finite()) {
+            return Err(Error::invalid(
+                "half_life_days",
+                format!("{} must be a positive number of days", self.half_life_days),
+            ));
+        }
+        if let Some(d) = self.retention_days.filter(|d| !(*d > 0.0 && d.is_finite())) {
+            return Err(Error::invalid(
+                "retention_days",
+                format!("{d} must be a positive number of days"),
+            ));
+        }
+        Ok(crate::profile::service::ProfileSettings {
+            half_life_days: self.half_life_days,
+            require_consent: self.require_consent,
+            profile_agents: self.profile_agents,
+            store_text: self.store_text,
+            max_events: self.max_batch_events.max(1),
+            retention_days: self.retention_days,
+        })
+    }
+
+    /// The pseudonym key, read from its file (trailing whitespace trimmed).
+    pub fn keys(&self) -> Result<crate::profile::keys::Keys> {
+        let secret = match &self.pseudonym_key_file {
+            None => None,
+            Some(p) => {
+                let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+                Some(bytes.trim_ascii_end().to_vec())
+            }
+        };
+        crate::profile::keys::Keys::new(secret)
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    let nonempty = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    if let Some(x) = nonempty("XDG_DATA_HOME") {
+        return PathBuf::from(x).join("rapport");
+    }
+    PathBuf::from(nonempty("HOME").unwrap_or_else(|| "/tmp".into())).join(".local/share/rapport")
 }
 
 /// Logging flags, global to every subcommand.

@@ -39,9 +39,23 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// The engine stopped (shutdown or a crashed inference thread).
-    #[error("engine unavailable: {0}")]
+    /// The engine stopped (shutdown or a crashed inference thread), or the profile store cannot
+    /// be reached.
+    #[error("unavailable: {0}")]
     Unavailable(String),
+
+    /// No such customer (or other named thing).
+    #[error("not found: {0}")]
+    NotFound(String),
+
+    /// The request is well-formed but the system's state refuses it (no consent recorded,
+    /// agents not profiled, no store configured).
+    #[error("failed precondition: {0}")]
+    FailedPrecondition(String),
+
+    /// The profile store failed in a way a retry will not fix.
+    #[error("profile store error: {0}")]
+    Store(String),
 }
 
 impl Error {

@@ -1,6 +1,7 @@
 //! rapport: tone and communication-style analysis as a gRPC service.
 //!
-//! Data flows one way: transport (`grpc`, CLI) -> `text` -> `engine`/`model` -> `analysis`.
+//! Data flows one way: transport (`grpc`, CLI) -> `text` -> `engine`/`model` -> `analysis` ->
+//! `profile` -> `store`.
 //! Domain types live in the core modules; `grpc` converts at the edge.
 
 pub mod analysis;
@@ -12,7 +13,9 @@ pub mod error;
 pub mod grpc;
 pub mod load;
 pub mod model;
+pub mod profile;
 pub mod proto;
+pub mod store;
 pub mod text;
 pub mod train;
 

@@ -157,6 +157,7 @@ impl InProcessServer {
             stream_window,
             shutdown_grace_seconds: 5,
             model,
+            profiles: crate::config::ProfileArgs::off(),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(crate::grpc::run(args, listener, async move {

@@ -44,6 +44,9 @@ enum Command {
     /// Install, inspect or export encoder models.
     #[command(subcommand)]
     Models(model::cli::ModelsCmd),
+    /// Maintain the profile store: rebuild derived values, purge expired data.
+    #[command(subcommand)]
+    Profiles(cli::ProfilesCmd),
 }
 
 fn init_logging(log: &LogArgs) {
@@ -83,6 +86,7 @@ fn main() -> anyhow::Result<()> {
         Command::Train(args) => train::train(&args).context("train"),
         Command::Eval(args) => train::eval(&args).context("eval"),
         Command::Models(cmd) => model::cli::run(cmd).context("models"),
+        Command::Profiles(cmd) => runtime(1)?.block_on(cli::profiles(cmd)).context("profiles"),
     }
 }
 

@@ -48,6 +48,7 @@ async fn serve_from_env_exposes_metrics_and_exits_cleanly_on_sigterm() {
         )
         .env("RAPPORT_MODEL", &model)
         .env("RAPPORT_HEADS_DIR", &heads)
+        .env("RAPPORT_DATA_DIR", dir.path())
         .env("RAPPORT_LOG_FORMAT", "json")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -233,15 +234,18 @@ fn analyze_and_score_print_proto_json() {
     assert_eq!(lines[1]["id"], "b");
     assert_eq!(lines[1]["language"]["code"], "ru");
     assert!(lines[1]["sentiment"]["label"].is_string());
-    assert_eq!(lines[2]["id"], "c");
-    assert!(lines[2]["error"]
-        .as_str()
-        .unwrap()
-        .contains("line 4.text: must not be empty"));
+    // A line that cannot be analysed: its id, its line number (from 1, blank lines counted)
+    // and the error, naming the field of its Message as score --help says.
+    assert_eq!(
+        lines[2],
+        serde_json::json!({"id": "c", "line": 4, "error": "text: must not be empty"})
+    );
+    assert_eq!(lines[3]["id"], "");
+    assert_eq!(lines[3]["line"], 5);
     assert!(lines[3]["error"]
         .as_str()
         .unwrap()
-        .starts_with("line 5: not a Message"));
+        .starts_with("not a Message in proto3 JSON: "));
     assert_eq!(lines[4]["id"], "d");
     assert_eq!(lines[4]["language"]["from_hint"], serde_json::Value::Null);
     assert_eq!(lines[4]["language"]["fromHint"], true);
@@ -252,8 +256,9 @@ fn analyze_and_score_print_proto_json() {
         "CUT_KIND_OTHER_SPEAKER"
     );
     assert_eq!(lines[6]["id"], "f");
+    assert_eq!(lines[6]["line"], 8);
     let e = lines[6]["error"].as_str().unwrap();
-    assert!(e.starts_with("line 8.text: "), "{e}");
+    assert!(e.starts_with("text: "), "{e}");
 
     // A whole file as bytes: the signature and the quoted thread are not analysed.
     let eml = dir.path().join("reply.eml");

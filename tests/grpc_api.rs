@@ -299,7 +299,81 @@ async fn score_stream_answers_in_order_and_stops_at_a_bad_message() {
         "a"
     );
     let err = stream.next().await.unwrap().unwrap_err();
-    assert_invalid(err, "message[1].text", "must not be empty");
+    assert_invalid(err, "requests[1].message.text", "must not be empty");
+    server.stop().await.unwrap();
+}
+
+/// Every RPC names a bad item by its path in the request as a client writes it: the repeated
+/// field and index, then the `Message` field; a Score stream's requests by their position in
+/// the stream.
+#[tokio::test]
+async fn error_paths_are_the_request_field_paths_in_every_rpc() {
+    let server = start_tiny(&[]).await;
+    let mut client = server.analyzer();
+    let blank = || message("bad", "   ");
+
+    let err = client
+        .analyze(pb::AnalyzeRequest {
+            messages: vec![message("ok", "fine, thanks"), blank()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert_eq!(err.message(), "messages[1].text: must not be empty");
+
+    let conversation = |turns: Vec<pb::Message>| pb::AnalyzeConversationRequest {
+        conversation_id: "c".into(),
+        turns,
+        ..Default::default()
+    };
+    let err = client
+        .analyze_conversation(conversation(vec![blank()]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert_eq!(err.message(), "turns[0].text: must not be empty");
+    let err = client
+        .analyze_conversation(conversation(vec![]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert_eq!(err.message(), "turns: at least one turn is required");
+
+    let mut bad_channel = message("bad", "hello");
+    bad_channel.channel = 42;
+    for (req, want) in [
+        (
+            pb::ScoreRequest {
+                message: Some(blank()),
+                ..Default::default()
+            },
+            "requests[1].message.text: must not be empty",
+        ),
+        (pb::ScoreRequest::default(), "requests[1].message: missing"),
+        (
+            pb::ScoreRequest {
+                message: Some(bad_channel),
+                ..Default::default()
+            },
+            "requests[1].message.channel: unknown value 42",
+        ),
+    ] {
+        let first = pb::ScoreRequest {
+            message: Some(message("ok", "fine, thanks")),
+            ..Default::default()
+        };
+        let mut stream = server
+            .scoring()
+            .score(tokio_stream::iter(vec![first, req]))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(stream.next().await.unwrap().unwrap().sequence, 0);
+        let err = stream.next().await.unwrap().unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+        assert!(err.message().starts_with(want), "{}", err.message());
+    }
     server.stop().await.unwrap();
 }
 
@@ -429,37 +503,54 @@ async fn later_capabilities_answer_unimplemented_by_name() {
     server.stop().await.unwrap();
 }
 
+/// The services one reflection version lists; both versions' messages have the same shape.
+macro_rules! reflected_services {
+    ($version:ident, $channel:expr) => {{
+        use tonic_reflection::pb::$version::{
+            server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+            ServerReflectionRequest,
+        };
+        let req = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut stream = ServerReflectionClient::new($channel)
+            .server_reflection_info(tokio_stream::iter(vec![req]))
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e:?}", stringify!($version)))
+            .into_inner();
+        let resp = stream.next().await.unwrap().unwrap();
+        let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
+            panic!("unexpected reflection answer: {resp:?}");
+        };
+        list.service
+            .into_iter()
+            .map(|s| s.name)
+            .collect::<Vec<String>>()
+    }};
+}
+
 #[tokio::test]
-async fn reflection_lists_every_service() {
-    use tonic_reflection::pb::v1::{
-        server_reflection_client::ServerReflectionClient,
-        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-        ServerReflectionRequest,
-    };
+async fn reflection_lists_every_service_in_v1_and_v1alpha() {
     let server = start_tiny(&[]).await;
-    let req = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut stream = ServerReflectionClient::new(server.channel.clone())
-        .server_reflection_info(tokio_stream::iter(vec![req]))
-        .await
-        .unwrap()
-        .into_inner();
-    let resp = stream.next().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = resp.message_response else {
-        panic!("unexpected reflection answer: {resp:?}");
-    };
-    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
-    for want in [
-        "rapport.v1.Analyzer",
-        "rapport.v1.Scoring",
-        "rapport.v1.LiveAssist",
-        "rapport.v1.Profiles",
-        "rapport.v1.Info",
-        "grpc.health.v1.Health",
-    ] {
-        assert!(names.contains(&want), "{want} missing from {names:?}");
+    // grpcurl 1.8 and many tools ask v1alpha only.
+    let v1 = reflected_services!(v1, server.channel.clone());
+    let v1alpha = reflected_services!(v1alpha, server.channel.clone());
+    for names in [&v1, &v1alpha] {
+        for want in [
+            "rapport.v1.Analyzer",
+            "rapport.v1.Scoring",
+            "rapport.v1.LiveAssist",
+            "rapport.v1.Profiles",
+            "rapport.v1.Info",
+            "grpc.health.v1.Health",
+        ] {
+            assert!(
+                names.iter().any(|n| n == want),
+                "{want} missing from {names:?}"
+            );
+        }
     }
     server.stop().await.unwrap();
 }

@@ -778,11 +778,13 @@ fn spans_pool_their_tokens_final_states_on_every_forward_pass() {
 }
 
 /// English tweets (Davidson) and Russian comments (ru_go_emotions) from ../shared/datasets,
-/// `n` of each; empty when the corpora are absent.
+/// `n` of each.
 fn real_texts(n: usize) -> Vec<String> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
+    let root = common::shared_datasets();
     let mut out = Vec::new();
-    if let Ok(s) = std::fs::read_to_string(root.join("davidson_hate_offensive/labeled_data.csv")) {
+    {
+        let s = std::fs::read_to_string(root.join("davidson_hate_offensive/labeled_data.csv"))
+            .expect("davidson_hate_offensive/labeled_data.csv in ../shared/datasets");
         out.extend(
             s.lines()
                 .skip(1)
@@ -792,9 +794,10 @@ fn real_texts(n: usize) -> Vec<String> {
                 .take(n),
         );
     }
-    if let Ok(s) =
-        std::fs::read_to_string(root.join("ru_go_emotions/ru-go-emotions-simplified-test.csv"))
     {
+        let s =
+            std::fs::read_to_string(root.join("ru_go_emotions/ru-go-emotions-simplified-test.csv"))
+                .expect("ru_go_emotions/ru-go-emotions-simplified-test.csv in ../shared/datasets");
         out.extend(
             s.lines()
                 .skip(1)
@@ -808,10 +811,11 @@ fn real_texts(n: usize) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    any(rapport_no_bundle, rapport_no_shared),
+    ignore = "needs the model bundle (scripts/install-model.sh) and ../shared/datasets"
+)]
 fn real_bundle_fast_paths_match_the_reference() {
-    if real().is_none() {
-        return;
-    }
     let src = ModelSource::Bundle(default_bundle_dir());
     let mut texts: Vec<String> = TEXTS.iter().map(|t| t.to_string()).collect();
     texts.extend(real_texts(150));
@@ -833,7 +837,7 @@ fn real_bundle_fast_paths_match_the_reference() {
             );
         }
     }
-    let int8 = real().unwrap();
+    let int8 = real();
     assert_eq!(int8.info().precision, Precision::Int8);
     let q = embed_all(int8, &texts);
     let (mean, min) = cosines(&q, &reference);
@@ -849,31 +853,25 @@ fn real_bundle_fast_paths_match_the_reference() {
 
 const BUNDLE_SHA256: &str = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f";
 
-/// The installed bundle, loaded once for all tests; `None` (test skipped) when not installed.
-fn real() -> Option<&'static Encoder> {
-    static ENC: OnceLock<Option<Encoder>> = OnceLock::new();
-    let enc = ENC.get_or_init(|| {
-        let dir = default_bundle_dir();
-        if !(dir.join("e5-small-q4.bin").is_file() && dir.join("tokenizer.json").is_file()) {
-            return None;
-        }
+/// The installed bundle, loaded once for all tests (see `common::bundle_dir`).
+fn real() -> &'static Encoder {
+    static ENC: OnceLock<Encoder> = OnceLock::new();
+    ENC.get_or_init(|| {
+        let dir = common::bundle_dir();
         let t0 = std::time::Instant::now();
         let enc = load(&ModelSource::Bundle(dir));
         eprintln!("real bundle loaded in {:.2}s", t0.elapsed().as_secs_f64());
-        Some(enc)
-    });
-    if enc.is_none() {
-        eprintln!(
-            "skipped: no model bundle at {} (run scripts/install-model.sh)",
-            default_bundle_dir().display()
-        );
-    }
-    enc.as_ref()
+        enc
+    })
 }
 
 #[test]
+#[cfg_attr(
+    rapport_no_bundle,
+    ignore = "no model bundle: run scripts/install-model.sh"
+)]
 fn real_bundle_loads_with_pinned_weights() {
-    let Some(enc) = real() else { return };
+    let enc = real();
     let info = enc.info();
     assert_eq!(info.model_id, "intfloat/multilingual-e5-small");
     assert_eq!(info.sha256, BUNDLE_SHA256);
@@ -891,8 +889,12 @@ fn real_bundle_loads_with_pinned_weights() {
 }
 
 #[test]
+#[cfg_attr(
+    rapport_no_bundle,
+    ignore = "no model bundle: run scripts/install-model.sh"
+)]
 fn real_bundle_matches_e5c_reference() {
-    let Some(enc) = real() else { return };
+    let enc = real();
     let parse = |s: &str| {
         s.split_whitespace()
             .map(|x| x.parse::<f32>().unwrap())
@@ -910,8 +912,12 @@ fn real_bundle_matches_e5c_reference() {
 }
 
 #[test]
+#[cfg_attr(
+    rapport_no_bundle,
+    ignore = "no model bundle: run scripts/install-model.sh"
+)]
 fn real_bundle_paraphrases_are_closer_than_unrelated() {
-    let Some(enc) = real() else { return };
+    let enc = real();
     let pairs = [
         (
             "Thank you so much, you solved my problem in minutes!",
@@ -957,8 +963,12 @@ fn real_bundle_paraphrases_are_closer_than_unrelated() {
 }
 
 #[test]
+#[cfg_attr(
+    rapport_no_bundle,
+    ignore = "no model bundle: run scripts/install-model.sh"
+)]
 fn real_bundle_batched_equals_one_by_one() {
-    let Some(enc) = real() else { return };
+    let enc = real();
     let texts = [
         "ok",
         "Hi team, just checking in on ticket #4821 — any update?",

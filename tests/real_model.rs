@@ -5,24 +5,19 @@ mod common;
 use std::path::PathBuf;
 
 use common::server::{message, start};
-use rapport::{model::default_bundle_dir, proto::v1 as pb};
+use rapport::proto::v1 as pb;
 
-fn bundle() -> Option<String> {
-    let dir = default_bundle_dir();
-    if dir.join("e5-small-q4.bin").exists() && dir.join("tokenizer.json").exists() {
-        Some(format!("bundle:{}", dir.display()))
-    } else {
-        eprintln!(
-            "skipped: no model bundle at {} (run scripts/install-model.sh)",
-            dir.display()
-        );
-        None
-    }
+fn bundle() -> String {
+    format!("bundle:{}", common::bundle_dir().display())
 }
 
 #[tokio::test]
+#[cfg_attr(
+    rapport_no_bundle,
+    ignore = "no model bundle: run scripts/install-model.sh"
+)]
 async fn real_model_gets_clear_english_and_russian_sentiment_right() {
-    let Some(model) = bundle() else { return };
+    let model = bundle();
     let heads = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
     let server = start(&model, &heads, &[]).await;
     let cases = [
@@ -73,8 +68,12 @@ async fn real_model_gets_clear_english_and_russian_sentiment_right() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    rapport_no_bundle,
+    ignore = "no model bundle: run scripts/install-model.sh"
+)]
 async fn real_heads_tell_anger_from_joy_and_rudeness_from_courtesy() {
-    let Some(model) = bundle() else { return };
+    let model = bundle();
     let heads = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
     let server = start(&model, &heads, &[]).await;
     let texts = [
@@ -109,8 +108,12 @@ async fn real_heads_tell_anger_from_joy_and_rudeness_from_courtesy() {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    rapport_no_bundle,
+    ignore = "no model bundle: run scripts/install-model.sh"
+)]
 async fn real_evidence_puts_anger_and_thanks_on_their_own_sentences() {
-    let Some(model) = bundle() else { return };
+    let model = bundle();
     let heads = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
     for mode in ["pooled", "encoded"] {
         evidence_on_their_own_sentences(&model, &heads, mode).await;

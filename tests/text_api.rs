@@ -65,6 +65,12 @@ async fn mime_emails_in_8bit_charsets_are_decoded_and_cut() {
             "{file}: decoded to Cyrillic: {:?}",
             t.redacted
         );
+        // Each names its own charset rightly.
+        assert!(
+            !t.warnings.iter().any(|w| w.contains("looks wrong")),
+            "{file}: {:?}",
+            t.warnings
+        );
         if !kept.is_empty() {
             assert_eq!(t.redacted, kept, "{file}");
             assert_eq!(t.subject, subject);
@@ -73,6 +79,75 @@ async fn mime_emails_in_8bit_charsets_are_decoded_and_cut() {
         }
         assert!(a.timings.as_ref().unwrap().prepare_us > 0);
     }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_charset_that_does_not_fit_is_warned_about_and_the_fitting_one_named() {
+    let server = start_tiny(&[]).await;
+    let mut client = server.analyzer();
+    let text = "Здравствуйте! Заказ пришёл без инструкции, а ещё курьер нагрубил.";
+    let cp1251 = encoding_rs::WINDOWS_1251.encode(text).0.into_owned();
+    let warned = |a: &pb::MessageAnalysis| -> Vec<String> {
+        let t = a.text.as_ref().unwrap();
+        t.warnings
+            .iter()
+            .filter(|w| w.contains("looks wrong"))
+            .cloned()
+            .collect()
+    };
+
+    // A body in `raw` whose `charset` is not its own: decoded as the caller said, and warned.
+    let mut m = raw(
+        "plain",
+        cp1251.clone(),
+        pb::Channel::Unspecified,
+        pb::TextFormat::Unspecified,
+    );
+    m.charset = "koi8-r".into();
+    let a = analyze_one(&mut client, m).await.unwrap();
+    let w = warned(&a);
+    assert_eq!(w.len(), 1, "{:?}", a.text);
+    assert!(
+        w[0].starts_with(
+            "charset \"koi8-r\" looks wrong for this text: it decodes as gibberish; \"windows-1251\" fits (score "
+        ),
+        "{}",
+        w[0]
+    );
+    assert_ne!(a.text.as_ref().unwrap().redacted, text);
+    // The same bytes with their own charset: read right, nothing to say.
+    let mut m = raw(
+        "right",
+        cp1251,
+        pb::Channel::Unspecified,
+        pb::TextFormat::Unspecified,
+    );
+    m.charset = "windows-1251".into();
+    let a = analyze_one(&mut client, m).await.unwrap();
+    assert_eq!(a.text.as_ref().unwrap().redacted, text);
+    assert!(warned(&a).is_empty(), "{:?}", a.text);
+
+    // A MIME part that declares KOI8-R over windows-1251 bytes.
+    let eml = common::mime::build_mime(&format!(
+        "From: Olga <olga@example.ru>\nSubject: x\nMIME-Version: 1.0\n\
+         Content-Type: text/plain; charset=koi8-r\nContent-Transfer-Encoding: quoted-printable\n\n\
+         {{{{enc:windows-1251:quoted-printable}}}}{text}\n{{{{/enc}}}}"
+    ));
+    let a = analyze_one(
+        &mut client,
+        raw("mime", eml, pb::Channel::Email, pb::TextFormat::Rfc822),
+    )
+    .await
+    .unwrap();
+    let w = warned(&a);
+    assert_eq!(w.len(), 1, "{:?}", a.text);
+    assert!(
+        w[0].starts_with("charset \"koi8-r\" of a MIME part looks wrong for this text")
+            && w[0].contains("\"windows-1251\" fits"),
+        "{}",
+        w[0]
+    );
     server.stop().await.unwrap();
 }
 

@@ -151,17 +151,30 @@ impl Analyzer {
         })
     }
 
-    /// Runs one message through the whole path so the first real call does not pay for lazy
-    /// initialisation (allocator growth, kernel selection).
+    /// Runs one message, then a full batch, through the whole path: the first real call does
+    /// not pay for lazy initialisation (allocator growth, kernel selection), and the engine's
+    /// admission has measured what a small and a large forward pass cost before it has to judge
+    /// a call by them.
     pub async fn warm_up(&self) -> Result<()> {
-        let msg = MessageInput {
-            text: "Thank you for the quick reply. Спасибо за быстрый ответ.".into(),
-            ..Default::default()
-        };
-        // Not validated: the operator's limits are for callers, not for this fixed text.
-        let p = self.preparer.clone();
-        let prepared = blocking(move || p.prepare_unchecked(msg, "warm-up")).await??;
-        self.infer(vec![prepared], None).await.map(|_| ())
+        let full = self.engine.max_batch().min(self.engine.queue_capacity());
+        for n in [1, full] {
+            let p = self.preparer.clone();
+            let prepared = blocking(move || {
+                (0..n)
+                    .map(|_| {
+                        let msg = MessageInput {
+                            text: "Thank you for the quick reply. Спасибо за быстрый ответ.".into(),
+                            ..Default::default()
+                        };
+                        // Not validated: the operator's limits are for callers, not this text.
+                        p.prepare_unchecked(msg, "warm-up")
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .await??;
+            self.infer(prepared, None).await?;
+        }
+        Ok(())
     }
 
     pub fn limits(&self) -> Limits {
@@ -180,16 +193,21 @@ impl Analyzer {
         &self.model_version
     }
 
-    /// Checks a batch size against the limits; `field` names the repeated field in errors.
+    /// Checks a batch size against the limits; `field` names the repeated field in errors, and
+    /// its items after it (`turns`: "at least one turn is required", "300 turns, over ...").
     pub fn check_batch_len(&self, n: usize, field: &str) -> Result<()> {
         if n == 0 {
-            return Err(Error::invalid(field, "at least one message is required"));
+            let item = field.strip_suffix('s').unwrap_or(field);
+            return Err(Error::invalid(
+                field,
+                format!("at least one {item} is required"),
+            ));
         }
         if n > self.limits.max_batch_messages {
             return Err(Error::invalid(
                 field,
                 format!(
-                    "{n} messages, over the limit of {} per call",
+                    "{n} {field}, over the limit of {} per call",
                     self.limits.max_batch_messages
                 ),
             ));

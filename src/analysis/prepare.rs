@@ -95,7 +95,7 @@ impl Preparer {
     }
 
     /// Checks `m` against the limits, then prepares it. Blocking CPU work. `field` names the
-    /// message in errors (`messages[3]`).
+    /// message in errors (`messages[3]`, `turns[0]`, `requests[2].message`; see [`field_path`]).
     pub fn prepare(&self, m: MessageInput, field: &str) -> Result<PreparedMessage> {
         self.validate(&m, field)?;
         self.prepare_unchecked(m, field)
@@ -219,19 +219,19 @@ impl Preparer {
         layout(m.channel, m.format, field)?;
         if m.segment.is_some() && matches!(m.format, TextFormat::Transcript(_)) {
             return Err(Error::invalid(
-                format!("{field}.transcript"),
+                field_path(field, "transcript"),
                 "one segment's times do not fit a whole transcript, whose segments carry their own",
             ));
         }
         if m.raw.is_empty() {
-            return self.validate_text(&m.text, &format!("{field}.text"));
+            return self.validate_text(&m.text, &field_path(field, "text"));
         }
         if !m.text.is_empty() {
             return Err(Error::invalid(field, "set `text` or `raw`, not both"));
         }
         if m.raw.len() > self.limits.max_raw_bytes {
             return Err(Error::invalid(
-                format!("{field}.raw"),
+                field_path(field, "raw"),
                 format!(
                     "{} bytes, over the limit of {}",
                     m.raw.len(),
@@ -264,6 +264,17 @@ impl Preparer {
     }
 }
 
+/// The path of `child` inside `parent` in errors, as a client writes it for the proto field:
+/// `messages[3]` + `text` is `messages[3].text`. An empty `parent` is the top (a JSONL line of
+/// `rapport score`, which is one `Message`): `text`.
+pub fn field_path(parent: &str, child: &str) -> String {
+    if parent.is_empty() {
+        child.to_string()
+    } else {
+        format!("{parent}.{child}")
+    }
+}
+
 /// How the pipeline must read a message of `channel` written as `format`; `field` names the
 /// message in errors.
 pub fn layout(channel: Channel, format: TextFormat, field: &str) -> Result<Layout> {
@@ -281,7 +292,7 @@ pub fn layout(channel: Channel, format: TextFormat, field: &str) -> Result<Layou
         TextFormat::Transcript(f) if fits(&[Channel::CallTranscript]) => Layout::Transcript(f),
         _ => {
             return Err(Error::invalid(
-                format!("{field}.format"),
+                field_path(field, "format"),
                 format!("{format:?} does not fit channel {channel:?}"),
             ))
         }
@@ -316,12 +327,9 @@ fn pipeline(msg: &mut MessageInput, supported: &[String], field: &str) -> Result
             field: inner,
             reason,
         } => match inner.as_str() {
-            "charset" => Error::invalid(format!("{field}.charset"), reason),
-            "body" => Error::invalid(format!("{field}.{body_field}"), reason),
-            place => Error::invalid(
-                format!("{field}.{body_field}"),
-                format!("{reason} ({place})"),
-            ),
+            "charset" => Error::invalid(field_path(field, "charset"), reason),
+            "body" => Error::invalid(field_path(field, body_field), reason),
+            place => Error::invalid(field_path(field, body_field), format!("{reason} ({place})")),
         },
         other => other,
     })

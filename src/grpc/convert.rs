@@ -1,15 +1,16 @@
 //! proto <-> domain conversion. Also used by the CLI, whose JSONL is the proto3 JSON mapping.
 use crate::{
     analysis::{
-        Channel, ConversationAnalysis, MessageAnalysis, MessageInput, Role, Segment, ServiceInfo,
-        Signal, TextFormat, TextReport, Trajectory,
+        prepare::field_path, Channel, ConversationAnalysis, MessageAnalysis, MessageInput, Role,
+        Segment, ServiceInfo, Signal, TextFormat, TextReport, Trajectory,
     },
     proto::v1 as pb,
     text::{self, CutKind, PiiKind, TranscriptFormat},
     Error, Result,
 };
 
-/// Converts and checks a proto message; `field` is its path for errors, e.g. `messages[3]`.
+/// Converts and checks a proto message; `field` is its path for errors, e.g. `messages[3]`
+/// (empty for a message at the top: a JSONL line of `rapport score`).
 pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
     let channel = match pb::Channel::try_from(m.channel) {
         Ok(pb::Channel::Unspecified) => Channel::Unspecified,
@@ -20,7 +21,7 @@ pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
         Ok(pb::Channel::Social) => Channel::Social,
         Err(_) => {
             return Err(Error::invalid(
-                format!("{field}.channel"),
+                field_path(field, "channel"),
                 format!(
                     "unknown value {}; expected 0..=5 (CHANNEL_UNSPECIFIED..CHANNEL_SOCIAL)",
                     m.channel
@@ -35,7 +36,7 @@ pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
         Ok(pb::Role::Bot) => Role::Bot,
         Err(_) => {
             return Err(Error::invalid(
-                format!("{field}.role"),
+                field_path(field, "role"),
                 format!(
                     "unknown value {}; expected 0..=3 (ROLE_UNSPECIFIED..ROLE_BOT)",
                     m.role
@@ -55,7 +56,7 @@ pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
         Ok(pb::TextFormat::SpeakerLines) => TextFormat::Transcript(TranscriptFormat::Lines),
         Err(_) => {
             return Err(Error::invalid(
-                format!("{field}.format"),
+                field_path(field, "format"),
                 format!(
                     "unknown value {}; expected 0..=8 (TEXT_FORMAT_UNSPECIFIED..TEXT_FORMAT_SPEAKER_LINES)",
                     m.format
@@ -67,7 +68,7 @@ pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
         None => None,
         Some(ts) if !(0..1_000_000_000).contains(&ts.nanos) => {
             return Err(Error::invalid(
-                format!("{field}.timestamp.nanos"),
+                field_path(field, "timestamp.nanos"),
                 format!("{} is outside 0..999999999", ts.nanos),
             ))
         }
@@ -84,7 +85,7 @@ pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
                 || t.end_seconds < t.start_seconds
             {
                 return Err(Error::invalid(
-                    format!("{field}.transcript"),
+                    field_path(field, "transcript"),
                     format!(
                         "segment times must satisfy 0 <= start <= end, got start {} end {}",
                         t.start_seconds, t.end_seconds
@@ -370,6 +371,8 @@ fn pii_kind_to_proto(k: PiiKind) -> pb::PiiKind {
         PiiKind::Passport => pb::PiiKind::Passport,
         PiiKind::Phone => pb::PiiKind::Phone,
         PiiKind::Ip => pb::PiiKind::Ip,
+        PiiKind::Name => pb::PiiKind::Name,
+        PiiKind::Address => pb::PiiKind::Address,
     }
 }
 

@@ -4,6 +4,7 @@
 //! warm up in the background, and only then does health turn SERVING. Until then the analysis
 //! RPCs answer UNAVAILABLE.
 pub mod convert;
+pub mod profiles;
 pub mod services;
 mod status;
 
@@ -13,22 +14,34 @@ use tokio::{net::TcpListener, sync::watch};
 use tonic::transport::{server::TcpIncoming, Server};
 use tonic_health::ServingStatus;
 
-use crate::{analysis::Analyzer, config::ServeArgs, proto, Error, Result};
+use crate::{
+    analysis::Analyzer,
+    config::{ProfileArgs, ServeArgs},
+    profile::service::Profiles,
+    proto, store, Error, Result,
+};
+use profiles::{ProfilesReady, ProfilesService};
 use proto::v1::{
     analyzer_server::AnalyzerServer, info_server::InfoServer, live_assist_server::LiveAssistServer,
     profiles_server::ProfilesServer, scoring_server::ScoringServer,
 };
-use services::{
-    AnalyzerService, InfoService, LiveAssistService, ProfilesService, Ready, ScoringService,
-};
+use services::{AnalyzerService, InfoService, LiveAssistService, Ready, ScoringService};
 
 /// Fully qualified names of the services health reports on ("" is the server as a whole).
+/// Profiles has its own status besides: SERVING while the models are loaded and the profile
+/// store answers.
 pub const SERVICE_NAMES: &[&str] = &[
     "",
     "rapport.v1.Analyzer",
     "rapport.v1.Scoring",
     "rapport.v1.Info",
 ];
+pub const PROFILES_SERVICE: &str = "rapport.v1.Profiles";
+
+/// How often the profile store is checked for health, and reopened while it cannot be opened.
+const STORE_CHECK: Duration = Duration::from_secs(2);
+/// How often expired profile data is purged (with `--retention-days`).
+const RETENTION_PERIOD: Duration = Duration::from_secs(3600);
 
 /// Starts the Prometheus exporter on its own port. A second call in one process (tests) keeps
 /// the first recorder.
@@ -80,19 +93,58 @@ pub async fn run(
             .set_service_status(*name, ServingStatus::NotServing)
             .await;
     }
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Both reflection versions: grpcurl 1.8 and many tools still ask v1alpha only.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
         .build_v1()
         .map_err(|e| Error::model(format!("reflection: {e}")))?;
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
+        .map_err(|e| Error::model(format!("reflection: {e}")))?;
+
+    health
+        .set_service_status(PROFILES_SERVICE, ServingStatus::NotServing)
+        .await;
+    // Bad profile settings stop the server at once; a store that cannot be reached does not:
+    // Profiles answers UNAVAILABLE until it can.
+    args.profiles.settings()?;
+    args.profiles.keys()?;
 
     let state: Ready = Arc::default();
-    let load = tokio::spawn(load_models(args.clone(), state.clone(), health.clone()));
+    // The server reports SERVING once the models are warm and the store has had its first try,
+    // so a client that waits for SERVING finds Profiles open where the store can be reached.
+    let (store_tried, first_try) = tokio::sync::oneshot::channel();
+    let load = tokio::spawn(load_models(
+        args.clone(),
+        state.clone(),
+        health.clone(),
+        first_try,
+    ));
+    let profiles_state: ProfilesReady = Arc::default();
+    let profiles_off = args.profiles.is_off();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    if profiles_off {
+        let _ = store_tried.send(());
+    } else {
+        tokio::spawn(keep_profiles(
+            args.profiles.clone(),
+            profiles_state.clone(),
+            state.clone(),
+            health.clone(),
+            stop_rx.clone(),
+            store_tried,
+        ));
+    }
 
     let max = args.max_message_bytes;
     let router = Server::builder()
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(
             AnalyzerServer::new(AnalyzerService {
                 state: state.clone(),
@@ -106,21 +158,27 @@ pub async fn run(
             })
             .max_decoding_message_size(max),
         )
+        .add_service(
+            ProfilesServer::new(ProfilesService {
+                analyzer: state.clone(),
+                profiles: profiles_state,
+                off: profiles_off,
+            })
+            .max_decoding_message_size(max),
+        )
         .add_service(InfoServer::new(InfoService { state }))
-        .add_service(LiveAssistServer::new(LiveAssistService))
-        .add_service(ProfilesServer::new(ProfilesService));
+        .add_service(LiveAssistServer::new(LiveAssistService));
 
-    let (stop_tx, stop_rx) = watch::channel(false);
     let health_on_stop = health.clone();
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: health NOT_SERVING, draining in-flight calls");
-        for name in SERVICE_NAMES {
+        let _ = stop_tx.send(true);
+        for name in SERVICE_NAMES.iter().chain([&PROFILES_SERVICE]) {
             health_on_stop
                 .set_service_status(*name, ServingStatus::NotServing)
                 .await;
         }
-        let _ = stop_tx.send(true);
     });
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -157,10 +215,78 @@ pub async fn run(
     }
 }
 
+/// Opens the profile store (retrying while it cannot be reached), then keeps Profiles' health
+/// in step with it and the models, and purges expired data on schedule, until shutdown.
+async fn keep_profiles(
+    args: ProfileArgs,
+    slot: ProfilesReady,
+    models: Ready,
+    health: tonic_health::server::HealthReporter,
+    mut stop: watch::Receiver<bool>,
+    tried: tokio::sync::oneshot::Sender<()>,
+) {
+    let stopped = |stop: &watch::Receiver<bool>| *stop.borrow();
+    // Checked by `run` before this starts.
+    let (Ok(settings), Ok(keys)) = (args.settings(), args.keys()) else {
+        return;
+    };
+    let spec = args.store_spec();
+    let mut tried = Some(tried);
+    let store = loop {
+        let opened = store::open(&spec).await;
+        if let Ok(s) = &opened {
+            let profiles = Profiles::new(s.clone(), keys.clone(), settings.clone());
+            let _ = slot.set(Arc::new(profiles));
+        }
+        if let Some(t) = tried.take() {
+            let _ = t.send(());
+        }
+        match opened {
+            Ok(s) => break s,
+            Err(e) => {
+                tracing::warn!(error = %e, "profile store not open; retrying");
+                let _ = tokio::time::timeout(STORE_CHECK, stop.changed()).await;
+                if stopped(&stop) {
+                    return;
+                }
+            }
+        }
+    };
+    tracing::info!(store = store.kind(), "profile store open");
+    let retention = settings.retention_days.is_some();
+    let profiles = slot.get().expect("set when the store opened").clone();
+    let mut last_purge: Option<tokio::time::Instant> = None;
+    let mut serving = None;
+    while !stopped(&stop) {
+        let ok = models.get().is_some() && store.ping().await.is_ok();
+        if serving != Some(ok) && !stopped(&stop) {
+            if serving.is_some() {
+                tracing::warn!(serving = ok, "profile store health changed");
+            }
+            let status = if ok {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            health.set_service_status(PROFILES_SERVICE, status).await;
+            serving = Some(ok);
+        }
+        if retention && ok && last_purge.is_none_or(|t| t.elapsed() >= RETENTION_PERIOD) {
+            match profiles.purge_expired().await {
+                Ok(n) => tracing::info!(customers = n, "retention purge"),
+                Err(e) => tracing::warn!(error = %e, "retention purge failed"),
+            }
+            last_purge = Some(tokio::time::Instant::now());
+        }
+        let _ = tokio::time::timeout(STORE_CHECK, stop.changed()).await;
+    }
+}
+
 async fn load_models(
     args: ServeArgs,
     state: Ready,
     health: tonic_health::server::HealthReporter,
+    store_tried: tokio::sync::oneshot::Receiver<()>,
 ) -> Result<()> {
     let model_args = args.model.clone();
     let analyzer = tokio::task::spawn_blocking(move || Analyzer::load(&model_args))
@@ -174,6 +300,7 @@ async fn load_models(
         "models warmed up; serving"
     );
     let _ = state.set(Arc::new(analyzer));
+    let _ = store_tried.await;
     for name in SERVICE_NAMES {
         health
             .set_service_status(*name, ServingStatus::Serving)

@@ -25,7 +25,7 @@ use crate::{
 /// The analyzer once models are loaded and warmed; empty before that.
 pub type Ready = Arc<OnceLock<Arc<Analyzer>>>;
 
-fn ready(state: &Ready) -> Result<Arc<Analyzer>, Status> {
+pub(super) fn ready(state: &Ready) -> Result<Arc<Analyzer>, Status> {
     state
         .get()
         .cloned()
@@ -68,7 +68,7 @@ async fn until<T>(
     }
 }
 
-fn observe<T>(rpc: &'static str, started: Instant, result: &Result<T, Status>) {
+pub(super) fn observe<T>(rpc: &'static str, started: Instant, result: &Result<T, Status>) {
     let code = match result {
         Ok(_) => "Ok".to_string(),
         Err(s) => format!("{:?}", s.code()),
@@ -154,8 +154,8 @@ impl pb::scoring_server::Scoring for ScoringService {
     type ScoreStream = ScoreStream;
 
     /// Reads messages while fewer than `window` are in flight and sends analyses in arrival
-    /// order. A bad message ends the stream with INVALID_ARGUMENT naming its position; results
-    /// before it have been delivered.
+    /// order. A bad message ends the stream with INVALID_ARGUMENT naming its position
+    /// (`requests[2].message.text`); results before it have been delivered.
     async fn score(
         &self,
         req: Request<Streaming<pb::ScoreRequest>>,
@@ -213,7 +213,9 @@ async fn score_one(
     req: pb::ScoreRequest,
     seq: u64,
 ) -> Result<pb::MessageAnalysis, Status> {
-    let field = format!("message[{seq}]");
+    // The stream's requests are named by their position in it, from 0 (as
+    // `ScoreResponse.sequence` counts them): `requests[2].message.text`.
+    let field = format!("requests[{seq}].message");
     let mut msg = req
         .message
         .ok_or_else(|| Error::invalid(&field, "missing"))
@@ -254,55 +256,5 @@ impl pb::live_assist_server::LiveAssist for LiveAssistService {
         _req: Request<Streaming<pb::AssistRequest>>,
     ) -> Result<Response<Self::AssistStream>, Status> {
         Err(Error::Unimplemented("live dialogue hints (LiveAssist.Assist)".into()).into())
-    }
-}
-
-/// Customer profiles: the API exists; the capability does not yet.
-pub struct ProfilesService;
-
-fn profiles_pending<T>(rpc: &str) -> Result<Response<T>, Status> {
-    Err(Error::Unimplemented(format!(
-        "customer psychological profiles and their store (Profiles.{rpc})"
-    ))
-    .into())
-}
-
-#[tonic::async_trait]
-impl pb::profiles_server::Profiles for ProfilesService {
-    async fn ingest_messages(
-        &self,
-        _r: Request<pb::IngestMessagesRequest>,
-    ) -> Result<Response<pb::IngestResponse>, Status> {
-        profiles_pending("IngestMessages")
-    }
-    async fn ingest_events(
-        &self,
-        _r: Request<pb::IngestEventsRequest>,
-    ) -> Result<Response<pb::IngestResponse>, Status> {
-        profiles_pending("IngestEvents")
-    }
-    async fn get_profile(
-        &self,
-        _r: Request<pb::GetProfileRequest>,
-    ) -> Result<Response<pb::Profile>, Status> {
-        profiles_pending("GetProfile")
-    }
-    async fn export_profile(
-        &self,
-        _r: Request<pb::ExportProfileRequest>,
-    ) -> Result<Response<pb::ExportProfileResponse>, Status> {
-        profiles_pending("ExportProfile")
-    }
-    async fn erase_profile(
-        &self,
-        _r: Request<pb::EraseProfileRequest>,
-    ) -> Result<Response<pb::EraseProfileResponse>, Status> {
-        profiles_pending("EraseProfile")
-    }
-    async fn list_segments(
-        &self,
-        _r: Request<pb::ListSegmentsRequest>,
-    ) -> Result<Response<pb::ListSegmentsResponse>, Status> {
-        profiles_pending("ListSegments")
     }
 }

@@ -11,9 +11,13 @@ impl From<Error> for Status {
             Error::Cancelled(_) => Code::DeadlineExceeded,
             Error::Unimplemented(_) => Code::Unimplemented,
             Error::Unavailable(_) => Code::Unavailable,
-            Error::Model(_) | Error::Tokenizer(_) | Error::Candle(_) | Error::Io { .. } => {
-                Code::Internal
-            }
+            Error::NotFound(_) => Code::NotFound,
+            Error::FailedPrecondition(_) => Code::FailedPrecondition,
+            Error::Model(_)
+            | Error::Store(_)
+            | Error::Tokenizer(_)
+            | Error::Candle(_)
+            | Error::Io { .. } => Code::Internal,
         };
         if code == Code::Internal {
             tracing::error!(error = %e, "internal error");

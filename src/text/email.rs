@@ -1,9 +1,11 @@
 //! Email: decoding (plain text, HTML, whole RFC 822 / MIME messages) and thread clean-up
 //! (quoted replies, forwarded history, signatures, disclaimers), in English and Russian.
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::LazyLock;
 
-use mail_parser::{MessageParser, MimeHeaders, PartType};
+use mail_parser::decoders::{base64::base64_decode, quoted_printable::quoted_printable_decode};
+use mail_parser::{MessageParser, MessagePart, MimeHeaders, PartType};
 use regex::Regex;
 
 use super::span::{Cut, CutKind};
@@ -34,10 +36,10 @@ pub struct DecodedEmail {
 }
 
 fn decode_charset(bytes: &[u8], charset: Option<&str>, warnings: &mut Vec<String>) -> String {
-    let encoding = charset
-        .and_then(|c| encoding_rs::Encoding::for_label(c.trim().as_bytes()))
-        .unwrap_or(encoding_rs::UTF_8);
-    if charset.is_some_and(|c| encoding_rs::Encoding::for_label(c.trim().as_bytes()).is_none()) {
+    let known = charset.and_then(|c| encoding_rs::Encoding::for_label(c.trim().as_bytes()));
+    let encoding = known.unwrap_or(encoding_rs::UTF_8);
+    let unknown = charset.is_some() && known.is_none();
+    if unknown {
         warnings.push(format!(
             "unknown charset {:?}, decoded as UTF-8",
             charset.unwrap_or("")
@@ -50,7 +52,40 @@ fn decode_charset(bytes: &[u8], charset: Option<&str>, warnings: &mut Vec<String
             encoding.name()
         ));
     }
+    let place = if unknown {
+        " (unknown, read as UTF-8)"
+    } else {
+        ""
+    };
+    super::charset::warn_if_mislabelled(bytes, encoding, charset, place, warnings);
     text.into_owned()
+}
+
+/// The bytes of a MIME part after its transfer encoding, before its charset; `None` when they
+/// cannot be recovered.
+fn part_bytes<'a>(raw: &'a [u8], part: &MessagePart) -> Option<Cow<'a, [u8]>> {
+    let body = raw.get(part.offset_body as usize..part.offset_end as usize)?;
+    match part.encoding {
+        mail_parser::Encoding::None => Some(Cow::Borrowed(body)),
+        mail_parser::Encoding::Base64 => base64_decode(body).map(Cow::Owned),
+        mail_parser::Encoding::QuotedPrintable => quoted_printable_decode(body).map(Cow::Owned),
+    }
+}
+
+/// Warns when a text part's charset (UTF-8 when it names none) decodes it as gibberish.
+fn check_part_charset(raw: &[u8], part: &MessagePart, warnings: &mut Vec<String>) {
+    let label = part.content_type().and_then(|ct| ct.attribute("charset"));
+    let used = match label {
+        // Unknown charsets are reported on their own.
+        Some(l) => match encoding_rs::Encoding::for_label(l.trim().as_bytes()) {
+            Some(e) => e,
+            None => return,
+        },
+        None => encoding_rs::UTF_8,
+    };
+    if let Some(bytes) = part_bytes(raw, part) {
+        super::charset::warn_if_mislabelled(&bytes, used, label, " of a MIME part", warnings);
+    }
 }
 
 /// Decodes an email body of the given format. `charset` applies to plain and HTML bodies
@@ -78,6 +113,7 @@ fn decode_mime(body: &[u8], out: &mut DecodedEmail) -> Result<()> {
     let mut texts: Vec<String> = Vec::new();
     let mut saw_html = false;
     for part in message.text_bodies() {
+        check_part_charset(body, part, &mut out.warnings);
         match &part.body {
             PartType::Text(t) => texts.push(t.to_string()),
             PartType::Html(h) => {
@@ -95,6 +131,7 @@ fn decode_mime(body: &[u8], out: &mut DecodedEmail) -> Result<()> {
         // No text/plain alternative: fall back to the HTML bodies.
         for part in message.html_bodies() {
             if let PartType::Html(h) = &part.body {
+                check_part_charset(body, part, &mut out.warnings);
                 saw_html = true;
                 texts.push(super::html::html_to_text(h));
             }
@@ -506,5 +543,78 @@ mod tests {
         let t = "On Tue, Jane wrote:\n> Which order?\n\nOrder 1234.\n\n> And the date?\n\nMay 1st.";
         assert_eq!(kinds(t), vec!["quote", "quote"]);
         assert_eq!(kept(t), "Order 1234.\nMay 1st.");
+    }
+
+    /// A one-part MIME message: `charset` (none when empty), the body `8bit` or
+    /// quoted-printable.
+    fn one_part(charset: &str, body: &[u8], qp: bool) -> Vec<u8> {
+        let mut m =
+            b"From: a@b.ru\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain".to_vec();
+        if !charset.is_empty() {
+            m.extend_from_slice(format!("; charset={charset}").as_bytes());
+        }
+        let cte = if qp { "quoted-printable" } else { "8bit" };
+        m.extend_from_slice(format!("\r\nContent-Transfer-Encoding: {cte}\r\n\r\n").as_bytes());
+        for &b in body {
+            if qp && (b >= 0x80 || b == b'=') {
+                m.extend_from_slice(format!("={b:02X}").as_bytes());
+            } else {
+                m.push(b);
+            }
+        }
+        m.extend_from_slice(b"\r\n");
+        m
+    }
+
+    fn charset_warnings(d: &DecodedEmail) -> Vec<&String> {
+        d.warnings
+            .iter()
+            .filter(|w| w.contains("looks wrong"))
+            .collect()
+    }
+
+    #[test]
+    fn a_mime_part_in_the_wrong_charset_is_warned_about() {
+        let text = "Спасибо за быстрый ответ, но проблема осталась: роутер не работает.";
+        let cp1251 = encoding_rs::WINDOWS_1251.encode(text).0.into_owned();
+        let koi8 = encoding_rs::KOI8_R.encode(text).0.into_owned();
+        for qp in [false, true] {
+            for (charset, body) in [("windows-1251", &cp1251), ("\"KOI8-R\"", &koi8)] {
+                let d = decode(EmailFormat::Rfc822, &one_part(charset, body, qp), None).unwrap();
+                assert_eq!(d.text.trim(), text, "{charset} qp={qp}");
+                assert!(charset_warnings(&d).is_empty(), "{:?}", d.warnings);
+            }
+            let d = decode(EmailFormat::Rfc822, &one_part("koi8-r", &cp1251, qp), None).unwrap();
+            let w = charset_warnings(&d);
+            assert_eq!(w.len(), 1, "qp={qp}: {:?}", d.warnings);
+            assert!(
+                w[0].starts_with("charset \"koi8-r\" of a MIME part looks wrong for this text: it decodes as gibberish; \"windows-1251\" fits"),
+                "{}",
+                w[0]
+            );
+            // Decoded as declared all the same.
+            assert_ne!(d.text.trim(), text);
+
+            let d = decode(
+                EmailFormat::Rfc822,
+                &one_part("windows-1251", &koi8, qp),
+                None,
+            )
+            .unwrap();
+            let w = charset_warnings(&d);
+            assert_eq!(w.len(), 1, "qp={qp}: {:?}", d.warnings);
+            assert!(w[0].contains("\"koi8-r\" fits"), "{}", w[0]);
+        }
+        // A part that names no charset is read as UTF-8, which these bytes are not.
+        let d = decode(EmailFormat::Rfc822, &one_part("", &cp1251, false), None).unwrap();
+        let w = charset_warnings(&d);
+        assert_eq!(w.len(), 1, "{:?}", d.warnings);
+        assert!(
+            w[0].starts_with(
+                "charset \"utf-8\" of a MIME part (the default: none was given) looks wrong"
+            ),
+            "{}",
+            w[0]
+        );
     }
 }

@@ -8,6 +8,7 @@
 //! ```text
 //! RawText { channel, body bytes, charset?, language hint?, customer speaker? }
 //!   -> decode   email: text/plain | text/html | message/rfc822 (MIME, QP, base64, charsets)
+//!               a Cyrillic text that its charset decodes as gibberish is warned about
 //!               chat: JSON or "[12:01] Name: text" lines; transcript: JSON | WebVTT | SRT | lines
 //!   -> normalise (line ends, zero-width and bidi controls, exotic spaces)      = `decoded`
 //!   -> cut      quotes, forwards, signatures, disclaimers; other speakers' turns = `cuts`
@@ -21,7 +22,7 @@
 //!
 //! Entry point: [`prepare`] (or [`prepare_with`] for other [`Options`]) on a [`RawText`], giving a
 //! [`PreparedText`]. The stages are public on their own, one module per concern: [`email`]
-//! (decode, `find_cuts`), [`html`], [`chat`], [`transcript`] (parse, `call_metrics`), [`turns`]
+//! (decode, `find_cuts`), [`charset`] (mislabelled charsets), [`html`], [`chat`], [`transcript`] (parse, `call_metrics`), [`turns`]
 //! (roles, times), [`normalize`], [`pii`] (`redact`), [`sentences`] (`split_sentences`),
 //! [`language`] (`detect_language`, `detect_sentences`, `language_mix`), [`features`] and
 //! [`lexicon`] (word lists compiled in from `models/lexicons/`).
@@ -46,6 +47,7 @@
 //! or a hang: sizes are bounded ([`Options::max_input_bytes`]), every pass is linear, nesting is
 //! bounded (HTML falls back to a linear stripper, JSON to serde's depth limit, MIME to
 //! mail-parser's explicit stack), and bad times in transcripts are errors that name the segment.
+pub mod charset;
 pub mod chat;
 pub mod cues;
 pub mod email;
@@ -286,12 +288,15 @@ fn decode_text(body: &[u8], charset: Option<&str>, warnings: &mut Vec<String>) -
             if bad {
                 warnings.push(format!("invalid {} byte sequences replaced", enc.name()));
             }
+            // The caller named the charset: its decode stands, but a wrong one is said.
+            charset::warn_if_mislabelled(body, enc, Some(label), "", warnings);
             Ok(text.into_owned())
         }
         None => {
             let (text, bad) = normalize::decode_utf8_lossy(body);
             if bad {
                 warnings.push("invalid UTF-8 replaced with U+FFFD".into());
+                charset::warn_if_mislabelled(body, encoding_rs::UTF_8, None, "", warnings);
             }
             Ok(text)
         }

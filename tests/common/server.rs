@@ -24,6 +24,8 @@ pub struct TestServer {
     stop: Option<oneshot::Sender<()>>,
     pub handle: Option<JoinHandle<rapport::Result<()>>>,
     _dir: Option<tempfile::TempDir>,
+    /// Holds the profile store of a server not given `--store`.
+    _store_dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -47,6 +49,10 @@ impl TestServer {
     /// Analyzes one message with default options.
     pub async fn analyze_one(&self, message: pb::Message) -> pb::MessageAnalysis {
         self.analyze_all(vec![message]).await.remove(0)
+    }
+
+    pub fn profiles(&self) -> pb::profiles_client::ProfilesClient<Channel> {
+        pb::profiles_client::ProfilesClient::new(self.channel.clone())
     }
 
     pub fn scoring(&self) -> pb::scoring_client::ScoringClient<Channel> {
@@ -141,6 +147,12 @@ pub async fn start(model: &str, heads: &Path, extra: &[&str]) -> TestServer {
         "off".into(),
     ];
     argv.extend(extra.iter().map(|s| s.to_string()));
+    // Never the user's own data directory: a store of the test's own unless it names one.
+    let store_dir = (!extra.contains(&"--store")).then(|| tempfile::tempdir().unwrap());
+    if let Some(d) = &store_dir {
+        argv.push("--store".into());
+        argv.push(format!("sqlite:{}", d.path().join("profiles.db").display()));
+    }
     let args = ServeArgs::try_parse_from(argv).expect("serve args");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -159,6 +171,7 @@ pub async fn start(model: &str, heads: &Path, extra: &[&str]) -> TestServer {
         stop: Some(stop),
         handle: Some(handle),
         _dir: None,
+        _store_dir: store_dir,
     };
     wait_serving(&server.channel, Duration::from_secs(120)).await;
     server

@@ -214,13 +214,13 @@ async function main() {
       await expectError(analyzer, 'Analyze', { messages: [{ id: 'ok', text: EN }, { id: 'both', text: EN, raw: Buffer.from(EN) }] }),
       'messages[1]',
     ),
-    checkInvalid('no turns', await expectError(analyzer, 'AnalyzeConversation', { conversation_id: 'x', turns: [] }), 'turns'),
+    checkInvalid('no turns', await expectError(analyzer, 'AnalyzeConversation', { conversation_id: 'x', turns: [] }), 'turns: at least one turn'),
   ];
   // A bad message ends a Score stream with INVALID_ARGUMENT; the answers before it arrive first.
   const bad = await score([{ message: { id: 'good', text: EN } }, { message: { id: 'bad', text: ' ' } }, { message: { id: 'after', text: RU } }]);
   assert.ok(bad.error, 'Score accepted a blank message');
   assert.deepEqual(bad.answers.map((r) => r.analysis.id), ['good']);
-  summary.invalid.push(checkInvalid('score stream blank message', bad.error, 'message[1]'));
+  summary.invalid.push(checkInvalid('score stream blank message', bad.error, 'requests[1].message.text'));
 
   summary.ok = true;
 }

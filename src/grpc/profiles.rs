@@ -1,0 +1,400 @@
+//! The Profiles service: proto <-> domain conversion and error mapping; the work is in
+//! `profile::service`.
+use std::{
+    sync::{Arc, OnceLock},
+    time::Instant,
+};
+
+use tonic::{Request, Response, Status};
+
+use super::{
+    convert::messages_from_proto,
+    services::{deadline, observe, ready, Ready},
+};
+use crate::{
+    profile::{
+        service::{Profiles, Subject},
+        Consent, EventKind, EventRecord, Feature, Seconds, StoredProfile,
+    },
+    proto::v1 as pb,
+    Error,
+};
+
+/// The profile service once its store is open; empty before that (or while it cannot be).
+pub type ProfilesReady = Arc<OnceLock<Arc<Profiles>>>;
+
+pub struct ProfilesService {
+    pub analyzer: Ready,
+    pub profiles: ProfilesReady,
+    /// Started with `--store off`.
+    pub off: bool,
+}
+
+impl ProfilesService {
+    fn profiles(&self) -> Result<Arc<Profiles>, Status> {
+        if self.off {
+            return Err(Error::FailedPrecondition(
+                "profiles are off on this server (--store off)".into(),
+            )
+            .into());
+        }
+        self.profiles.get().cloned().ok_or_else(|| {
+            Status::unavailable("the profile store is not open yet; watch grpc.health.v1")
+        })
+    }
+}
+
+fn timestamp(at: Seconds) -> Option<pbjson_types::Timestamp> {
+    (at > 0.0).then(|| pbjson_types::Timestamp {
+        seconds: at.floor() as i64,
+        nanos: ((at - at.floor()) * 1e9) as i32,
+    })
+}
+
+fn seconds_of(ts: &pbjson_types::Timestamp, field: &str) -> Result<Seconds, Error> {
+    if !(0..1_000_000_000).contains(&ts.nanos) {
+        return Err(Error::invalid(
+            format!("{field}.nanos"),
+            format!("{} is outside 0..999999999", ts.nanos),
+        ));
+    }
+    Ok(ts.seconds as f64 + ts.nanos as f64 * 1e-9)
+}
+
+fn channel_name(c: i32) -> Option<&'static str> {
+    Some(match pb::Channel::try_from(c).ok()? {
+        pb::Channel::Unspecified => "",
+        pb::Channel::Email => "email",
+        pb::Channel::Chat => "chat",
+        pb::Channel::CallTranscript => "call",
+        pb::Channel::Sms => "sms",
+        pb::Channel::Social => "social",
+    })
+}
+
+/// Converts events; an unknown enum value or a missing field is INVALID_ARGUMENT naming it.
+pub fn events_from_proto(events: Vec<pb::BehaviourEvent>) -> Result<Vec<EventRecord>, Error> {
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let field = format!("events[{i}]");
+            let kind = match pb::EventKind::try_from(e.kind) {
+                Ok(pb::EventKind::Purchase) => EventKind::Purchase,
+                Ok(pb::EventKind::Refund) => EventKind::Refund,
+                Ok(pb::EventKind::Return) => EventKind::Return,
+                Ok(pb::EventKind::TicketOpened) => EventKind::TicketOpened,
+                Ok(pb::EventKind::TicketClosed) => EventKind::TicketClosed,
+                Ok(pb::EventKind::Escalation) => EventKind::Escalation,
+                Ok(pb::EventKind::Csat) => EventKind::Csat,
+                Ok(pb::EventKind::Nps) => EventKind::Nps,
+                Ok(pb::EventKind::Login) => EventKind::Login,
+                Ok(pb::EventKind::ChannelSwitch) => EventKind::ChannelSwitch,
+                Ok(pb::EventKind::Other) => EventKind::Other,
+                Ok(pb::EventKind::Unspecified) => {
+                    return Err(Error::invalid(
+                        format!("{field}.kind"),
+                        "required (EVENT_KIND_PURCHASE..EVENT_KIND_OTHER)",
+                    ))
+                }
+                Err(_) => return Err(Error::invalid(
+                    format!("{field}.kind"),
+                    format!(
+                        "unknown value {}; expected 1..=11 (EVENT_KIND_PURCHASE..EVENT_KIND_OTHER)",
+                        e.kind
+                    ),
+                )),
+            };
+            let channel = channel_name(e.channel).ok_or_else(|| {
+                Error::invalid(
+                    format!("{field}.channel"),
+                    format!(
+                        "unknown value {}; expected 0..=5 (CHANNEL_UNSPECIFIED..CHANNEL_SOCIAL)",
+                        e.channel
+                    ),
+                )
+            })?;
+            let at = match &e.timestamp {
+                Some(ts) => seconds_of(ts, &format!("{field}.timestamp"))?,
+                None => {
+                    return Err(Error::invalid(
+                        format!("{field}.timestamp"),
+                        "required: when the event happened",
+                    ))
+                }
+            };
+            Ok(EventRecord {
+                id: e.id,
+                kind,
+                custom_kind: e.custom_kind,
+                at,
+                channel: channel.into(),
+                amount_minor: e.amount_minor,
+                currency: e.currency,
+                score: e.score,
+                attributes: e.attributes.into_iter().collect(),
+            })
+        })
+        .collect()
+}
+
+fn feature_to_proto(f: &Feature) -> pb::Feature {
+    pb::Feature {
+        name: f.name.clone(),
+        value: f.value,
+        unit: f.unit.clone(),
+        count: f.count,
+        first: timestamp(f.first),
+        last: timestamp(f.last),
+    }
+}
+
+fn consent_to_proto(c: Consent) -> pb::ConsentState {
+    match c {
+        Consent::Unknown => pb::ConsentState::Unknown,
+        Consent::Granted => pb::ConsentState::Granted,
+        Consent::Withdrawn => pb::ConsentState::Withdrawn,
+    }
+}
+
+pub fn profile_to_proto(customer_id: &str, p: &StoredProfile) -> pb::Profile {
+    let d = &p.derived;
+    let mut evidence: Vec<pb::ProfileEvidence> = p
+        .state
+        .evidence
+        .iter()
+        .flat_map(|(signal, items)| {
+            items.iter().map(move |e| pb::ProfileEvidence {
+                signal: signal.clone(),
+                message_id: e.message_id.clone(),
+                timestamp: timestamp(e.at),
+                score: e.score,
+                text: e.text.clone(),
+            })
+        })
+        .collect();
+    evidence.sort_by(|a, b| a.signal.cmp(&b.signal));
+    pb::Profile {
+        customer_id: customer_id.to_string(),
+        big_five: Vec::new(),
+        disc_style: String::new(),
+        segment: d.segment.clone(),
+        recommendations: Vec::new(),
+        messages: p.messages.min(u32::MAX as u64) as u32,
+        events: p.events.min(u32::MAX as u64) as u32,
+        updated_at: timestamp(p.updated_at),
+        created_at: timestamp(p.created_at),
+        version: p.version,
+        consent: consent_to_proto(p.consent) as i32,
+        behaviour: d.behaviour.iter().map(feature_to_proto).collect(),
+        signals: d
+            .signals
+            .iter()
+            .map(|s| pb::SignalSummary {
+                name: s.name.clone(),
+                mean: s.mean,
+                stddev: s.sd,
+                weight: s.weight,
+                count: s.count,
+                first: timestamp(s.first),
+                last: timestamp(s.last),
+            })
+            .collect(),
+        style: d.style.iter().map(feature_to_proto).collect(),
+        hour_of_day: d.hour_of_day.clone(),
+        day_of_week: d.day_of_week.clone(),
+        channel_mix: d.channel_mix.clone().into_iter().collect(),
+        languages: d.languages.clone().into_iter().collect(),
+        evidence,
+        half_life_days: p.state.half_life_days,
+        derive_version: d.version.clone(),
+        model_version: p.model_version.clone(),
+    }
+}
+
+fn ingest_response(applied: &crate::profile::Applied) -> pb::IngestResponse {
+    pb::IngestResponse {
+        accepted: applied.messages_new + applied.events_new,
+        duplicates: applied.messages_duplicate + applied.events_duplicate,
+        version: applied.version,
+    }
+}
+
+#[tonic::async_trait]
+impl pb::profiles_server::Profiles for ProfilesService {
+    #[tracing::instrument(skip_all, fields(rpc = "IngestMessages", messages))]
+    async fn ingest_messages(
+        &self,
+        req: Request<pb::IngestMessagesRequest>,
+    ) -> Result<Response<pb::IngestResponse>, Status> {
+        let started = Instant::now();
+        let result = async {
+            let profiles = self.profiles()?;
+            let analyzer = ready(&self.analyzer)?;
+            let deadline = deadline(&req);
+            let req = req.into_inner();
+            tracing::Span::current().record("messages", req.messages.len());
+            let subject = match pb::Subject::try_from(req.subject) {
+                Ok(pb::Subject::Unspecified | pb::Subject::Customer) => Subject::Customer,
+                Ok(pb::Subject::Agent) => Subject::Agent,
+                Err(_) => {
+                    return Err(Error::invalid(
+                        "subject",
+                        format!(
+                            "unknown value {}; expected 0..=2 (SUBJECT_UNSPECIFIED..SUBJECT_AGENT)",
+                            req.subject
+                        ),
+                    )
+                    .into())
+                }
+            };
+            analyzer.check_batch_len(req.messages.len(), "messages")?;
+            let msgs = messages_from_proto(req.messages, "messages")?;
+            let done = profiles
+                .ingest_messages(&analyzer, &req.customer_id, subject, msgs, deadline)
+                .await?;
+            Ok(Response::new(ingest_response(&done.applied)))
+        }
+        .await;
+        observe("IngestMessages", started, &result);
+        result
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "IngestEvents", events))]
+    async fn ingest_events(
+        &self,
+        req: Request<pb::IngestEventsRequest>,
+    ) -> Result<Response<pb::IngestResponse>, Status> {
+        let started = Instant::now();
+        let result = async {
+            let profiles = self.profiles()?;
+            let req = req.into_inner();
+            tracing::Span::current().record("events", req.events.len());
+            let model_version = self
+                .analyzer
+                .get()
+                .map(|a| a.model_version().to_string())
+                .unwrap_or_default();
+            let events = events_from_proto(req.events)?;
+            let applied = profiles
+                .ingest_events(&req.customer_id, events, &model_version)
+                .await?;
+            Ok(Response::new(ingest_response(&applied)))
+        }
+        .await;
+        observe("IngestEvents", started, &result);
+        result
+    }
+
+    async fn get_profile(
+        &self,
+        req: Request<pb::GetProfileRequest>,
+    ) -> Result<Response<pb::Profile>, Status> {
+        let started = Instant::now();
+        let result = async {
+            let profiles = self.profiles()?;
+            let id = req.into_inner().customer_id;
+            let p = profiles.get(&id).await?;
+            Ok(Response::new(profile_to_proto(&id, &p)))
+        }
+        .await;
+        observe("GetProfile", started, &result);
+        result
+    }
+
+    async fn export_profile(
+        &self,
+        req: Request<pb::ExportProfileRequest>,
+    ) -> Result<Response<pb::ExportProfileResponse>, Status> {
+        let started = Instant::now();
+        let result = async {
+            let profiles = self.profiles()?;
+            let id = req.into_inner().customer_id;
+            let export = profiles.export(&id).await?;
+            let data_json = serde_json::to_string_pretty(&serde_json::json!({
+                "customer_id": id,
+                "export": export,
+            }))
+            .map_err(|e| Error::Store(format!("export: {e}")))?;
+            Ok(Response::new(pb::ExportProfileResponse {
+                profile: Some(profile_to_proto(&id, &export.profile)),
+                data_json,
+            }))
+        }
+        .await;
+        observe("ExportProfile", started, &result);
+        result
+    }
+
+    async fn erase_profile(
+        &self,
+        req: Request<pb::EraseProfileRequest>,
+    ) -> Result<Response<pb::EraseProfileResponse>, Status> {
+        let started = Instant::now();
+        let result = async {
+            let profiles = self.profiles()?;
+            let erased = profiles.erase(&req.into_inner().customer_id).await?;
+            Ok(Response::new(pb::EraseProfileResponse {
+                erased: true,
+                rows: erased.rows.into_iter().collect(),
+            }))
+        }
+        .await;
+        observe("EraseProfile", started, &result);
+        result
+    }
+
+    async fn set_consent(
+        &self,
+        req: Request<pb::SetConsentRequest>,
+    ) -> Result<Response<pb::SetConsentResponse>, Status> {
+        let started = Instant::now();
+        let result = async {
+            let profiles = self.profiles()?;
+            let req = req.into_inner();
+            let consent = match pb::ConsentState::try_from(req.consent) {
+                Ok(pb::ConsentState::Granted) => Consent::Granted,
+                Ok(pb::ConsentState::Withdrawn) => Consent::Withdrawn,
+                _ => {
+                    return Err(Error::invalid(
+                        "consent",
+                        format!(
+                            "{} is not one to record; expected CONSENT_STATE_GRANTED (2) or CONSENT_STATE_WITHDRAWN (3)",
+                            req.consent
+                        ),
+                    )
+                    .into())
+                }
+            };
+            let version = profiles.set_consent(&req.customer_id, consent).await?;
+            Ok(Response::new(pb::SetConsentResponse { version }))
+        }
+        .await;
+        observe("SetConsent", started, &result);
+        result
+    }
+
+    async fn list_segments(
+        &self,
+        _req: Request<pb::ListSegmentsRequest>,
+    ) -> Result<Response<pb::ListSegmentsResponse>, Status> {
+        let started = Instant::now();
+        let result = async {
+            let profiles = self.profiles()?;
+            let segments = profiles
+                .segments()
+                .await?
+                .into_iter()
+                .map(|(name, description, customers)| pb::Segment {
+                    name,
+                    description,
+                    customers,
+                })
+                .collect();
+            Ok(Response::new(pb::ListSegmentsResponse { segments }))
+        }
+        .await;
+        observe("ListSegments", started, &result);
+        result
+    }
+}

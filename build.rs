@@ -18,6 +18,8 @@ const PROTOS: &[&str] = &[
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
+    // sqlx::migrate! embeds migrations/ at compile time.
+    println!("cargo:rerun-if-changed=migrations");
     test_prerequisites();
     let out = PathBuf::from(env::var("OUT_DIR")?);
     let fds = protox::compile(PROTOS, ["proto"])?;

@@ -380,17 +380,22 @@ pub enum ProfilesCmd {
     Rebuild(crate::config::ProfileArgs),
     /// Delete what is past `--retention-days` now, as the server does every hour.
     Purge(crate::config::ProfileArgs),
+    /// Measure the profile store through gRPC: events/s, message ingestion against Analyze,
+    /// GetProfile latency with many customers stored (BENCH.md, "Profiles").
+    Bench(Box<crate::profile_bench::ProfilesBenchArgs>),
 }
 
 pub async fn profiles(cmd: ProfilesCmd) -> Result<()> {
     use crate::profile::service::Profiles;
-    let args = match &cmd {
-        ProfilesCmd::Rebuild(a) | ProfilesCmd::Purge(a) => a,
+    let args = match cmd {
+        ProfilesCmd::Rebuild(ref a) | ProfilesCmd::Purge(ref a) => a,
+        ProfilesCmd::Bench(b) => return crate::profile_bench::run(*b).await,
     };
     let spec = args.store_spec();
     let store = crate::store::open(&spec).await?;
     let profiles = Profiles::new(store, args.keys()?, args.settings()?);
     match cmd {
+        ProfilesCmd::Bench(_) => unreachable!("returned above"),
         ProfilesCmd::Rebuild(_) => {
             let n = profiles.rebuild().await?;
             eprintln!("rebuilt {n} profiles in {spec}");

@@ -14,6 +14,7 @@ pub mod grpc;
 pub mod load;
 pub mod model;
 pub mod profile;
+pub mod profile_bench;
 pub mod proto;
 pub mod store;
 pub mod text;

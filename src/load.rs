@@ -144,6 +144,15 @@ pub struct InProcessServer {
 
 impl InProcessServer {
     pub async fn start(model: ModelArgs, stream_window: usize) -> Result<Self> {
+        Self::start_with(model, stream_window, crate::config::ProfileArgs::off()).await
+    }
+
+    /// The same with a profile store (`rapport profiles bench`).
+    pub async fn start_with(
+        model: ModelArgs,
+        stream_window: usize,
+        profiles: crate::config::ProfileArgs,
+    ) -> Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .map_err(|e| Error::io("127.0.0.1:0", e))?;
@@ -157,7 +166,7 @@ impl InProcessServer {
             stream_window,
             shutdown_grace_seconds: 5,
             model,
-            profiles: crate::config::ProfileArgs::off(),
+            profiles,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(crate::grpc::run(args, listener, async move {

@@ -86,7 +86,7 @@ fn main() -> anyhow::Result<()> {
         Command::Train(args) => train::train(&args).context("train"),
         Command::Eval(args) => train::eval(&args).context("eval"),
         Command::Models(cmd) => model::cli::run(cmd).context("models"),
-        Command::Profiles(cmd) => runtime(1)?.block_on(cli::profiles(cmd)).context("profiles"),
+        Command::Profiles(cmd) => runtime(0)?.block_on(cli::profiles(cmd)).context("profiles"),
     }
 }
 

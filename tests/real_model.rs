@@ -155,3 +155,131 @@ async fn evidence_on_their_own_sentences(model: &str, heads: &std::path::Path, m
     }
     server.stop().await.unwrap();
 }
+
+/// Issue 18's admission check, twice over on one server: warmed by one-word calls, a 64-message
+/// call with a deadline three times its own run time is admitted and answered; under real
+/// overload (eight clients at once with the same deadline) the excess is refused with
+/// RESOURCE_EXHAUSTED at once, no call outlives its deadline by much, and the server serves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(
+    rapport_no_bundle,
+    ignore = "no model bundle: run scripts/install-model.sh"
+)]
+async fn admission_admits_what_an_idle_server_finishes_and_refuses_overload_quickly() {
+    use std::time::{Duration, Instant};
+    use tonic::Code;
+    let heads = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+    let server = start(&bundle(), &heads, &["--store", "off"]).await;
+    let batch = |n: usize| pb::AnalyzeRequest {
+        messages: (0..n)
+            .map(|i| {
+                message(
+                    &i.to_string(),
+                    &format!(
+                        "Order {i} has not arrived yet and nobody answers my emails, please help."
+                    ),
+                )
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let channel = server.channel.clone();
+    let call = move |req: pb::AnalyzeRequest, deadline: Option<Duration>| {
+        let mut client = pb::analyzer_client::AnalyzerClient::new(channel.clone());
+        async move {
+            let mut req = tonic::Request::new(req);
+            if let Some(d) = deadline {
+                req.set_timeout(d);
+            }
+            let t = Instant::now();
+            let r = client.analyze(req).await;
+            (r.map(|r| r.into_inner().analyses.len()), t.elapsed())
+        }
+    };
+    for round in 0..2 {
+        for i in 0..6 {
+            let (r, _) = call(
+                pb::AnalyzeRequest {
+                    messages: vec![message(&i.to_string(), "ok")],
+                    ..Default::default()
+                },
+                None,
+            )
+            .await;
+            r.unwrap();
+        }
+        let (r, took) = call(batch(64), None).await;
+        assert_eq!(r.unwrap(), 64);
+        let deadline = took * 3;
+        let (r, took_again) = call(batch(64), Some(deadline)).await;
+        assert_eq!(
+            r.unwrap_or_else(|e| panic!(
+                "round {round}: refused with {deadline:?} for a {took:?} call: {e:?}"
+            )),
+            64
+        );
+        eprintln!("round {round}: 64 messages in {took:?}, then {took_again:?} under a {deadline:?} deadline");
+
+        // Overload: eight clients, each four calls back to back, at once.
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let c = call.clone();
+            let b = batch.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut out = Vec::new();
+                for _ in 0..4 {
+                    out.push(c(b(64), Some(deadline)).await);
+                }
+                out
+            }));
+        }
+        let (mut ok, mut late) = (0, 0);
+        let mut refused = Vec::new();
+        for t in tasks {
+            for (r, took) in t.await.unwrap() {
+                match r {
+                    Ok(_) => ok += 1,
+                    Err(e) if e.code() == Code::ResourceExhausted => refused.push(took),
+                    // Admitted but late: the server's DEADLINE_EXCEEDED, or the client's own
+                    // timeout (CANCELLED) when it gives up first.
+                    Err(e) => {
+                        assert!(
+                            matches!(e.code(), Code::DeadlineExceeded | Code::Cancelled),
+                            "{e:?}"
+                        );
+                        late += 1;
+                    }
+                }
+                assert!(
+                    took < deadline + Duration::from_secs(2),
+                    "a call hung: {took:?}"
+                );
+            }
+        }
+        refused.sort();
+        assert!(
+            !refused.is_empty(),
+            "round {round}: nothing refused under overload ({ok} ok)"
+        );
+        let median = refused[refused.len() / 2];
+        assert!(
+            median < Duration::from_millis(500),
+            "refusals took {refused:?}"
+        );
+        eprintln!(
+            "round {round}: overload of 32 calls in {:?}: {ok} answered, {late} late, {} refused (median {median:?})",
+            started.elapsed(),
+            refused.len()
+        );
+        // Healthy after: the same call is admitted again once the queue has drained.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (r, _) = call(batch(64), Some(deadline * 2)).await;
+        assert_eq!(
+            r.unwrap(),
+            64,
+            "round {round}: not admitted after the overload"
+        );
+    }
+    server.stop().await.unwrap();
+}

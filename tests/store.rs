@@ -3,7 +3,9 @@
 //!
 //! PostgreSQL: `RAPPORT_TEST_POSTGRES` names the server (a URL); by default
 //! postgres://postgres@127.0.0.1:5432/test, then the same as `root`. Where none answers, the
-//! PostgreSQL tests fail naming the prerequisite; `RAPPORT_TEST_POSTGRES=off` skips them.
+//! PostgreSQL tests fail naming the prerequisite (scripts/test.sh starts the machine's).
+mod common;
+
 use std::{
     collections::{BTreeMap, BTreeSet},
     future::Future,
@@ -23,7 +25,6 @@ use rapport::{
     Error,
 };
 use sqlx::{
-    postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqlitePool},
     PgPool,
 };
@@ -230,60 +231,14 @@ where
     .await;
 }
 
-/// The test server's URL; `None` when the tests were told to skip PostgreSQL.
-async fn pg_base() -> Option<String> {
-    let candidates = match std::env::var("RAPPORT_TEST_POSTGRES") {
-        Ok(v) if v == "off" => return None,
-        Ok(v) => vec![v],
-        Err(_) => vec![
-            "postgres://postgres@127.0.0.1:5432/test".to_string(),
-            "postgres://root@127.0.0.1:5432/test".to_string(),
-        ],
-    };
-    let mut errors = Vec::new();
-    for url in &candidates {
-        let pool = PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(3))
-            .connect(url)
-            .await;
-        match pool {
-            Ok(pool) => {
-                pool.close().await;
-                return Some(url.clone());
-            }
-            Err(e) => errors.push(format!("{url}: {e}")),
-        }
-    }
-    panic!(
-        "missing prerequisite: no PostgreSQL answered ({}); start it (pg_ctlcluster \
-         --skip-systemctl-redirect $(ls /etc/postgresql) main start), name one with \
-         RAPPORT_TEST_POSTGRES=URL, or skip these tests with RAPPORT_TEST_POSTGRES=off",
-        errors.join("; ")
-    );
-}
-
+/// Runs `body` on a PostgreSQL schema of its own (`common::pg`), dropped even when it panics.
 async fn on_postgres<F, Fut>(body: F)
 where
     F: FnOnce(Db) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let Some(base) = pg_base().await else {
-        eprintln!("RAPPORT_TEST_POSTGRES=off: skipped");
-        return;
-    };
-    let admin = PgPool::connect(&base).await.unwrap();
-    let schema = format!(
-        "rapport_test_{}_{:08x}",
-        std::process::id(),
-        rand::random::<u32>()
-    );
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
+    let schema = common::pg::Schema::new().await;
+    let url = schema.url.clone();
     let outcome = AssertUnwindSafe(async {
         let store = PgStore::connect(&url).await.expect("connect the PgStore");
         let raw = PgPool::connect(&url).await.unwrap();
@@ -296,10 +251,7 @@ where
     })
     .catch_unwind()
     .await;
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&admin)
-        .await
-        .unwrap();
+    schema.drop_now().await;
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }

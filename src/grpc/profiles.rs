@@ -97,13 +97,15 @@ pub fn events_from_proto(events: Vec<pb::BehaviourEvent>) -> Result<Vec<EventRec
                         "required (EVENT_KIND_PURCHASE..EVENT_KIND_OTHER)",
                     ))
                 }
-                Err(_) => return Err(Error::invalid(
-                    format!("{field}.kind"),
-                    format!(
+                Err(_) => {
+                    return Err(Error::invalid(
+                        format!("{field}.kind"),
+                        format!(
                         "unknown value {}; expected 1..=11 (EVENT_KIND_PURCHASE..EVENT_KIND_OTHER)",
                         e.kind
                     ),
-                )),
+                    ))
+                }
             };
             let channel = channel_name(e.channel).ok_or_else(|| {
                 Error::invalid(

@@ -187,7 +187,7 @@ pub struct StoredProfile {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub at: Seconds,
-    /// "ingest_messages", "ingest_events", "consent", "export", "rebuild", "retention".
+    /// "ingest", "consent", "export", "rebuild", "retention".
     pub action: String,
     pub detail: String,
 }

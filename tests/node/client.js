@@ -39,6 +39,7 @@ const creds = grpc.credentials.createInsecure();
 const analyzer = new v1.Analyzer(addr, creds);
 const scoring = new v1.Scoring(addr, creds);
 const info = new v1.Info(addr, creds);
+const profiles = new v1.Profiles(addr, creds);
 const health = new loaded.grpc.health.v1.Health(addr, creds);
 
 const TIMEOUT_MS = 30_000;
@@ -222,6 +223,28 @@ async function main() {
   assert.deepEqual(bad.answers.map((r) => r.analysis.id), ['good']);
   summary.invalid.push(checkInvalid('score stream blank message', bad.error, 'requests[1].message.text'));
 
+  // Profiles: events in (a map of attributes, an optional score), the profile out, exported, erased.
+  const t0 = 1_793_610_000;
+  const ingested = await unary(profiles, 'IngestEvents', {
+    customer_id: 'node-crm-1',
+    events: [
+      { id: 'n1', kind: 'EVENT_KIND_PURCHASE', timestamp: { seconds: t0 - 86_400 }, amount_minor: 1500, currency: 'EUR', attributes: { sku: 'B-2' } },
+      { id: 'n2', kind: 'EVENT_KIND_NPS', timestamp: { seconds: t0 }, score: 9 },
+      { id: 'n2', kind: 'EVENT_KIND_NPS', timestamp: { seconds: t0 }, score: 9 },
+    ],
+  });
+  assert.deepEqual([ingested.accepted, ingested.duplicates, ingested.version], [2, 1, 1]);
+  const profile = await unary(profiles, 'GetProfile', { customer_id: 'node-crm-1' });
+  assert.equal(profile.events, 2);
+  const nps = profile.behaviour.find((f) => f.name === 'nps_mean');
+  assert.equal(nps.value, 9);
+  const exported = await unary(profiles, 'ExportProfile', { customer_id: 'node-crm-1' });
+  assert.ok(JSON.parse(exported.data_json).export.events.some((e) => e.attributes.sku === 'B-2'));
+  assert.equal((await unary(profiles, 'EraseProfile', { customer_id: 'node-crm-1' })).erased, true);
+  const gone = await expectError(profiles, 'GetProfile', { customer_id: 'node-crm-1' });
+  assert.equal(gone.code, grpc.status.NOT_FOUND);
+  summary.profiles = { events: profile.events, nps: nps.value };
+
   summary.ok = true;
 }
 
@@ -230,7 +253,7 @@ main()
     summary.error = err.details ? `${err.code} ${err.details}` : String(err.stack || err);
   })
   .finally(() => {
-    for (const client of [analyzer, scoring, info, health]) client.close();
+    for (const client of [analyzer, scoring, info, health, profiles]) client.close();
     console.log(JSON.stringify(summary, null, 2));
     process.exitCode = summary.ok ? 0 : 1;
   });

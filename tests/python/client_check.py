@@ -19,6 +19,8 @@ assert rc == 0, f"protoc failed with {rc}"
 sys.path.insert(0, out)
 
 from rapport.v1 import analyzer_pb2, analyzer_pb2_grpc, common_pb2, info_pb2, info_pb2_grpc  # noqa: E402
+from rapport.v1 import profiles_pb2, profiles_pb2_grpc  # noqa: E402
+from google.protobuf.timestamp_pb2 import Timestamp  # noqa: E402
 
 channel = grpc.insecure_channel(addr)
 grpc.channel_ready_future(channel).result(timeout=30)
@@ -61,6 +63,41 @@ assert a.text.subject == "Вопрос", a.text
 assert [c.kind for c in a.text.cuts] == [common_pb2.CUT_KIND_SIGNATURE], a.text
 assert a.text.features.questions >= 1, a.text
 assert a.timings.prepare_us > 0, a.timings
+
+# A CRM job's profile round trip: messages and a purchase in, the profile out, then erased.
+profiles = profiles_pb2_grpc.ProfilesStub(channel)
+ts = lambda s: Timestamp(seconds=s)  # noqa: E731
+t0 = 1_793_610_000
+got = profiles.IngestMessages(profiles_pb2.IngestMessagesRequest(customer_id="py-crm-1", messages=[
+    common_pb2.Message(id="pm1", text="Where is my refund? I was promised it last week.", timestamp=ts(t0),
+                       conversation_id="c1", role=common_pb2.ROLE_CUSTOMER, channel=common_pb2.CHANNEL_CHAT),
+    common_pb2.Message(id="pa1", text="Let me check that for you.", timestamp=ts(t0 + 60),
+                       conversation_id="c1", role=common_pb2.ROLE_AGENT, channel=common_pb2.CHANNEL_CHAT),
+    common_pb2.Message(id="pm2", text="Thanks, waiting.", timestamp=ts(t0 + 90),
+                       conversation_id="c1", role=common_pb2.ROLE_CUSTOMER, channel=common_pb2.CHANNEL_CHAT),
+]), timeout=30)
+assert (got.accepted, got.version) == (3, 1), got
+profiles.IngestEvents(profiles_pb2.IngestEventsRequest(customer_id="py-crm-1", events=[
+    profiles_pb2.BehaviourEvent(id="pp1", kind=profiles_pb2.EVENT_KIND_PURCHASE, timestamp=ts(t0 - 86400),
+                                amount_minor=2500, currency="EUR", attributes={"sku": "A-1"})]), timeout=30)
+p = profiles.GetProfile(profiles_pb2.GetProfileRequest(customer_id="py-crm-1"), timeout=30)
+assert (p.messages, p.events, p.version) == (2, 1, 2), p
+latency = {f.name: f for f in p.behaviour}["reply_latency_seconds"]
+assert abs(latency.value - 30) < 1e-6 and latency.count == 1, latency
+try:
+    profiles.IngestEvents(profiles_pb2.IngestEventsRequest(customer_id="py-crm-1", events=[
+        profiles_pb2.BehaviourEvent(id="bad", kind=profiles_pb2.EVENT_KIND_PURCHASE, timestamp=ts(t0),
+                                    amount_minor=-1)]), timeout=30)
+    raise AssertionError("a negative amount was accepted")
+except grpc.RpcError as e:
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT, e
+    assert e.details().startswith("events[0].amount_minor"), e.details()
+assert profiles.EraseProfile(profiles_pb2.EraseProfileRequest(customer_id="py-crm-1"), timeout=30).erased
+try:
+    profiles.GetProfile(profiles_pb2.GetProfileRequest(customer_id="py-crm-1"), timeout=30)
+    raise AssertionError("an erased profile was found")
+except grpc.RpcError as e:
+    assert e.code() == grpc.StatusCode.NOT_FOUND, e
 
 info = info_pb2_grpc.InfoStub(channel).GetInfo(info_pb2.GetInfoRequest(), timeout=30)
 assert any(ls.task == "sentiment" for ls in info.label_sets), info

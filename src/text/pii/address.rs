@@ -21,14 +21,14 @@ use regex::Regex;
 static EN_STREET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?x)
-        \b\d{1,6}[A-Za-z]?(?:[-/]\d{1,5}[A-Za-z]?)?\s+
+        (?-u:\b)\d{1,6}[A-Za-z]?(?:[-/]\d{1,5}[A-Za-z]?)?\s+
         (?:(?:N|S|E|W|North|South|East|West)\.?\s+)?
         (?:(?:[A-Z][a-z'’\-]*[a-z]|\d{1,3}(?:st|nd|rd|th))\s+){1,4}
         (?P<suffix>(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl
             |square|sq|terrace|ter|way|parkway|pkwy|highway|hwy|circle|cir|crescent|cres|close|row
-            |trail|trl|alley|plaza|gardens|grove|mews))\b\.?
-        (?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?
-        (?P<unit>,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Flat|Fl|Floor|Room|Rm|Bldg|\#)\.?\s*\#?\s*[A-Za-z0-9\-]{1,6}\b)?
+            |trail|trl|alley|plaza|gardens|grove|mews))(?-u:\b)\.?
+        (?:\s+(?:N|S|E|W|NE|NW|SE|SW)(?-u:\b)\.?)?
+        (?P<unit>,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Flat|Fl|Floor|Room|Rm|Bldg|\#)\.?\s*\#?\s*[A-Za-z0-9\-]{1,6}(?-u:\b))?
         (?P<city>,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2}
             (?:,\s*[A-Z]{2}(?:\s+\d{5}(?:-\d{4})?)?
               |,?\s+\d{5}(?:-\d{4})?
@@ -51,8 +51,10 @@ static RU_PARTS: LazyLock<Regex> = LazyLock::new(|| {
     let street_pre = r"(?i:(?:ул|просп|пр|пер|ш|наб|бул|пл|туп|мкр|мкрн)\.\s*|(?:ул|просп|пер|наб|мкр|мкрн)\s+|(?:пр-т|пр-кт|б-р|пр-д)\.?\s*|(?:улиц[аеуыи]|проспект[аеу]?|переул(?:ок|ке|ка|ку)|шоссе|набережн(?:ая|ой|ую)|бульвар[аеу]?|площад[ьи]|тупик[аеу]?|проезд[аеу]?|микрорайон[аеу]?|алле[яеи]|лини[яи])\s+)";
     let street_post = r"(?i:улиц[аеуыи]|ул\.|проспект[аеу]?|просп\.|пр-т|переул(?:ок|ке|ка)|пер\.|шоссе|ш\.|набережн(?:ая|ой|ую)|наб\.|бульвар[аеу]?|б-р|площад[ьи]|пл\.|проезд[аеу]?|алле[яеи]|тупик[аеу]?)";
     let city = r"(?:[А-ЯЁ][а-яё]+(?:-[А-ЯЁа-яё][а-яё]+)*)";
+    // No `\b`: a Unicode word boundary would push the regex off its fast engines on Cyrillic
+    // text; `find_addresses` checks the edges of each part instead.
     Regex::new(&format!(
-        r"(?P<postcode>\b\d{{6}},?\s+(?:(?i:г\.)\s*)?{city})|\b(?P<street>{street_pre}{name})|(?P<street2>\b[А-ЯЁ][а-яё\-]+(?:\s+[А-ЯЁ][а-яё\-]+)?\s+{street_post})|(?P<city>\b(?i:г\.|гор\.|город[аеу]?\s)\s*{city})|(?P<region>\b[А-ЯЁ][а-яё]+(?:ая|ий|ой)\s+(?i:обл\.|область|области|край|края|р-н|район[ае]?))|(?P<house>\b(?i:д\.|дом[ау]?\s|д\s)\s*№?\s*\d{{1,4}}[а-яА-Я]?(?:/\d{{1,4}}[а-яА-Я]?)?\b)|(?P<korp>\b(?i:корп(?:ус)?\.?|к\.|стр(?:оение)?\.?|лит(?:ера)?\.?)\s*\d{{1,3}}[а-яА-Я]?\b)|(?P<flat>\b(?i:кв\.?|квартир[аеуы]|оф\.?|офис[ае]?|пом\.?|помещени[ея]|комн\.?|комнат[аеуы])\s*№?\s*\d{{1,5}}[а-яА-Я]?\b)|(?P<num>\b\d{{1,4}}[а-яА-Я]?(?:/\d{{1,4}}[а-яА-Я]?)?(?:к\d{{1,2}})?\b)"
+        r"(?P<postcode>\d{{6}},?\s+(?:(?i:г\.)\s*)?{city})|(?P<street>{street_pre}{name})|(?P<street2>[А-ЯЁ][а-яё\-]+(?:\s+[А-ЯЁ][а-яё\-]+)?\s+{street_post})|(?P<city>(?i:г\.|гор\.|город[аеу]?\s)\s*{city})|(?P<region>[А-ЯЁ][а-яё]+(?:ая|ий|ой)\s+(?i:обл\.|область|области|край|края|р-н|район[ае]?))|(?P<house>(?i:д\.|дом[ау]?\s|д\s)\s*№?\s*\d{{1,4}}[а-яА-Я]?(?:/\d{{1,4}}[а-яА-Я]?)?)|(?P<korp>(?i:корп(?:ус)?\.?|к\.|стр(?:оение)?\.?|лит(?:ера)?\.?)\s*\d{{1,3}}[а-яА-Я]?)|(?P<flat>(?i:кв\.?|квартир[аеуы]|оф\.?|офис[ае]?|пом\.?|помещени[ея]|комн\.?|комнат[аеуы])\s*№?\s*\d{{1,5}}[а-яА-Я]?)|(?P<num>\d{{1,4}}[а-яА-Я]?(?:/\d{{1,4}}[а-яА-Я]?)?(?:к\d{{1,2}})?)"
     ))
     .unwrap()
 });
@@ -147,7 +149,12 @@ pub fn find_addresses(text: &str) -> Vec<Range<usize>> {
         }
     }
     for m in EN_PO_BOX.find_iter(text) {
-        out.push(m.range());
+        let before = text[..m.start()].chars().next_back();
+        let after = text[m.end()..].chars().next();
+        if !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(|c| c.is_ascii_digit())
+        {
+            out.push(m.range());
+        }
     }
     // Russian: runs of parts.
     let mut run: Vec<(Part, Range<usize>)> = Vec::new();
@@ -162,8 +169,19 @@ pub fn find_addresses(text: &str) -> Vec<Range<usize>> {
         }
         run.clear();
     };
-    for c in RU_PARTS.captures_iter(text) {
+    let cyrillic = text.chars().any(|c| matches!(c, '\u{0400}'..='\u{04FF}'));
+    for c in RU_PARTS.captures_iter(if cyrillic { text } else { "" }) {
         let m = c.get(0).expect("group 0");
+        // Word edges: nothing alphanumeric glued before; after, nothing alphanumeric glued to a
+        // part that ends in a letter or digit.
+        let before = text[..m.start()].chars().next_back();
+        let after = text[m.end()..].chars().next();
+        let ends_open = m.as_str().ends_with(|ch: char| ch.is_alphanumeric());
+        if before.is_some_and(char::is_alphanumeric)
+            || (ends_open && after.is_some_and(char::is_alphanumeric))
+        {
+            continue;
+        }
         let part = [
             ("postcode", Part::Postcode),
             ("street", Part::Street),

@@ -27,7 +27,7 @@
 //! no first name, cue or initials, is not found ("Сидоров сказал"); a first name that is also a
 //! city is redacted as a name ("во Владимире" is safe, "Владимир" alone is not); names outside
 //! the lists are found only through a cue, a patronymic or initials.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::LazyLock;
 
@@ -334,160 +334,23 @@ fn ru_surname(w: &str) -> Option<u8> {
 }
 
 /// Capitalised words that are never part of a name (lower case).
+const STOP: &str = "
+    i the a an and or but thanks thank hi hello hey dear regards best please sorry yes no ok okay
+    customer support service team inc ltd llc co corp company you your we our he she they it this
+    that my monday tuesday wednesday thursday friday saturday sunday january february march april
+    may june july august september october november december mr mrs ms dr is was in on at to of
+    for from with street st avenue ave road rd store app bank card
+    спасибо благодарю привет здравствуйте здравствуй уважаемый уважаемая уважаемые дорогой дорогая
+    добрый доброе коллега коллеги господин госпожа оператор менеджер я мы вы ты он она они это мой
+    моя наш наша ваш ваша вам вас вами вашей вашего ваши вашу и а но или в на с к по у о от до за
+    из не да нет улица ул город г москва россия директор руководитель инженер бухгалтер специалист
+    консультант юрист главный ведущий старший отдел ооо ао ип";
+
+static STOP_SET: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| STOP.split_whitespace().collect());
+
 fn stop_word(w: &str) -> bool {
-    const STOP: &[&str] = &[
-        // English
-        "i",
-        "the",
-        "a",
-        "an",
-        "and",
-        "or",
-        "but",
-        "thanks",
-        "thank",
-        "hi",
-        "hello",
-        "hey",
-        "dear",
-        "regards",
-        "best",
-        "please",
-        "sorry",
-        "yes",
-        "no",
-        "ok",
-        "okay",
-        "customer",
-        "support",
-        "service",
-        "team",
-        "inc",
-        "ltd",
-        "llc",
-        "co",
-        "corp",
-        "company",
-        "you",
-        "your",
-        "we",
-        "our",
-        "he",
-        "she",
-        "they",
-        "it",
-        "this",
-        "that",
-        "my",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "is",
-        "was",
-        "in",
-        "on",
-        "at",
-        "to",
-        "of",
-        "for",
-        "from",
-        "with",
-        "street",
-        "st",
-        "avenue",
-        "ave",
-        "road",
-        "rd",
-        "store",
-        "app",
-        "bank",
-        "card",
-        // Russian
-        "спасибо",
-        "благодарю",
-        "привет",
-        "здравствуйте",
-        "здравствуй",
-        "уважаемый",
-        "уважаемая",
-        "уважаемые",
-        "дорогой",
-        "дорогая",
-        "добрый",
-        "доброе",
-        "коллега",
-        "коллеги",
-        "господин",
-        "госпожа",
-        "оператор",
-        "менеджер",
-        "я",
-        "мы",
-        "вы",
-        "ты",
-        "он",
-        "она",
-        "они",
-        "это",
-        "мой",
-        "моя",
-        "наш",
-        "наша",
-        "ваш",
-        "ваша",
-        "вам",
-        "вас",
-        "вами",
-        "вашей",
-        "вашего",
-        "ваши",
-        "вашу",
-        "и",
-        "а",
-        "но",
-        "или",
-        "в",
-        "на",
-        "с",
-        "к",
-        "по",
-        "у",
-        "о",
-        "от",
-        "до",
-        "за",
-        "из",
-        "не",
-        "да",
-        "нет",
-        "улица",
-        "ул",
-        "город",
-        "г",
-        "москва",
-        "россия",
-    ];
-    STOP.contains(&w)
+    STOP_SET.contains(w)
 }
 
 /// One word of the text: a run of letters, with inner hyphens and apostrophes.
@@ -553,17 +416,17 @@ fn tokenize(text: &str) -> Vec<Tok> {
         }
         let first_upper = c.is_uppercase();
         let before = text[..start].chars().next_back();
-        let after: Vec<char> = text[end..].chars().take(2).collect();
+        let mut after = text[end..].chars();
+        let (a1, a2) = (after.next(), after.next());
         let glued = before.is_some_and(|b| {
             b.is_ascii_digit()
                 || matches!(
                     b,
                     '_' | '@' | '/' | '\\' | '.' | '#' | '=' | '&' | '%' | '+'
                 )
-        }) || after
-            .first()
+        }) || a1
             .is_some_and(|a| a.is_ascii_digit() || matches!(a, '_' | '@' | '/' | '\\' | '='))
-            || (after.first() == Some(&'.') && after.get(1).is_some_and(|a| a.is_alphanumeric()));
+            || (a1 == Some('.') && a2.is_some_and(char::is_alphanumeric));
         let gap = &text[prev_end..start];
         let sentence_start = toks.is_empty() && gap.trim().is_empty()
             || gap.contains(['.', '!', '?', '…', '\n', ':', ';', '•']);
@@ -594,157 +457,43 @@ fn word_is(w: &str, pat: &str) -> bool {
     }
 }
 
-// Cues: word sequences (lower case, "ё" as "е") right before a name.
-const STRONG_CUES: &[&[&str]] = &[
-    &["my", "name", "is"],
-    &["my", "name's"],
-    &["my", "full", "name", "is"],
-    &["call", "me"],
-    &["i'm", "called"],
-    &["i", "am", "called"],
-    &["first", "name"],
-    &["last", "name"],
-    &["full", "name"],
-    &["surname"],
-    &["mr"],
-    &["mrs"],
-    &["ms"],
-    &["miss"],
-    &["mx"],
-    &["dr"],
-    &["prof"],
-    &["sir"],
-    &["меня", "зовут"],
-    &["зовут"],
-    &["звали"],
-    &["мое", "имя"],
-    &["по", "имени"],
-    &["фамилия"],
-    &["фамилии"],
-    &["фио"],
-    &["господин"],
-    &["госпожа"],
-    &["господина"],
-    &["госпожи"],
-    &["г-н"],
-    &["г-на"],
-    &["г-жа"],
-    &["г-же"],
-    &["г-жи"],
-];
-const WEAK_CUES: &[&[&str]] = &[
-    &["this", "is"],
-    &["it's"],
-    &["it", "is"],
-    &["i'm"],
-    &["i", "am"],
-    &["im"],
-    &["hi"],
-    &["hello"],
-    &["hey"],
-    &["thanks"],
-    &["thank", "you"],
-    &["thx"],
-    &["cheers"],
-    &["regards"],
-    &["best"],
-    &["sincerely"],
-    &["yours"],
-    &["spoke", "to"],
-    &["spoke", "with"],
-    &["talked", "to"],
-    &["talked", "with"],
-    &["speak", "to"],
-    &["speak", "with"],
-    &["speaking", "to"],
-    &["speaking", "with"],
-    &["ask", "for"],
-    &["asked", "for"],
-    &["wife"],
-    &["husband"],
-    &["son"],
-    &["daughter"],
-    &["mother"],
-    &["father"],
-    &["mom"],
-    &["mum"],
-    &["dad"],
-    &["brother"],
-    &["sister"],
-    &["friend"],
-    &["partner"],
-    &["boss"],
-    &["named"],
-    &["called"],
-    &["это"],
-    &["я"],
-    &["привет"],
-    &["здравствуйте"],
-    &["здравствуй"],
-    &["добрый", "день"],
-    &["добрый", "вечер"],
-    &["доброе", "утро"],
-    &["спасибо"],
-    &["благодарю"],
-    &["с", "уважением"],
-    &["муж"],
-    &["мужа"],
-    &["мужу"],
-    &["мужем"],
-    &["жена"],
-    &["жены"],
-    &["жене"],
-    &["жену"],
-    &["женой"],
-    &["сын*"],
-    &["дочь"],
-    &["дочери"],
-    &["дочк*"],
-    &["мам*"],
-    &["пап*"],
-    &["брат*"],
-    &["сестр*"],
-    &["друг"],
-    &["друга"],
-    &["другу"],
-    &["подруг*"],
-    &["передайте"],
-    &["позовите"],
-    &["попросите"],
-];
-
+// Cues: word sequences right before a name (lower case, "ё" as "е", `|` between them); `*` at a
+// word's end matches any ending.
+const STRONG_CUES: &str = "
+    my name is | my name's | my full name is | call me | i'm called | i am called | first name |
+    last name | full name | surname | mr | mrs | ms | miss | mx | dr | prof | sir | меня зовут |
+    зовут | звали | мое имя | по имени | фамилия | фамилии | фио | господин | госпожа |
+    господина | госпожи | г-н | г-на | г-жа | г-же | г-жи";
+const WEAK_CUES: &str = "
+    this is | it's | it is | i'm | i am | im | hi | hello | hey | thanks | thank you | thx |
+    cheers | regards | best | sincerely | yours | spoke to | spoke with | talked to |
+    talked with | speak to | speak with | speaking to | speaking with | ask for | asked for |
+    wife | husband | son | daughter | mother | father | mom | mum | dad | brother | sister |
+    friend | partner | boss | named | called | это | я | привет | здравствуйте | здравствуй |
+    добрый день | добрый вечер | доброе утро | спасибо | благодарю | с уважением | муж | мужа |
+    мужу | мужем | жена | жены | жене | жену | женой | сын* | дочь | дочери | дочк* | мам* |
+    пап* | брат* | сестр* | друг | друга | другу | подруг* | передайте | позовите | попросите";
 // Cues that also take a bare surname ("оператор Петрова", "agent Smith", "Уважаемый Иванов").
-const ROLE_CUES: &[&[&str]] = &[
-    &["agent"],
-    &["operator"],
-    &["representative"],
-    &["rep"],
-    &["manager"],
-    &["advisor"],
-    &["adviser"],
-    &["courier"],
-    &["driver"],
-    &["technician"],
-    &["engineer"],
-    &["colleague"],
-    &["dear"],
-    &["уважаем*"],
-    &["дорогой"],
-    &["дорогая"],
-    &["оператор*"],
-    &["менеджер*"],
-    &["специалист*"],
-    &["консультант*"],
-    &["сотрудник*"],
-    &["сотрудниц*"],
-    &["курьер*"],
-    &["мастер*"],
-    &["водител*"],
-    &["агент*"],
-    &["коллег*"],
-    &["директор*"],
-    &["руководител*"],
-];
+const ROLE_CUES: &str = "
+    agent | operator | representative | rep | manager | advisor | adviser | courier | driver |
+    technician | engineer | colleague | dear | уважаем* | дорогой | дорогая | оператор* |
+    менеджер* | специалист* | консультант* | сотрудник* | сотрудниц* | курьер* | мастер* |
+    водител* | агент* | коллег* | директор* | руководител*";
+
+fn parse_cues(src: &'static str) -> Vec<Vec<&'static str>> {
+    src.split('|')
+        .map(|c| c.split_whitespace().collect::<Vec<_>>())
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+static CUES: LazyLock<[Vec<Vec<&'static str>>; 3]> = LazyLock::new(|| {
+    [
+        parse_cues(STRONG_CUES),
+        parse_cues(ROLE_CUES),
+        parse_cues(WEAK_CUES),
+    ]
+});
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Cue {
@@ -870,19 +619,27 @@ impl<'t> Finder<'t> {
         let matches = |cue: &[&str]| {
             cue.len() <= prev.len() && cue.iter().rev().zip(&prev).all(|(pat, w)| word_is(w, pat))
         };
-        if STRONG_CUES
+        let [strong, role, weak] = &*CUES;
+        // A title is one only when capitalised: "Miss Smith", not "I miss London".
+        let title_ok = |cue: &[&str]| {
+            !matches!(
+                cue,
+                ["mr" | "mrs" | "ms" | "miss" | "mx" | "dr" | "prof" | "sir"]
+            ) || self.text[self.toks[i - 1].start..].starts_with(char::is_uppercase)
+        };
+        if strong
             .iter()
-            .any(|cue| (!titled || cue.len() == 1) && matches(cue))
+            .any(|cue| (!titled || cue.len() == 1) && matches(cue) && title_ok(cue))
         {
             return Cue::Strong;
         }
         if titled {
             return Cue::None;
         }
-        if ROLE_CUES.iter().any(|cue| matches(cue)) {
+        if role.iter().any(|cue| matches(cue)) {
             return Cue::Role;
         }
-        if WEAK_CUES.iter().any(|cue| matches(cue)) {
+        if weak.iter().any(|cue| matches(cue)) {
             return Cue::Weak;
         }
         Cue::None
@@ -927,7 +684,7 @@ impl<'t> Finder<'t> {
 
     fn name_at(&mut self, i: usize) {
         let cue = self.cue(i);
-        if cue == Cue::Strong {
+        if cue == Cue::Strong && !stop_word(&self.lower(i)) {
             self.mark[i] = true;
             let mut j = i;
             for _ in 0..3 {
@@ -1220,6 +977,9 @@ mod tests {
             "sent to anna@example.com",
             "see https://example.com/Anna/profile",
             "THANKS ANNA",
+            "I miss London so much",
+            "Sir, Please help",
+            "Call me Monday",
         ] {
             assert_eq!(names(t), Vec::<&str>::new(), "{t}");
         }
@@ -1321,7 +1081,10 @@ mod perf_tmp {
             let t2 = t.elapsed();
             let t = std::time::Instant::now();
             let all = crate::text::pii::redact(&text).spans.len();
-            println!("{p}: names {n} in {t1:?}, addresses {a} in {t2:?}, redact all {all} in {:?}", t.elapsed());
+            println!(
+                "{p}: names {n} in {t1:?}, addresses {a} in {t2:?}, redact all {all} in {:?}",
+                t.elapsed()
+            );
         }
     }
 }

@@ -250,7 +250,6 @@ impl pb::profiles_server::Profiles for ProfilesService {
                     .into())
                 }
             };
-            analyzer.check_batch_len(req.messages.len(), "messages")?;
             let msgs = messages_from_proto(req.messages, "messages")?;
             let done = profiles
                 .ingest_messages(&analyzer, &req.customer_id, subject, msgs, deadline)

@@ -224,13 +224,13 @@ async function main() {
   summary.invalid.push(checkInvalid('score stream blank message', bad.error, 'requests[1].message.text'));
 
   // Profiles: events in (a map of attributes, an optional score), the profile out, exported, erased.
-  const t0 = 1_793_610_000;
+  const p0 = 1_793_610_000;
   const ingested = await unary(profiles, 'IngestEvents', {
     customer_id: 'node-crm-1',
     events: [
-      { id: 'n1', kind: 'EVENT_KIND_PURCHASE', timestamp: { seconds: t0 - 86_400 }, amount_minor: 1500, currency: 'EUR', attributes: { sku: 'B-2' } },
-      { id: 'n2', kind: 'EVENT_KIND_NPS', timestamp: { seconds: t0 }, score: 9 },
-      { id: 'n2', kind: 'EVENT_KIND_NPS', timestamp: { seconds: t0 }, score: 9 },
+      { id: 'n1', kind: 'EVENT_KIND_PURCHASE', timestamp: { seconds: p0 - 86_400 }, amount_minor: 1500, currency: 'EUR', attributes: { sku: 'B-2' } },
+      { id: 'n2', kind: 'EVENT_KIND_NPS', timestamp: { seconds: p0 }, score: 9 },
+      { id: 'n2', kind: 'EVENT_KIND_NPS', timestamp: { seconds: p0 }, score: 9 },
     ],
   });
   assert.deepEqual([ingested.accepted, ingested.duplicates, ingested.version], [2, 1, 1]);

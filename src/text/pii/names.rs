@@ -173,14 +173,13 @@ pub(crate) fn ru_forms(name: &str, female: bool) -> Vec<(String, u8)> {
                 add(&stem, "ею", INS);
             }
         }
-        _ if female => {
-            if last == 'ь' {
-                out[0].1 |= ACC;
-                let mut add = |end: &str, cases: u8| out.push((format!("{stem}{end}"), cases));
-                add("и", GEN | DAT | PRE);
-                add("ью", INS);
-            }
+        'ь' if female => {
+            out[0].1 |= ACC;
+            out.push((format!("{stem}и"), GEN | DAT | PRE));
+            out.push((format!("{stem}ью"), INS));
         }
+        // Other feminine names (Ирен, Кармен) do not decline.
+        _ if female => {}
         'й' => {
             add(&stem, "я", GEN | ACC);
             add(&stem, "ю", DAT);
@@ -386,8 +385,7 @@ fn tokenize(text: &str) -> Vec<Tok> {
         let mut lower = usize::from(c.is_lowercase());
         let mut letters = 1;
         let mut cyr = is_cyrillic(c);
-        loop {
-            let Some(&(j, d)) = it.peek() else { break };
+        while let Some(&(j, d)) = it.peek() {
             if d.is_alphabetic() {
                 it.next();
                 end = j + d.len_utf8();

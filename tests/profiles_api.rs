@@ -555,3 +555,27 @@ async fn segments_are_listed_with_counts() {
     assert!(segments.iter().all(|s| !s.description.is_empty()));
     server.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn store_text_keeps_the_whole_redacted_text_and_never_the_raw() {
+    let server = start_tiny(&["--store-text"]).await;
+    let text = "My card stopped working at the till. Write to me at olga.v@example.org today.";
+    ingest(&server, "c-text", vec![turn("m1", pb::Role::Customer, T0, text)])
+        .await
+        .unwrap();
+    let export = server
+        .profiles()
+        .export_profile(pb::ExportProfileRequest {
+            customer_id: "c-text".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .data_json;
+    assert!(
+        export.contains("My card stopped working at the till. Write to me at [EMAIL] today."),
+        "{export}"
+    );
+    assert!(!export.contains("olga.v@example.org"), "raw PII stored");
+    server.stop().await.unwrap();
+}

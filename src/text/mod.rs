@@ -14,7 +14,7 @@
 //!   -> cut      quotes, forwards, signatures, disclaimers; other speakers' turns = `cuts`
 //!   -> keep     the customer's own words                                        = `text`
 //!   -> redact   e-mails, phones, cards (Luhn), IBAN, IPs, INN, SNILS, passports,
-//!               URLs with tokens -> "[EMAIL]", "[PHONE]", ...                   = `redacted`, `pii`
+//!               URLs with tokens, personal names, postal addresses -> "[EMAIL]", "[NAME]", ...                   = `redacted`, `pii`
 //!   -> split    sentences (abbreviations, decimals, URLs, emoji; English and Russian),
 //!               each with its language (whatlang; unsupported languages reported as such)
 //!   -> measure  lexical and stylometric features; chat summary; call metrics per speaker

@@ -24,11 +24,12 @@ static EN_STREET: LazyLock<Regex> = LazyLock::new(|| {
         (?-u:\b)\d{1,6}[A-Za-z]?(?:[-/]\d{1,5}[A-Za-z]?)?\s+
         (?:(?:N|S|E|W|North|South|East|West)\.?\s+)?
         (?:(?:[A-Z][a-z'’\-]*[a-z]|\d{1,3}(?:st|nd|rd|th))\s+){1,4}
-        (?P<suffix>(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|place|pl
-            |square|sq|terrace|ter|way|parkway|pkwy|highway|hwy|circle|cir|crescent|cres|close|row
-            |trail|trl|alley|plaza|gardens|grove|mews))(?-u:\b)\.?
+        (?P<suffix>(?i:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct
+            |place|pl|square|sq|terrace|ter|way|parkway|pkwy|highway|hwy|circle|cir|crescent|cres
+            |close|row|trail|trl|alley|plaza|gardens|grove|mews))(?-u:\b)\.?
         (?:\s+(?:N|S|E|W|NE|NW|SE|SW)(?-u:\b)\.?)?
-        (?P<unit>,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Flat|Fl|Floor|Room|Rm|Bldg|\#)\.?\s*\#?\s*[A-Za-z0-9\-]{1,6}(?-u:\b))?
+        (?P<unit>,?\s*(?:Apt|Apartment|Suite|Ste|Unit|Flat|Fl|Floor|Room|Rm|Bldg|\#)\.?\s*\#?\s*
+            [A-Za-z0-9\-]{1,6}(?-u:\b))?
         (?P<city>,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,2}
             (?:,\s*[A-Z]{2}(?:\s+\d{5}(?:-\d{4})?)?
               |,?\s+\d{5}(?:-\d{4})?
@@ -47,16 +48,49 @@ static EN_PO_BOX: LazyLock<Regex> = LazyLock::new(|| {
 
 static RU_PARTS: LazyLock<Regex> = LazyLock::new(|| {
     // Street names: an optional number ("1-я", "8"), then capitalised words.
-    let name = r"(?:\d{1,3}(?:-?(?:я|й|го|ой|ая|ий|ый|е))?\s+)?[А-ЯЁ][а-яёА-ЯЁ\-]*(?:\s+[А-ЯЁ][а-яё\-]+){0,2}";
-    let street_pre = r"(?i:(?:ул|просп|пр|пер|ш|наб|бул|пл|туп|мкр|мкрн)\.\s*|(?:ул|просп|пер|наб|мкр|мкрн)\s+|(?:пр-т|пр-кт|б-р|пр-д)\.?\s*|(?:улиц[аеуыи]|проспект[аеу]?|переул(?:ок|ке|ка|ку)|шоссе|набережн(?:ая|ой|ую)|бульвар[аеу]?|площад[ьи]|тупик[аеу]?|проезд[аеу]?|микрорайон[аеу]?|алле[яеи]|лини[яи])\s+)";
-    let street_post = r"(?i:улиц[аеуыи]|ул\.|проспект[аеу]?|просп\.|пр-т|переул(?:ок|ке|ка)|пер\.|шоссе|ш\.|набережн(?:ая|ой|ую)|наб\.|бульвар[аеу]?|б-р|площад[ьи]|пл\.|проезд[аеу]?|алле[яеи]|тупик[аеу]?)";
+    let name = concat!(
+        r"(?:\d{1,3}(?:-?(?:я|й|го|ой|ая|ий|ый|е))?\s+)?",
+        r"[А-ЯЁ][а-яёА-ЯЁ\-]*(?:\s+[А-ЯЁ][а-яё\-]+){0,2}",
+    );
+    // A street type before the name: "ул. Ленина", "проспект Мира", "пр-т Мира".
+    let street_pre = concat!(
+        r"(?i:(?:ул|просп|пр|пер|ш|наб|бул|пл|туп|мкр|мкрн)\.\s*",
+        r"|(?:ул|просп|пер|наб|мкр|мкрн)\s+",
+        r"|(?:пр-т|пр-кт|б-р|пр-д)\.?\s*",
+        r"|(?:улиц[аеуыи]|проспект[аеу]?|переул(?:ок|ке|ка|ку)|шоссе|набережн(?:ая|ой|ую)",
+        r"|бульвар[аеу]?|площад[ьи]|тупик[аеу]?|проезд[аеу]?|микрорайон[аеу]?|алле[яеи]",
+        r"|лини[яи])\s+)",
+    );
+    // A street type after the name: "Тверская улица", "Ленинском проспекте".
+    let street_post = concat!(
+        r"(?i:улиц[аеуыи]|ул\.|проспект[аеу]?|просп\.|пр-т|переул(?:ок|ке|ка)|пер\.|шоссе|ш\.",
+        r"|набережн(?:ая|ой|ую)|наб\.|бульвар[аеу]?|б-р|площад[ьи]|пл\.|проезд[аеу]?|алле[яеи]",
+        r"|тупик[аеу]?)",
+    );
     let city = r"(?:[А-ЯЁ][а-яё]+(?:-[А-ЯЁа-яё][а-яё]+)*)";
+    let parts = [
+        format!(r"(?P<postcode>\d{{6}},?\s+(?:(?i:г\.)\s*)?{city})"),
+        format!(r"(?P<street>{street_pre}{name})"),
+        format!(r"(?P<street2>[А-ЯЁ][а-яё\-]+(?:\s+[А-ЯЁ][а-яё\-]+)?\s+{street_post})"),
+        format!(r"(?P<city>(?i:г\.|гор\.|город[аеу]?\s)\s*{city})"),
+        concat!(
+            r"(?P<region>[А-ЯЁ][а-яё]+(?:ая|ий|ой)\s+",
+            r"(?i:обл\.|область|области|край|края|р-н|район[ае]?))"
+        )
+        .to_string(),
+        r"(?P<house>(?i:д\.|дом[ау]?\s|д\s)\s*№?\s*\d{1,4}[а-яА-Я]?(?:/\d{1,4}[а-яА-Я]?)?)".into(),
+        r"(?P<korp>(?i:корп(?:ус)?\.?|к\.|стр(?:оение)?\.?|лит(?:ера)?\.?)\s*\d{1,3}[а-яА-Я]?)"
+            .into(),
+        concat!(
+            r"(?P<flat>(?i:кв\.?|квартир[аеуы]|оф\.?|офис[ае]?|пом\.?|помещени[ея]|комн\.?",
+            r"|комнат[аеуы])\s*№?\s*\d{1,5}[а-яА-Я]?)"
+        )
+        .to_string(),
+        r"(?P<num>\d{1,4}[а-яА-Я]?(?:/\d{1,4}[а-яА-Я]?)?(?:к\d{1,2})?)".into(),
+    ];
     // No `\b`: a Unicode word boundary would push the regex off its fast engines on Cyrillic
     // text; `find_addresses` checks the edges of each part instead.
-    Regex::new(&format!(
-        r"(?P<postcode>\d{{6}},?\s+(?:(?i:г\.)\s*)?{city})|(?P<street>{street_pre}{name})|(?P<street2>[А-ЯЁ][а-яё\-]+(?:\s+[А-ЯЁ][а-яё\-]+)?\s+{street_post})|(?P<city>(?i:г\.|гор\.|город[аеу]?\s)\s*{city})|(?P<region>[А-ЯЁ][а-яё]+(?:ая|ий|ой)\s+(?i:обл\.|область|области|край|края|р-н|район[ае]?))|(?P<house>(?i:д\.|дом[ау]?\s|д\s)\s*№?\s*\d{{1,4}}[а-яА-Я]?(?:/\d{{1,4}}[а-яА-Я]?)?)|(?P<korp>(?i:корп(?:ус)?\.?|к\.|стр(?:оение)?\.?|лит(?:ера)?\.?)\s*\d{{1,3}}[а-яА-Я]?)|(?P<flat>(?i:кв\.?|квартир[аеуы]|оф\.?|офис[ае]?|пом\.?|помещени[ея]|комн\.?|комнат[аеуы])\s*№?\s*\d{{1,5}}[а-яА-Я]?)|(?P<num>\d{{1,4}}[а-яА-Я]?(?:/\d{{1,4}}[а-яА-Я]?)?(?:к\d{{1,2}})?)"
-    ))
-    .unwrap()
+    Regex::new(&parts.join("|")).unwrap()
 });
 
 /// Street types that are also common in product and place names.

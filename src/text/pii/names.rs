@@ -1,7 +1,7 @@
 //! Personal names in English and Russian.
 //!
 //! Words are matched against first-name lists (`src/text/data/`, see the README there; Russian
-//! names in all their case forms, generated here by [`ru_forms`]) and Russian name morphology
+//! names in all their case forms, generated here by `ru_forms`) and Russian name morphology
 //! (patronymics in -ович/-евич/-овна/-евна/-ична and their case endings, surnames in
 //! -ов/-ев/-ин/-ский/-цкий/-ых/-енко/-ук and theirs). What counts as a name:
 //!
@@ -11,22 +11,28 @@
 //! - A surname with two initials ("Иванов И. И.", "И.И. Иванов").
 //! - After a strong cue ("my name is", "call me", "меня зовут", "Mr.", "господин"): the
 //!   capitalised words that follow, whatever they are.
-//! - A capitalised first name from the lists, with a surname after it (English: a capitalised
+//! - A capitalised first name from the lists, with the surname after it (English: a capitalised
 //!   word; Russian: one whose ending agrees in case, "Марина Кузнецова", "Марину Кузнецову") or a
-//!   Russian surname before it ("Сидоров Иван"). Names that are also ordinary words (flag `a`:
-//!   Will, Mark, Hope, Роман, Вера, Надежда) count only after a weak cue ("this is", "I'm", "Hi",
-//!   "thanks", "оператор", "спасибо", ...), before a surname that agrees, directly before a comma
-//!   at the start of a sentence ("Mark, ..."), or capitalised inside a sentence and not followed
-//!   by another capitalised word ("talked to Bill" yes, "Royal Mail" no). Names that are also
-//!   capitalised non-names (flag `s`: May, June, Jordan, Alexa, Лада, Алиса) count only after a
-//!   cue or before a surname ("in May" stays, "June Carter" goes).
-//! - A weak cue also takes a Russian surname ("оператор Петрова") or a listed English surname.
+//!   Russian surname before it ("Сидоров Иван").
+//! - Ambiguous first names. One that is also an ordinary word (flag `a`: Will, Mark, Hope, Роман,
+//!   Вера, Надежда) counts only after a cue ("this is", "I'm", "Hi", "thanks", "оператор",
+//!   "спасибо", ...), before a surname or patronymic that agrees ("Роман Петрович" yes, "Роман
+//!   Толстого" no), right before a comma at the start of a sentence ("Mark, ..."), or capitalised
+//!   inside a sentence with no capitalised word right after it or right before it ("talked to Bill"
+//!   yes, "Royal Mail" no). At the start of a sentence it is a word ("Will you...", "Mark the
+//!   order", "Вера в сервис"). One that is also capitalised as a non-name inside sentences (flag
+//!   `s`: months May and June, places Jordan and Austin, brands and assistants Alexa, Лада,
+//!   Алиса) counts only after a cue or before a surname ("in May" stays, "June Carter" goes).
+//! - After a role cue ("agent", "оператор", "менеджер", "Уважаемый"), a bare surname: Russian by
+//!   its ending ("оператор Петрова"), English from the surname list ("agent Smith").
 //! - Never a first name right after "the", "a", "an" (a product: "the Apple Store", "the Jordan").
 //!
 //! Limits: lower-case and ALL-CAPS names are not found ("спасибо, ольга"); a surname alone, with
 //! no first name, cue or initials, is not found ("Сидоров сказал"); a first name that is also a
-//! city is redacted as a name ("во Владимире" is safe, "Владимир" alone is not); names outside
-//! the lists are found only through a cue, a patronymic or initials.
+//! city or a brand and not flagged is redacted as a name ("во Владимире", "Trader Joe's"); an
+//! ambiguous name at the start of a sentence with no cue is missed ("Надежда сказала"); names
+//! outside the lists are found only through a cue, a patronymic or initials; a capitalised word
+//! after an English first name is taken for its surname ("Mason Jar").
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -817,9 +823,10 @@ impl<'t> Finder<'t> {
 }
 
 static RU_INITIALS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?\s[А-ЯЁ]\.\s?[А-ЯЁ]\.|[А-ЯЁ]\.\s?[А-ЯЁ]\.\s?[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?",
-    )
+    Regex::new(concat!(
+        r"[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?\s[А-ЯЁ]\.\s?[А-ЯЁ]\.",
+        r"|[А-ЯЁ]\.\s?[А-ЯЁ]\.\s?[А-ЯЁ][а-яё]+(?:-[А-ЯЁ][а-яё]+)?",
+    ))
     .unwrap()
 });
 
@@ -1033,56 +1040,6 @@ mod tests {
             "Царевна-лягушка",
         ] {
             assert_eq!(names(t), Vec::<&str>::new(), "{t}");
-        }
-    }
-}
-
-#[cfg(test)]
-mod scan_tmp {
-    #[test]
-    #[ignore]
-    fn scan() {
-        let list = std::env::var("SCAN").unwrap();
-        for path in list.split(':') {
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            for (k, r) in crate::text::pii::find_pii(&text) {
-                if matches!(
-                    k,
-                    crate::text::PiiKind::Name
-                        | crate::text::PiiKind::Address
-                        | crate::text::PiiKind::Inn
-                ) {
-                    let from = crate::text::span::floor_boundary(&text, r.start.saturating_sub(30));
-                    let to = crate::text::span::floor_boundary(&text, r.end + 30);
-                    println!(
-                        "{k:?}\t{:?}\t{:?}",
-                        &text[r.clone()],
-                        text[from..to].replace('\n', " ")
-                    );
-                }
-            }
-        }
-    }
-}
-#[cfg(test)]
-mod perf_tmp {
-    #[test]
-    #[ignore]
-    fn perf() {
-        for p in ["/tmp/scan/big.txt", "/tmp/scan/oneline.txt"] {
-            let text = std::fs::read_to_string(p).unwrap();
-            let t = std::time::Instant::now();
-            let n = super::find_names(&text).len();
-            let t1 = t.elapsed();
-            let t = std::time::Instant::now();
-            let a = super::super::address::find_addresses(&text).len();
-            let t2 = t.elapsed();
-            let t = std::time::Instant::now();
-            let all = crate::text::pii::redact(&text).spans.len();
-            println!(
-                "{p}: names {n} in {t1:?}, addresses {a} in {t2:?}, redact all {all} in {:?}",
-                t.elapsed()
-            );
         }
     }
 }

@@ -225,7 +225,7 @@ async fn admission_admits_what_an_idle_server_finishes_and_refuses_overload_quic
         let mut tasks = Vec::new();
         for _ in 0..8 {
             let c = call.clone();
-            let b = batch.clone();
+            let b = batch;
             tasks.push(tokio::spawn(async move {
                 let mut out = Vec::new();
                 for _ in 0..4 {

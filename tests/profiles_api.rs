@@ -560,9 +560,13 @@ async fn segments_are_listed_with_counts() {
 async fn store_text_keeps_the_whole_redacted_text_and_never_the_raw() {
     let server = start_tiny(&["--store-text"]).await;
     let text = "My card stopped working at the till. Write to me at olga.v@example.org today.";
-    ingest(&server, "c-text", vec![turn("m1", pb::Role::Customer, T0, text)])
-        .await
-        .unwrap();
+    ingest(
+        &server,
+        "c-text",
+        vec![turn("m1", pb::Role::Customer, T0, text)],
+    )
+    .await
+    .unwrap();
     let export = server
         .profiles()
         .export_profile(pb::ExportProfileRequest {

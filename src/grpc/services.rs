@@ -49,7 +49,6 @@ pub fn deadline<T>(req: &Request<T>) -> Option<Instant> {
     Instant::now().checked_add(d)
 }
 
-/// Records the outcome of one call in Prometheus.
 /// Runs `work` until the caller's deadline: past it the call answers DEADLINE_EXCEEDED at once,
 /// even if its batch is still running (the late result is dropped).
 async fn until<T>(
@@ -68,6 +67,7 @@ async fn until<T>(
     }
 }
 
+/// Records the outcome of one call in Prometheus.
 pub(super) fn observe<T>(rpc: &'static str, started: Instant, result: &Result<T, Status>) {
     let code = match result {
         Ok(_) => "Ok".to_string(),

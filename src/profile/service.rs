@@ -77,14 +77,6 @@ impl Profiles {
         }
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
-    pub fn settings(&self) -> &ProfileSettings {
-        &self.settings
-    }
-
     fn fold_settings(&self, model_version: &str) -> FoldSettings {
         FoldSettings {
             half_life_days: self.settings.half_life_days,

@@ -13,6 +13,7 @@ use futures::{stream::FuturesUnordered, StreamExt};
 
 use crate::{
     config::{ModelArgs, ProfileArgs},
+    grpc::convert::timestamp_to_proto,
     load::{connect, InProcessServer},
     profile::{service::now, Batch, EventKind, EventRecord, FoldSettings},
     proto::v1 as pb,
@@ -58,13 +59,6 @@ pub struct ProfilesBenchArgs {
 
 const T0: f64 = 1_790_000_000.0;
 
-fn timestamp(at: f64) -> Option<pbjson_types::Timestamp> {
-    Some(pbjson_types::Timestamp {
-        seconds: at as i64,
-        nanos: 0,
-    })
-}
-
 fn event(i: usize, customer: usize) -> pb::BehaviourEvent {
     let kinds = [
         pb::EventKind::Purchase,
@@ -76,7 +70,7 @@ fn event(i: usize, customer: usize) -> pb::BehaviourEvent {
     pb::BehaviourEvent {
         id: format!("e{i}"),
         kind: kind as i32,
-        timestamp: timestamp(T0 + (i * 613 % 86_400 * 30) as f64),
+        timestamp: timestamp_to_proto(T0 + (i * 613 % 86_400 * 30) as f64),
         amount_minor: if kind == pb::EventKind::Purchase {
             1_990
         } else {
@@ -173,7 +167,7 @@ pub async fn run(args: ProfilesBenchArgs) -> Result<()> {
     let message = |id: String, text: &str| pb::Message {
         id,
         text: text.to_string(),
-        timestamp: timestamp(T0),
+        timestamp: timestamp_to_proto(T0),
         ..Default::default()
     };
     let analyze = fan_out(args.callers, chunks.len(), |c, w| {

@@ -9,10 +9,9 @@ use crate::{
     Error, Result,
 };
 
-/// Converts and checks a proto message; `field` is its path for errors, e.g. `messages[3]`
-/// (empty for a message at the top: a JSONL line of `rapport score`).
-pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
-    let channel = match pb::Channel::try_from(m.channel) {
+/// A proto channel; `field` is the path of the message or event that holds it, for errors.
+pub fn channel_from_proto(channel: i32, field: &str) -> Result<Channel> {
+    Ok(match pb::Channel::try_from(channel) {
         Ok(pb::Channel::Unspecified) => Channel::Unspecified,
         Ok(pb::Channel::Email) => Channel::Email,
         Ok(pb::Channel::Chat) => Channel::Chat,
@@ -23,12 +22,36 @@ pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
             return Err(Error::invalid(
                 field_path(field, "channel"),
                 format!(
-                    "unknown value {}; expected 0..=5 (CHANNEL_UNSPECIFIED..CHANNEL_SOCIAL)",
-                    m.channel
+                    "unknown value {channel}; expected 0..=5 (CHANNEL_UNSPECIFIED..CHANNEL_SOCIAL)"
                 ),
             ))
         }
-    };
+    })
+}
+
+/// Seconds since the Unix epoch of a proto timestamp; `field` is its path, for errors.
+pub fn seconds_from_proto(ts: &pbjson_types::Timestamp, field: &str) -> Result<f64> {
+    if !(0..1_000_000_000).contains(&ts.nanos) {
+        return Err(Error::invalid(
+            field_path(field, "nanos"),
+            format!("{} is outside 0..999999999", ts.nanos),
+        ));
+    }
+    Ok(ts.seconds as f64 + ts.nanos as f64 * 1e-9)
+}
+
+/// A proto timestamp of seconds since the Unix epoch; `None` for 0 (unset).
+pub fn timestamp_to_proto(at: f64) -> Option<pbjson_types::Timestamp> {
+    (at > 0.0).then(|| pbjson_types::Timestamp {
+        seconds: at.floor() as i64,
+        nanos: ((at - at.floor()) * 1e9) as i32,
+    })
+}
+
+/// Converts and checks a proto message; `field` is its path for errors, e.g. `messages[3]`
+/// (empty for a message at the top: a JSONL line of `rapport score`).
+pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
+    let channel = channel_from_proto(m.channel, field)?;
     let role = match pb::Role::try_from(m.role) {
         Ok(pb::Role::Unspecified) => Role::Unspecified,
         Ok(pb::Role::Customer) => Role::Customer,
@@ -64,16 +87,11 @@ pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
             ))
         }
     };
-    let timestamp = match m.timestamp {
-        None => None,
-        Some(ts) if !(0..1_000_000_000).contains(&ts.nanos) => {
-            return Err(Error::invalid(
-                field_path(field, "timestamp.nanos"),
-                format!("{} is outside 0..999999999", ts.nanos),
-            ))
-        }
-        Some(ts) => Some(ts.seconds as f64 + ts.nanos as f64 * 1e-9),
-    };
+    let timestamp = m
+        .timestamp
+        .as_ref()
+        .map(|ts| seconds_from_proto(ts, &field_path(field, "timestamp")))
+        .transpose()?;
     let (email_subject, segment) = match m.channel_fields {
         None => (None, None),
         Some(pb::message::ChannelFields::Email(e)) => {

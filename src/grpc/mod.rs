@@ -16,8 +16,11 @@ use tonic_health::ServingStatus;
 
 use crate::{
     analysis::Analyzer,
-    config::{ProfileArgs, ServeArgs},
-    profile::service::Profiles,
+    config::ServeArgs,
+    profile::{
+        keys::Keys,
+        service::{ProfileSettings, Profiles},
+    },
     proto, store, Error, Result,
 };
 use profiles::{ProfilesReady, ProfilesService};
@@ -111,8 +114,11 @@ pub async fn run(
         .await;
     // Bad profile settings stop the server at once; a store that cannot be reached does not:
     // Profiles answers UNAVAILABLE until it can.
-    args.profiles.settings()?;
-    args.profiles.keys()?;
+    let profile_config = (
+        args.profiles.store_spec(),
+        args.profiles.settings()?,
+        args.profiles.keys()?,
+    );
 
     let state: Ready = Arc::default();
     // The server reports SERVING once the models are warm and the store has had its first try,
@@ -131,7 +137,7 @@ pub async fn run(
         let _ = store_tried.send(());
     } else {
         tokio::spawn(keep_profiles(
-            args.profiles.clone(),
+            profile_config,
             profiles_state.clone(),
             state.clone(),
             health.clone(),
@@ -218,7 +224,7 @@ pub async fn run(
 /// Opens the profile store (retrying while it cannot be reached), then keeps Profiles' health
 /// in step with it and the models, and purges expired data on schedule, until shutdown.
 async fn keep_profiles(
-    args: ProfileArgs,
+    (spec, settings, keys): (String, ProfileSettings, Keys),
     slot: ProfilesReady,
     models: Ready,
     health: tonic_health::server::HealthReporter,
@@ -226,11 +232,6 @@ async fn keep_profiles(
     tried: tokio::sync::oneshot::Sender<()>,
 ) {
     let stopped = |stop: &watch::Receiver<bool>| *stop.borrow();
-    // Checked by `run` before this starts.
-    let (Ok(settings), Ok(keys)) = (args.settings(), args.keys()) else {
-        return;
-    };
-    let spec = args.store_spec();
     let mut tried = Some(tried);
     let store = loop {
         let opened = store::open(&spec).await;

@@ -8,13 +8,15 @@ use std::{
 use tonic::{Request, Response, Status};
 
 use super::{
-    convert::messages_from_proto,
+    convert::{channel_from_proto, messages_from_proto, seconds_from_proto, timestamp_to_proto},
     services::{deadline, observe, ready, Ready},
 };
 use crate::{
+    analysis::Channel,
     profile::{
+        ingest::channel_name,
         service::{Profiles, Subject},
-        Consent, EventKind, EventRecord, Feature, Seconds, StoredProfile,
+        Consent, EventKind, EventRecord, Feature, StoredProfile,
     },
     proto::v1 as pb,
     Error,
@@ -42,34 +44,6 @@ impl ProfilesService {
             Status::unavailable("the profile store is not open yet; watch grpc.health.v1")
         })
     }
-}
-
-fn timestamp(at: Seconds) -> Option<pbjson_types::Timestamp> {
-    (at > 0.0).then(|| pbjson_types::Timestamp {
-        seconds: at.floor() as i64,
-        nanos: ((at - at.floor()) * 1e9) as i32,
-    })
-}
-
-fn seconds_of(ts: &pbjson_types::Timestamp, field: &str) -> Result<Seconds, Error> {
-    if !(0..1_000_000_000).contains(&ts.nanos) {
-        return Err(Error::invalid(
-            format!("{field}.nanos"),
-            format!("{} is outside 0..999999999", ts.nanos),
-        ));
-    }
-    Ok(ts.seconds as f64 + ts.nanos as f64 * 1e-9)
-}
-
-fn channel_name(c: i32) -> Option<&'static str> {
-    Some(match pb::Channel::try_from(c).ok()? {
-        pb::Channel::Unspecified => "",
-        pb::Channel::Email => "email",
-        pb::Channel::Chat => "chat",
-        pb::Channel::CallTranscript => "call",
-        pb::Channel::Sms => "sms",
-        pb::Channel::Social => "social",
-    })
 }
 
 /// Converts events; an unknown enum value or a missing field is INVALID_ARGUMENT naming it.
@@ -107,17 +81,13 @@ pub fn events_from_proto(events: Vec<pb::BehaviourEvent>) -> Result<Vec<EventRec
                     ))
                 }
             };
-            let channel = channel_name(e.channel).ok_or_else(|| {
-                Error::invalid(
-                    format!("{field}.channel"),
-                    format!(
-                        "unknown value {}; expected 0..=5 (CHANNEL_UNSPECIFIED..CHANNEL_SOCIAL)",
-                        e.channel
-                    ),
-                )
-            })?;
+            // An event's channel is "" when none is given.
+            let channel = match channel_from_proto(e.channel, &field)? {
+                Channel::Unspecified => "",
+                c => channel_name(c),
+            };
             let at = match &e.timestamp {
-                Some(ts) => seconds_of(ts, &format!("{field}.timestamp"))?,
+                Some(ts) => seconds_from_proto(ts, &format!("{field}.timestamp"))?,
                 None => {
                     return Err(Error::invalid(
                         format!("{field}.timestamp"),
@@ -146,8 +116,8 @@ fn feature_to_proto(f: &Feature) -> pb::Feature {
         value: f.value,
         unit: f.unit.clone(),
         count: f.count,
-        first: timestamp(f.first),
-        last: timestamp(f.last),
+        first: timestamp_to_proto(f.first),
+        last: timestamp_to_proto(f.last),
     }
 }
 
@@ -169,7 +139,7 @@ pub fn profile_to_proto(customer_id: &str, p: &StoredProfile) -> pb::Profile {
             items.iter().map(move |e| pb::ProfileEvidence {
                 signal: signal.clone(),
                 message_id: e.message_id.clone(),
-                timestamp: timestamp(e.at),
+                timestamp: timestamp_to_proto(e.at),
                 score: e.score,
                 text: e.text.clone(),
             })
@@ -184,8 +154,8 @@ pub fn profile_to_proto(customer_id: &str, p: &StoredProfile) -> pb::Profile {
         recommendations: Vec::new(),
         messages: p.messages.min(u32::MAX as u64) as u32,
         events: p.events.min(u32::MAX as u64) as u32,
-        updated_at: timestamp(p.updated_at),
-        created_at: timestamp(p.created_at),
+        updated_at: timestamp_to_proto(p.updated_at),
+        created_at: timestamp_to_proto(p.created_at),
         version: p.version,
         consent: consent_to_proto(p.consent) as i32,
         behaviour: d.behaviour.iter().map(feature_to_proto).collect(),
@@ -198,8 +168,8 @@ pub fn profile_to_proto(customer_id: &str, p: &StoredProfile) -> pb::Profile {
                 stddev: s.sd,
                 weight: s.weight,
                 count: s.count,
-                first: timestamp(s.first),
-                last: timestamp(s.last),
+                first: timestamp_to_proto(s.first),
+                last: timestamp_to_proto(s.last),
             })
             .collect(),
         style: d.style.iter().map(feature_to_proto).collect(),

@@ -173,6 +173,53 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub profiles: ProfileArgs,
+
+    #[command(flatten)]
+    pub live: LiveArgs,
+}
+
+/// LiveAssist sessions (`serve`).
+#[derive(Args, Clone, Debug, Serialize)]
+pub struct LiveArgs {
+    /// Live sessions held at once (attached or waiting to be resumed); beyond it a new
+    /// conversation gets RESOURCE_EXHAUSTED.
+    #[arg(long, env = "RAPPORT_LIVE_MAX_SESSIONS", default_value_t = 10_000)]
+    pub live_max_sessions: usize,
+
+    /// Seconds a session whose stream broke waits for a stream to resume it by conversation id.
+    #[arg(long, env = "RAPPORT_LIVE_GRACE_SECONDS", default_value_t = 120)]
+    pub live_grace_seconds: u64,
+
+    /// Seconds without a request after which a live stream is closed.
+    #[arg(long, env = "RAPPORT_LIVE_IDLE_SECONDS", default_value_t = 600)]
+    pub live_idle_seconds: u64,
+
+    /// Turns one live session holds; beyond it turns are refused (end it and start another).
+    #[arg(long, env = "RAPPORT_LIVE_MAX_TURNS", default_value_t = 2_000)]
+    pub live_max_turns: usize,
+}
+
+impl Default for LiveArgs {
+    fn default() -> Self {
+        let d = crate::hints::service::LiveSettings::default();
+        LiveArgs {
+            live_max_sessions: d.max_sessions,
+            live_grace_seconds: d.grace.as_secs(),
+            live_idle_seconds: d.idle.as_secs(),
+            live_max_turns: d.max_turns,
+        }
+    }
+}
+
+impl LiveArgs {
+    pub fn settings(&self) -> crate::hints::service::LiveSettings {
+        crate::hints::service::LiveSettings {
+            max_sessions: self.live_max_sessions.max(1),
+            grace: std::time::Duration::from_secs(self.live_grace_seconds),
+            idle: std::time::Duration::from_secs(self.live_idle_seconds.max(1)),
+            max_turns: self.live_max_turns.max(1),
+        }
+    }
 }
 
 /// Where customer profiles are stored and how they are kept (`serve`, `profiles`).

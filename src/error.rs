@@ -53,6 +53,10 @@ pub enum Error {
     #[error("failed precondition: {0}")]
     FailedPrecondition(String),
 
+    /// Another caller took the thing over (a live session resumed on a newer stream).
+    #[error("aborted: {0}")]
+    Aborted(String),
+
     /// The profile store failed in a way a retry will not fix.
     #[error("profile store error: {0}")]
     Store(String),

@@ -11,6 +11,8 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod grpc;
+pub mod hints;
+pub mod live_eval;
 pub mod load;
 pub mod model;
 pub mod profile;

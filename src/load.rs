@@ -167,6 +167,7 @@ impl InProcessServer {
             shutdown_grace_seconds: 5,
             model,
             profiles,
+            live: Default::default(),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(crate::grpc::run(args, listener, async move {

@@ -41,6 +41,9 @@ enum Command {
     /// Load-test an in-process server through gRPC: peak, latency at half load, scaling with
     /// callers and text length, overload at 3x peak.
     Load(Box<rapport::load::LoadArgs>),
+    /// Score LiveAssist's hints on the scripted conversations, or measure its latency.
+    #[command(subcommand)]
+    Live(rapport::live_eval::LiveCmd),
     /// Install, inspect or export encoder models.
     #[command(subcommand)]
     Models(model::cli::ModelsCmd),
@@ -83,6 +86,9 @@ fn main() -> anyhow::Result<()> {
         Command::Load(args) => runtime(args.model.engine.threads)?
             .block_on(rapport::load::run(*args))
             .context("load"),
+        Command::Live(cmd) => runtime(0)?
+            .block_on(rapport::live_eval::run(cmd))
+            .context("live"),
         Command::Train(args) => train::train(&args).context("train"),
         Command::Eval(args) => train::eval(&args).context("eval"),
         Command::Models(cmd) => model::cli::run(cmd).context("models"),

@@ -48,25 +48,25 @@ pub fn timestamp_to_proto(at: f64) -> Option<pbjson_types::Timestamp> {
     })
 }
 
+/// A role; an unknown value is INVALID_ARGUMENT naming `field`.role.
+pub fn role_from_proto(role: i32, field: &str) -> Result<Role> {
+    match pb::Role::try_from(role) {
+        Ok(pb::Role::Unspecified) => Ok(Role::Unspecified),
+        Ok(pb::Role::Customer) => Ok(Role::Customer),
+        Ok(pb::Role::Agent) => Ok(Role::Agent),
+        Ok(pb::Role::Bot) => Ok(Role::Bot),
+        Err(_) => Err(Error::invalid(
+            field_path(field, "role"),
+            format!("unknown value {role}; expected 0..=3 (ROLE_UNSPECIFIED..ROLE_BOT)"),
+        )),
+    }
+}
+
 /// Converts and checks a proto message; `field` is its path for errors, e.g. `messages[3]`
 /// (empty for a message at the top: a JSONL line of `rapport score`).
 pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
     let channel = channel_from_proto(m.channel, field)?;
-    let role = match pb::Role::try_from(m.role) {
-        Ok(pb::Role::Unspecified) => Role::Unspecified,
-        Ok(pb::Role::Customer) => Role::Customer,
-        Ok(pb::Role::Agent) => Role::Agent,
-        Ok(pb::Role::Bot) => Role::Bot,
-        Err(_) => {
-            return Err(Error::invalid(
-                field_path(field, "role"),
-                format!(
-                    "unknown value {}; expected 0..=3 (ROLE_UNSPECIFIED..ROLE_BOT)",
-                    m.role
-                ),
-            ))
-        }
-    };
+    let role = role_from_proto(m.role, field)?;
     let format = match pb::TextFormat::try_from(m.format) {
         Ok(pb::TextFormat::Unspecified) => TextFormat::Unspecified,
         Ok(pb::TextFormat::Html) => TextFormat::Html,
@@ -404,7 +404,7 @@ fn text_role_to_proto(r: text::Role) -> pb::Role {
     }
 }
 
-fn role_to_proto(r: Role) -> pb::Role {
+pub fn role_to_proto(r: Role) -> pb::Role {
     match r {
         Role::Unspecified => pb::Role::Unspecified,
         Role::Customer => pb::Role::Customer,

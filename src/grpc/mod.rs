@@ -4,6 +4,7 @@
 //! warm up in the background, and only then does health turn SERVING. Until then the analysis
 //! RPCs answer UNAVAILABLE.
 pub mod convert;
+pub mod live;
 pub mod profiles;
 pub mod services;
 mod status;
@@ -19,16 +20,17 @@ use crate::{
     config::ServeArgs,
     profile::{
         keys::Keys,
-        service::{ProfileSettings, Profiles},
+        service::{ProfileSettings, Profiles, ProfilesReady},
     },
     proto, store, Error, Result,
 };
-use profiles::{ProfilesReady, ProfilesService};
+use profiles::ProfilesService;
 use proto::v1::{
     analyzer_server::AnalyzerServer, info_server::InfoServer, live_assist_server::LiveAssistServer,
     profiles_server::ProfilesServer, scoring_server::ScoringServer,
 };
-use services::{AnalyzerService, InfoService, LiveAssistService, Ready, ScoringService};
+use live::LiveAssistService;
+use services::{AnalyzerService, InfoService, Ready, ScoringService};
 
 /// Fully qualified names of the services health reports on ("" is the server as a whole).
 /// Profiles has its own status besides: SERVING while the models are loaded and the profile
@@ -38,11 +40,14 @@ pub const SERVICE_NAMES: &[&str] = &[
     "rapport.v1.Analyzer",
     "rapport.v1.Scoring",
     "rapport.v1.Info",
+    "rapport.v1.LiveAssist",
 ];
 pub const PROFILES_SERVICE: &str = "rapport.v1.Profiles";
 
 /// How often the profile store is checked for health, and reopened while it cannot be opened.
 const STORE_CHECK: Duration = Duration::from_secs(2);
+/// How often live sessions past their grace period are closed.
+const LIVE_SWEEP: Duration = Duration::from_secs(1);
 /// How often expired profile data is purged (with `--retention-days`).
 const RETENTION_PERIOD: Duration = Duration::from_secs(3600);
 
@@ -146,6 +151,13 @@ pub async fn run(
         ));
     }
 
+    let live = Arc::new(crate::hints::service::LiveAssist::new(
+        args.live.settings(),
+        profiles_state.clone(),
+        profiles_off,
+    ));
+    tokio::spawn(sweep_live(live.clone(), stop_rx.clone()));
+
     let max = args.max_message_bytes;
     let router = Server::builder()
         .add_service(health_service)
@@ -172,8 +184,12 @@ pub async fn run(
             })
             .max_decoding_message_size(max),
         )
-        .add_service(InfoServer::new(InfoService { state }))
-        .add_service(LiveAssistServer::new(LiveAssistService));
+        .add_service(InfoServer::new(InfoService {
+            state: state.clone(),
+        }))
+        .add_service(
+            LiveAssistServer::new(LiveAssistService { state, live }).max_decoding_message_size(max),
+        );
 
     let health_on_stop = health.clone();
     tokio::spawn(async move {
@@ -218,6 +234,14 @@ pub async fn run(
                 return Ok(());
             }
         }
+    }
+}
+
+/// Closes live sessions detached past their grace period, until shutdown.
+async fn sweep_live(live: Arc<crate::hints::service::LiveAssist>, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        live.sweep();
+        let _ = tokio::time::timeout(LIVE_SWEEP, stop.changed()).await;
     }
 }
 

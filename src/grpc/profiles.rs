@@ -1,7 +1,7 @@
 //! The Profiles service: proto <-> domain conversion and error mapping; the work is in
 //! `profile::service`.
 use std::{
-    sync::{Arc, OnceLock},
+    sync::Arc,
     time::Instant,
 };
 
@@ -15,15 +15,13 @@ use crate::{
     analysis::Channel,
     profile::{
         ingest::channel_name,
-        service::{Profiles, Subject},
+        service::{Profiles, ProfilesReady, Subject},
         Consent, EventKind, EventRecord, Feature, StoredProfile,
     },
     proto::v1 as pb,
     Error,
 };
 
-/// The profile service once its store is open; empty before that (or while it cannot be).
-pub type ProfilesReady = Arc<OnceLock<Arc<Profiles>>>;
 
 pub struct ProfilesService {
     pub analyzer: Ready,

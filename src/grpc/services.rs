@@ -241,20 +241,3 @@ impl pb::info_server::Info for InfoService {
         Ok(Response::new(info_to_proto(analyzer.info())))
     }
 }
-
-/// Live hints: the API exists; the capability does not yet.
-pub struct LiveAssistService;
-
-type AssistStream = Pin<Box<dyn Stream<Item = Result<pb::AssistResponse, Status>> + Send>>;
-
-#[tonic::async_trait]
-impl pb::live_assist_server::LiveAssist for LiveAssistService {
-    type AssistStream = AssistStream;
-
-    async fn assist(
-        &self,
-        _req: Request<Streaming<pb::AssistRequest>>,
-    ) -> Result<Response<Self::AssistStream>, Status> {
-        Err(Error::Unimplemented("live dialogue hints (LiveAssist.Assist)".into()).into())
-    }
-}

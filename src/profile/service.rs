@@ -6,7 +6,8 @@ use super::{
     behaviour::SEGMENTS,
     ingest::{check_event, check_id, check_time, observe, unanalysed},
     keys::Keys,
-    Applied, Batch, Consent, Erased, EventRecord, Export, FoldSettings, Seconds, StoredProfile,
+    Applied, Batch, Consent, Erased, EventRecord, Export, FoldSettings, MessageRecord, Seconds,
+    StoredProfile,
 };
 use crate::{
     analysis::{blocking, Analyzer, MessageInput, Role},
@@ -61,6 +62,9 @@ pub fn now() -> Seconds {
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
 }
+
+/// The profile service once its store is open; empty before that (or while it cannot be).
+pub type ProfilesReady = Arc<std::sync::OnceLock<Arc<Profiles>>>;
 
 pub struct Profiles {
     store: Arc<dyn Store>,
@@ -166,6 +170,32 @@ impl Profiles {
             applied,
             already_stored: already,
         })
+    }
+
+    /// Folds messages analysed elsewhere (the turns of a finished live conversation: the
+    /// customer's analysed, the agent's as times) in one transaction, idempotent by id.
+    pub async fn ingest_records(
+        &self,
+        customer_id: &str,
+        mut messages: Vec<MessageRecord>,
+        model_version: &str,
+    ) -> Result<Applied> {
+        let key = self.keys.key(customer_id, "customer_id")?;
+        let now = now();
+        // A client's clock ahead of ours must not move the profile's reference time forward.
+        messages.iter_mut().for_each(|m| m.at = m.at.min(now));
+        let batch = Batch {
+            messages,
+            events: Vec::new(),
+        };
+        self.store
+            .apply(&key, &batch, &self.fold_settings(model_version), now)
+            .await
+    }
+
+    /// Whether records keep the whole redacted text (`--store-text`).
+    pub fn store_text(&self) -> bool {
+        self.settings.store_text
     }
 
     /// Checks and folds behavioural events in one transaction. `model_version` is recorded

@@ -130,6 +130,15 @@ lexicon!(NEGATIONS, "negations");
 lexicon!(URGENCY, "urgency");
 lexicon!(IMPERATIVES, "imperatives");
 lexicon!(FILLERS, "fillers");
+// LiveAssist's cues (src/hints).
+lexicon!(THREATS, "threats");
+lexicon!(WAITING, "waiting");
+lexicon!(ACKNOWLEDGEMENTS, "acknowledgements");
+lexicon!(CHEERFUL, "cheerful");
+lexicon!(SLANG, "slang");
+lexicon!(NUDGES, "nudges");
+lexicon!(RESOLVED, "resolved");
+lexicon!(REPEATED, "repeated");
 
 #[cfg(test)]
 mod tests {

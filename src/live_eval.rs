@@ -99,6 +99,7 @@ pub struct PlayedTurn {
     pub customer: bool,
     pub hints: Vec<String>,
     pub hint_texts: Vec<String>,
+    pub hint_signals: Vec<Vec<String>>,
     pub risk: f32,
     pub error: String,
     #[serde(skip)]
@@ -224,6 +225,7 @@ pub async fn play(
             customer,
             hints: r.hints.iter().map(|h| kind_name(h.kind)).collect(),
             hint_texts: r.hints.iter().map(|h| h.text.clone()).collect(),
+            hint_signals: r.hints.iter().map(|h| h.signals.clone()).collect(),
             risk: r.state.map_or(0.0, |s| s.escalation_risk),
             error: r.error,
             latency: started.elapsed(),

@@ -8,8 +8,8 @@ use crate::{
     text::{
         features::tokenize,
         lexicon::{
-            ACKNOWLEDGEMENTS, APOLOGIES, CHEERFUL, NUDGES, REPEATED, RESOLVED, SLANG, THREATS,
-            WAITING,
+            ACKNOWLEDGEMENTS, APOLOGIES, CHEERFUL, LEAVING, NUDGES, OUTRAGE, REPEATED, RESOLVED,
+            SLANG, THREATS, WAITING,
         },
     },
 };
@@ -48,7 +48,11 @@ const YES_NO: &[&str] = &[
 /// Cue counts of one turn (on its redacted words).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TurnCues {
+    /// Threats to escalate or complain (strong whatever the tone).
     pub threats: usize,
+    /// Cancelling or switching provider (an escalation cue on an upset turn only).
+    pub leaving: usize,
+    pub outrage: usize,
     pub waiting: usize,
     pub acknowledgements: usize,
     pub apologies: usize,
@@ -92,6 +96,8 @@ pub fn cues(a: &MessageAnalysis) -> TurnCues {
     let sentences = a.text.sentences.len().max(1);
     TurnCues {
         threats: THREATS.count(&words),
+        leaving: LEAVING.count(&words),
+        outrage: OUTRAGE.count(&words),
         waiting: WAITING.count(&words),
         acknowledgements: ACKNOWLEDGEMENTS.count(&words),
         apologies: APOLOGIES.count(&words),

@@ -64,6 +64,8 @@ pub struct Hinter {
     next_id: u32,
     up: Vec<Up>,
     style: Option<StyleAdvice>,
+    /// SUGGEST_STYLE is told again at most once, when the register changed.
+    style_retold: bool,
 }
 
 impl Hinter {
@@ -273,7 +275,7 @@ impl Hinter {
                     out.push(c);
                 }
                 if let (Some(limit), Some(w)) = (slow_limit, o.waited) {
-                    if o.nudge && w >= super::state::NUDGE_SECONDS.min(limit) {
+                    if o.nudge && w > limit {
                         out.push(one(
                             HintKind::SlowReply,
                             Severity::Warning,
@@ -382,8 +384,11 @@ impl Hinter {
         };
         match self.style {
             // Told already: again only when the register changed, once it is clear.
-            Some(old) if old.register == advice.register || c.turns < 3 => return None,
-            _ => {}
+            Some(old) if old.register == advice.register || c.turns < 3 || self.style_retold => {
+                return None
+            }
+            Some(_) => self.style_retold = true,
+            None => {}
         }
         self.style = Some(advice);
         let mut signals = vec![

@@ -20,8 +20,6 @@ pub const KEPT: usize = 8;
 pub const SLOW_CHAT_SECONDS: f64 = 120.0;
 /// Silence on a call before the agent answers, in seconds.
 pub const SLOW_CALL_SECONDS: f64 = 10.0;
-/// A customer nudging ("hello?") after this long without a reply counts as waiting.
-pub const NUDGE_SECONDS: f64 = 60.0;
 
 /// Emotions tracked per side.
 const EMOTIONS: [&str; 6] = ["anger", "disgust", "fear", "joy", "sadness", "surprise"];
@@ -63,6 +61,8 @@ pub struct SideState {
     pub formality: Mean,
     pub you_formal: u32,
     pub you_informal: u32,
+    /// Greetings, "please", deference markers so far.
+    pub politeness_markers: u32,
     pub words: u64,
     pub talk_seconds: f64,
 }
@@ -118,6 +118,7 @@ impl SideState {
         let f = &a.text.features;
         self.you_formal += f.you_formal as u32;
         self.you_informal += f.you_informal as u32;
+        self.politeness_markers += f.politeness as u32;
         self.words += f.words as u64;
     }
 
@@ -154,8 +155,6 @@ pub struct OpenQuestion {
     pub turn_id: String,
     pub text: String,
     pub content: BTreeSet<String>,
-    /// The agent asked back once (a clarifying question is allowed one turn).
-    pub clarified: bool,
 }
 
 /// Agent metrics so far.
@@ -359,18 +358,22 @@ impl Conversation {
         let a = t.analysis;
         let c = t.cues;
         let f = &a.text.features;
-        // Waiting: the first unanswered customer turn starts the clock.
+        // Waiting: the first unanswered customer turn starts the clock; on a call the silence
+        // counts from the end of the customer's last utterance.
         let when = t.at.or(t.span.map(|s| s.0));
         if let (Some(at), Some(agent)) = (when, self.last_agent_at.take()) {
             if at >= agent {
                 self.customer_latency.add((at - agent) as f32);
             }
         }
-        if let (Some(at), Some((since, _))) = (when, self.waiting_since) {
-            let waited = at - since;
+        if let (Some(at), Some((since, end))) = (when, self.waiting_since) {
+            let waited = match (t.span, end) {
+                (Some((start, _)), Some(end)) => start - end,
+                _ => at - since,
+            };
             if waited > 0.0 {
                 o.waited = Some(waited);
-                o.nudge = c.nudges > 0 && waited >= NUDGE_SECONDS && f.words <= 8;
+                o.nudge = c.nudges > 0 && f.words <= 8;
             }
         }
         if self.waiting_since.is_none() {
@@ -380,59 +383,62 @@ impl Conversation {
         }
         if let Some((_, end)) = t.span {
             self.last_customer_end = Some(end);
-            // On a call the silence counts from the end of the customer's last utterance.
             if let Some(w) = &mut self.waiting_since {
                 w.1 = Some(end);
             }
         }
 
         let negative = o.sentiment.is_some_and(|s| s < -0.2);
-        // The model's reading of frustration, then the cues that a head trained on other
-        // domains under-reads (EVAL.md: anger on support messages is ranked well but scored low).
+        // The model's reading of frustration, and the cues that heads trained on other
+        // domains under-read (issue 20: anger on support messages is ranked well but scored
+        // low). Outrage words and "this is the third time" weigh double.
         let model = tone(a, "frustrated")
             .max(emotion(a, "anger"))
             .max(0.8 * emotion(a, "disgust"));
         let mut signals = vec![format!("model={model:.2}")];
-        let mut cue_count = 0usize;
-        let mut cue = |on: bool, name: &str| {
+        let mut cue_weight = 0usize;
+        let mut cue = |on: bool, weight: usize, name: &str| {
             if on {
-                cue_count += 1;
+                cue_weight += weight;
                 signals.push(format!("cue:{name}"));
             }
         };
         cue(
             f.caps_words >= 2 || (f.caps_ratio >= 0.5 && f.words >= 3),
+            1,
             "caps",
         );
         cue(
             f.repeated_punctuation > 0 || f.exclamations >= 2,
+            1,
             "exclamations",
         );
-        cue(c.waiting > 0, "waiting");
-        cue(c.repeated > 0, "repeated");
-        cue(c.threats > 0 && negative, "threat");
-        cue(
-            f.emoji_negative + f.emoticons_negative > 0,
-            "negative_emoji",
-        );
-        cue(o.sarcasm, "sarcasm");
-        let mut frustration = if negative || model >= 0.5 || o.sarcasm {
-            model + 0.15 * cue_count.min(3) as f32
-                + if o.sentiment.is_some_and(|s| s <= -0.6) {
-                    0.15
-                } else {
-                    0.0
-                }
+        cue(c.waiting > 0, 1, "waiting");
+        cue(c.repeated > 0, 2, "repeated");
+        cue(c.outrage > 0, 2, "outrage");
+        cue(c.threats > 0, 1, "threat");
+        cue(f.emoji_negative + f.emoticons_negative > 0, 1, "negative_emoji");
+        cue(o.sarcasm, 1, "sarcasm");
+        let strong = o.sentiment.is_some_and(|s| s <= -0.5);
+        let from_cues = if negative || o.sarcasm {
+            0.25 + 0.2 * cue_weight.min(3) as f32 + if strong { 0.1 } else { 0.0 }
+        } else if cue_weight >= 2 {
+            0.2 * cue_weight.min(3) as f32
+        } else {
+            0.0
+        };
+        let from_model = if negative || model >= 0.5 {
+            model
         } else {
             0.5 * model
         };
-        frustration = frustration.clamp(0.0, 1.0);
+        let frustration = from_model.max(from_cues).clamp(0.0, 1.0);
         if let Some(s) = o.sentiment {
             signals.push(format!("sentiment={s:.2}"));
         }
         o.frustration = frustration;
         o.frustration_signals = signals;
-        o.threat = c.threats > 0 && (negative || frustration >= 0.3);
+        o.threat = c.threats > 0 || (c.leaving > 0 && (negative || frustration >= 0.3));
         let joy = emotion(a, "joy");
         if o.sentiment.is_some_and(|s| s >= 0.5) && !o.sarcasm && c.waiting == 0 && !o.threat {
             let cues = [
@@ -481,7 +487,6 @@ impl Conversation {
                     turn_id: t.id.to_string(),
                     text: c.question_text.clone().unwrap_or_default(),
                     content: c.content.clone(),
-                    clarified: false,
                 };
                 push_bounded(&mut self.open_questions, q.clone());
                 push_bounded(&mut self.asked, q);
@@ -491,8 +496,12 @@ impl Conversation {
         // Feeling awaiting acknowledgement: frustration, worry or grief.
         let fear = emotion(a, "fear");
         let sadness = emotion(a, "sadness");
-        let feeling = frustration.max(if negative { fear.max(sadness) } else { 0.0 });
-        if negative && feeling >= 0.35 {
+        let feeling = if frustration >= 0.5 {
+            frustration
+        } else {
+            fear.max(sadness)
+        };
+        if negative && (frustration >= 0.5 || fear.max(sadness) >= 0.35) {
             let mut why = o.frustration_signals.clone();
             if fear >= 0.3 {
                 why.push(format!("emotions.fear={fear:.2}"));
@@ -513,7 +522,7 @@ impl Conversation {
         self.threat_level = (0.5 * self.threat_level).max(if o.threat { 1.0 } else { 0.0 });
         let waited_long = o.waited.is_some_and(|w| w > SLOW_CHAT_SECONDS) && !self.is_call();
         self.waiting_level = (0.5 * self.waiting_level).max(
-            if (c.waiting > 0 && negative) || waited_long || o.nudge {
+            if (c.waiting > 0 && frustration >= 0.55) || waited_long || o.nudge {
                 1.0
             } else {
                 0.0
@@ -526,19 +535,20 @@ impl Conversation {
 
     /// Probability of escalation after a customer turn: a logistic score over the smoothed
     /// frustration and sentiment, threats, repetition, waiting, toxicity and the baseline
-    /// deviation. The weights are set from the guidelines in docs/live.md (a threat alone on a
-    /// negative turn reaches ~0.5; frustration without one needs repetition or waiting too);
+    /// deviation. The weights follow the guidelines (eval/live/README.md): a threat, or
+    /// frustration with a repeated complaint or a long wait, reaches 0.5; frustration or
+    /// waiting alone does not. They were set by hand on the dev conversations;
     /// EVAL.md reports how well this is calibrated on the scripted conversations.
     fn escalation_risk(&self, o: &Observed) -> f32 {
         let neg = (-self.customer.sentiment.unwrap_or(0.0)).max(0.0);
         let below_baseline = (-self.baseline_deviation() - 1.0).clamp(0.0, 2.0);
         let positive_now = o.sentiment.is_some_and(|s| s >= 0.5) && !o.sarcasm;
-        let z = -3.6
-            + 2.2 * self.customer.frustration
+        let z = -3.5
+            + 2.5 * self.customer.frustration
             + 1.0 * neg
-            + 2.0 * self.threat_level
-            + 1.0 * self.repeat_level
-            + 0.8 * self.waiting_level
+            + 3.0 * self.threat_level
+            + 1.8 * self.repeat_level
+            + 2.0 * self.waiting_level
             + 1.5 * o.toxicity
             + 0.4 * below_baseline
             - if positive_now { 1.5 } else { 0.0 };
@@ -577,27 +587,31 @@ impl Conversation {
         }
 
         // Register: an informal agent to a formal customer, an upbeat one to an upset customer.
+        // An informal agent to a customer who writes formally, or politely without being
+        // familiar: "ты", slang and emoji are the markers (two needed for the latter).
         let customer_register = self.customer.register();
-        if customer_register == 1 {
-            let mut why = Vec::new();
-            if f.you_informal > 0 {
-                why.push(format!("agent.you_informal={}", f.you_informal));
+        let polite = self.customer.politeness_markers > 0 && self.customer.you_informal == 0;
+        let mut why = Vec::new();
+        if f.you_informal > 0 && self.customer.you_informal == 0 {
+            why.push(format!("agent.you_informal={}", f.you_informal));
+        }
+        if c.slang > 0 {
+            why.push("cue:slang".to_string());
+        }
+        if f.emoji > 0 {
+            why.push(format!("agent.emoji={}", f.emoji));
+        }
+        let informal = match customer_register {
+            1 => !why.is_empty(),
+            0 => polite && why.len() >= 2,
+            _ => false,
+        };
+        if informal {
+            why.push(format!("customer.address={:.2}", self.customer.address()));
+            if let Some(fm) = self.customer.formality.get() {
+                why.push(format!("customer.style.formality={fm:.2}"));
             }
-            if c.slang > 0 {
-                why.push("cue:slang".to_string());
-            }
-            if f.emoji > 0 {
-                why.push(format!("agent.emoji={}", f.emoji));
-            }
-            if let Some(fm) = &a.results.style.formality {
-                if fm.value <= 0.25 && !why.is_empty() {
-                    why.push(format!("agent.style.formality={:.2}", fm.value));
-                }
-            }
-            if !why.is_empty() {
-                why.push(format!("customer.address={:.2}", self.customer.address()));
-                o.informal_to_formal = why;
-            }
+            o.informal_to_formal = why;
         }
         let upset = self.customer.sentiment.is_some_and(|s| s <= -0.3)
             || self.customer.frustration >= 0.45;
@@ -620,22 +634,18 @@ impl Conversation {
             }
         }
 
-        // Open questions: answered when the reply shares a topic word or has the shape of an
-        // answer; an agent asking back is allowed once.
-        let mut still_open = VecDeque::new();
-        for mut q in std::mem::take(&mut self.open_questions) {
-            let answered = (overlap(&q.content, &c.content) >= 1 || c.answer_like)
-                && !c.only_questions;
-            if answered {
+        // Open questions: addressed when the reply shares a topic word or has the shape of an
+        // answer. An agent asking back about something else leaves it unanswered; a statement
+        // on another topic may still answer it in other words, so that one is only judged by the
+        // customer's next turn (a re-ask).
+        for q in std::mem::take(&mut self.open_questions) {
+            let addressed = overlap(&q.content, &c.content) >= 1 || (c.answer_like && !c.only_questions);
+            if addressed {
                 o.answered.push(q.turn_id.clone());
-            } else if c.only_questions && !q.clarified {
-                q.clarified = true;
-                still_open.push_back(q);
-            } else {
+            } else if c.only_questions {
                 o.unanswered.push(q);
             }
         }
-        self.open_questions = still_open;
 
         self.agent.fold(a, o.sentiment, 0.0);
     }

@@ -132,6 +132,7 @@ lexicon!(IMPERATIVES, "imperatives");
 lexicon!(FILLERS, "fillers");
 // LiveAssist's cues (src/hints).
 lexicon!(THREATS, "threats");
+lexicon!(LEAVING, "leaving");
 lexicon!(WAITING, "waiting");
 lexicon!(ACKNOWLEDGEMENTS, "acknowledgements");
 lexicon!(CHEERFUL, "cheerful");
@@ -139,6 +140,7 @@ lexicon!(SLANG, "slang");
 lexicon!(NUDGES, "nudges");
 lexicon!(RESOLVED, "resolved");
 lexicon!(REPEATED, "repeated");
+lexicon!(OUTRAGE, "outrage");
 
 #[cfg(test)]
 mod tests {

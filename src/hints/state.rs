@@ -641,6 +641,8 @@ impl Conversation {
         for q in std::mem::take(&mut self.open_questions) {
             let addressed = overlap(&q.content, &c.content) >= 1 || (c.answer_like && !c.only_questions);
             if addressed {
+                // An answered question asked again is a new question, not a re-ask.
+                self.asked.retain(|a| a.turn_id != q.turn_id);
                 o.answered.push(q.turn_id.clone());
             } else if c.only_questions {
                 o.unanswered.push(q);

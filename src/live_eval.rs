@@ -117,11 +117,7 @@ pub struct Played {
 
 fn kind_name(k: i32) -> String {
     pb::HintKind::try_from(k)
-        .map(|k| {
-            k.as_str_name()
-                .trim_start_matches("HINT_KIND_")
-                .to_string()
-        })
+        .map(|k| k.as_str_name().trim_start_matches("HINT_KIND_").to_string())
         .unwrap_or_else(|_| format!("UNKNOWN_{k}"))
 }
 
@@ -190,7 +186,11 @@ pub async fn play(
         .into_inner();
     let opened = match next(&mut responses).await? {
         pb::assist_response::Kind::Opened(o) => o.hints.iter().map(|h| kind_name(h.kind)).collect(),
-        other => return Err(Error::Unavailable(format!("expected opened, got {other:?}"))),
+        other => {
+            return Err(Error::Unavailable(format!(
+                "expected opened, got {other:?}"
+            )))
+        }
     };
     // The conversation happened an hour ago, at its scripted pace.
     let t0 = t_now - 3600.0;
@@ -218,7 +218,11 @@ pub async fn play(
         send(pb::assist_request::Kind::Turn(turn)).await?;
         let r = match next(&mut responses).await? {
             pb::assist_response::Kind::Turn(r) => r,
-            other => return Err(Error::Unavailable(format!("expected a turn, got {other:?}"))),
+            other => {
+                return Err(Error::Unavailable(format!(
+                    "expected a turn, got {other:?}"
+                )))
+            }
         };
         turns.push(PlayedTurn {
             turn_id: r.turn_id,
@@ -323,8 +327,7 @@ pub fn score(script: &Script, played: &Played) -> Scored {
         let from = esc.and_then(|e| index(&e.by_turn));
         for (i, t) in played.turns.iter().enumerate() {
             if t.customer && t.error.is_empty() {
-                s.risk
-                    .push((t.risk, from.is_some_and(|f| i >= f)));
+                s.risk.push((t.risk, from.is_some_and(|f| i >= f)));
             }
         }
     }
@@ -534,7 +537,10 @@ async fn server(model: ModelArgs) -> Result<(InProcessServer, Scratch)> {
     let scratch = Scratch(dir);
     let mut profiles = ProfileArgs::off();
     profiles.store = Some(format!("sqlite:{}", scratch.0.join("live.db").display()));
-    Ok((InProcessServer::start_with(model, 64, profiles).await?, scratch))
+    Ok((
+        InProcessServer::start_with(model, 64, profiles).await?,
+        scratch,
+    ))
 }
 
 async fn eval(args: LiveEvalArgs) -> Result<()> {
@@ -545,7 +551,11 @@ async fn eval(args: LiveEvalArgs) -> Result<()> {
     if scripts.is_empty() {
         return Err(Error::invalid(
             "scripts",
-            format!("no conversation of split {:?} in {}", args.split, args.scripts.display()),
+            format!(
+                "no conversation of split {:?} in {}",
+                args.split,
+                args.scripts.display()
+            ),
         ));
     }
     let (server, _dir) = server(args.model).await?;

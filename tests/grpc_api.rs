@@ -479,22 +479,6 @@ async fn info_reports_models_labels_and_limits() {
     server.stop().await.unwrap();
 }
 
-#[tokio::test]
-async fn later_capabilities_answer_unimplemented_by_name() {
-    let server = start_tiny(&[]).await;
-    let err = pb::live_assist_client::LiveAssistClient::new(server.channel.clone())
-        .assist(tokio_stream::iter(Vec::<pb::AssistRequest>::new()))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::Unimplemented);
-    assert!(
-        err.message().contains("live dialogue hints"),
-        "{}",
-        err.message()
-    );
-    server.stop().await.unwrap();
-}
-
 /// The services one reflection version lists; both versions' messages have the same shape.
 macro_rules! reflected_services {
     ($version:ident, $channel:expr) => {{

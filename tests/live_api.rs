@@ -21,7 +21,9 @@ impl Live {
     /// call (the first response is read by the caller).
     async fn open(server: &TestServer, first: pb::assist_request::Kind) -> Result<Live, Status> {
         let (tx, rx) = mpsc::channel(16);
-        tx.send(pb::AssistRequest { kind: Some(first) }).await.unwrap();
+        tx.send(pb::AssistRequest { kind: Some(first) })
+            .await
+            .unwrap();
         let rx = pb::live_assist_client::LiveAssistClient::new(server.channel.clone())
             .assist(ReceiverStream::new(rx))
             .await?
@@ -126,7 +128,12 @@ async fn turns_are_answered_in_order_with_analysis_state_and_tolerant_errors() {
     assert_eq!(opened.conversation_id, "conv-1");
 
     let r = live
-        .turn(turn("t1", pb::Role::Customer, "My parcel is late again, where is it?", 0))
+        .turn(turn(
+            "t1",
+            pb::Role::Customer,
+            "My parcel is late again, where is it?",
+            0,
+        ))
         .await;
     assert_eq!(r.turn_id, "t1");
     assert!(r.error.is_empty(), "{}", r.error);
@@ -136,13 +143,21 @@ async fn turns_are_answered_in_order_with_analysis_state_and_tolerant_errors() {
     assert_eq!(state.agent_metrics.unwrap().open_questions, 1);
 
     let r = live
-        .turn(turn("t2", pb::Role::Agent, "Sorry about that, your parcel arrives today.", 300))
+        .turn(turn(
+            "t2",
+            pb::Role::Agent,
+            "Sorry about that, your parcel arrives today.",
+            300,
+        ))
         .await;
     let state = r.state.unwrap();
     let metrics = state.agent_metrics.unwrap();
     assert_eq!(metrics.last_reply_seconds, 300.0);
     assert_eq!(metrics.apologies, 1);
-    assert_eq!(metrics.open_questions, 0, "the reply shares the question's topic");
+    assert_eq!(
+        metrics.open_questions, 0,
+        "the reply shares the question's topic"
+    );
     // A five-minute chat reply is slow whatever the model says.
     assert!(
         r.hints
@@ -190,10 +205,20 @@ async fn a_broken_stream_is_resumed_by_conversation_id_and_the_older_one_is_cut_
     let server = start_tiny(&[]).await;
     let (mut first, _) = Live::start(&server, start("conv-r")).await;
     first
-        .turn(turn("t1", pb::Role::Customer, "hello, my card was blocked", 0))
+        .turn(turn(
+            "t1",
+            pb::Role::Customer,
+            "hello, my card was blocked",
+            0,
+        ))
         .await;
     first
-        .turn(turn("t2", pb::Role::Agent, "I understand, let me check", 20))
+        .turn(turn(
+            "t2",
+            pb::Role::Agent,
+            "I understand, let me check",
+            20,
+        ))
         .await;
     drop(first); // the client goes away mid-conversation
 
@@ -201,7 +226,12 @@ async fn a_broken_stream_is_resumed_by_conversation_id_and_the_older_one_is_cut_
     assert!(opened.resumed);
     assert_eq!(opened.turns, 2);
     let r = second
-        .turn(turn("t2", pb::Role::Agent, "I understand, let me check", 20))
+        .turn(turn(
+            "t2",
+            pb::Role::Agent,
+            "I understand, let me check",
+            20,
+        ))
         .await;
     assert!(r.duplicate, "turns sent before the break are known");
     let r = second
@@ -245,8 +275,13 @@ async fn a_finished_conversation_updates_the_profile_and_the_next_one_has_a_base
     .iter()
     .enumerate()
     {
-        live.turn(turn(&format!("c{i}"), pb::Role::Customer, text, i as i64 * 60))
-            .await;
+        live.turn(turn(
+            &format!("c{i}"),
+            pb::Role::Customer,
+            text,
+            i as i64 * 60,
+        ))
+        .await;
         live.turn(turn(
             &format!("a{i}"),
             pb::Role::Agent,
@@ -313,7 +348,11 @@ async fn sessions_are_bounded_idle_streams_close_and_abandoned_ones_do_not_grow_
         .unwrap();
     let err = extra.next().await.unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
-    assert!(err.message().contains("--live-max-sessions"), "{}", err.message());
+    assert!(
+        err.message().contains("--live-max-sessions"),
+        "{}",
+        err.message()
+    );
 
     // A stream that sends nothing is closed after the idle period.
     let started = Instant::now();
@@ -403,6 +442,9 @@ async fn scripted_conversations_fire_their_hints_through_a_real_stream() {
         "{dev_passed} of {} dev conversations pass every label",
         dev.len()
     );
-    assert!(calm_failed.len() <= 1, "calm conversations with negative hints: {calm_failed:?}");
+    assert!(
+        calm_failed.len() <= 1,
+        "calm conversations with negative hints: {calm_failed:?}"
+    );
     server.stop().await.unwrap();
 }

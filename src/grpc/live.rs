@@ -8,7 +8,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{
-    convert::{analysis_to_proto, channel_from_proto, role_from_proto, role_to_proto, seconds_from_proto},
+    convert::{
+        analysis_to_proto, channel_from_proto, role_from_proto, role_to_proto, seconds_from_proto,
+    },
     services::{ready, Ready},
 };
 use crate::{

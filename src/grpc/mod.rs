@@ -24,12 +24,12 @@ use crate::{
     },
     proto, store, Error, Result,
 };
+use live::LiveAssistService;
 use profiles::ProfilesService;
 use proto::v1::{
     analyzer_server::AnalyzerServer, info_server::InfoServer, live_assist_server::LiveAssistServer,
     profiles_server::ProfilesServer, scoring_server::ScoringServer,
 };
-use live::LiveAssistService;
 use services::{AnalyzerService, InfoService, Ready, ScoringService};
 
 /// Fully qualified names of the services health reports on ("" is the server as a whole).

@@ -1,9 +1,6 @@
 //! The Profiles service: proto <-> domain conversion and error mapping; the work is in
 //! `profile::service`.
-use std::{
-    sync::Arc,
-    time::Instant,
-};
+use std::{sync::Arc, time::Instant};
 
 use tonic::{Request, Response, Status};
 
@@ -21,7 +18,6 @@ use crate::{
     proto::v1 as pb,
     Error,
 };
-
 
 pub struct ProfilesService {
     pub analyzer: Ready,

@@ -435,3 +435,176 @@ fn priority(kind: HintKind) -> u8 {
         HintKind::SuggestStyle => 8,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hints::state::OpenQuestion;
+
+    fn customer(id: &str) -> Observed {
+        Observed {
+            side: Some(Side::Customer),
+            turn_id: id.into(),
+            sentiment: Some(0.0),
+            ..Default::default()
+        }
+    }
+
+    fn agent(id: &str) -> Observed {
+        Observed {
+            side: Some(Side::Agent),
+            turn_id: id.into(),
+            ..Default::default()
+        }
+    }
+
+    fn kinds(d: &Decision) -> Vec<HintKind> {
+        d.raised.iter().map(|h| h.kind).collect()
+    }
+
+    #[test]
+    fn escalation_rises_to_critical_once_and_is_withdrawn_when_risk_falls() {
+        let mut conv = Conversation::new(Channel::Chat, Some(Lang::Ru), None);
+        let mut h = Hinter::default();
+        conv.risk = 0.6;
+        let d = h.after_turn(&conv, &customer("t1"));
+        assert_eq!(kinds(&d), [HintKind::EscalationRisk]);
+        assert_eq!(d.raised[0].severity, Severity::Warning);
+        assert!(d.raised[0].text.starts_with("Риск эскалации 60%"));
+        // Still up at the same level: not raised again.
+        assert!(h.after_turn(&conv, &customer("t2")).raised.is_empty());
+        conv.risk = 0.9;
+        let d = h.after_turn(&conv, &customer("t3"));
+        assert_eq!(d.raised[0].severity, Severity::Critical);
+        assert_eq!(d.withdrawn, ["h1"], "the warning is replaced");
+        // Between the thresholds it holds; under 0.3 it goes.
+        conv.risk = 0.4;
+        assert!(h.after_turn(&conv, &customer("t4")).withdrawn.is_empty());
+        conv.risk = 0.2;
+        assert_eq!(h.after_turn(&conv, &customer("t5")).withdrawn, ["h2"]);
+    }
+
+    #[test]
+    fn frustration_needs_a_non_positive_turn_and_clears_on_a_calm_one() {
+        let conv = Conversation::new(Channel::Chat, None, None);
+        let mut h = Hinter::default();
+        let mut o = customer("t1");
+        o.frustration = 0.7;
+        o.sentiment = Some(0.6);
+        assert!(h.after_turn(&conv, &o).raised.is_empty());
+        o.sentiment = Some(-0.5);
+        let d = h.after_turn(&conv, &o);
+        assert_eq!(kinds(&d), [HintKind::CustomerFrustrated]);
+        assert_eq!(d.raised[0].language, Lang::En);
+        let mut calm = customer("t3");
+        calm.frustration = 0.1;
+        assert_eq!(h.after_turn(&conv, &calm).withdrawn.len(), 1);
+    }
+
+    #[test]
+    fn agent_rules_raise_their_hints_and_the_next_good_turn_withdraws_them() {
+        let conv = Conversation::new(Channel::Chat, None, None);
+        let mut h = Hinter::default();
+        let mut o = agent("t2");
+        o.unacknowledged = Some(("t1".into(), 0.8, vec!["cue:outrage".into()]));
+        o.informal_to_formal = vec!["cue:slang".into()];
+        o.unanswered = vec![OpenQuestion {
+            turn_id: "t1".into(),
+            text: "Where is my refund?".into(),
+            content: Default::default(),
+        }];
+        let d = h.after_turn(&conv, &o);
+        assert_eq!(
+            kinds(&d),
+            [
+                HintKind::MissingEmpathy,
+                HintKind::ToneMismatch,
+                HintKind::UnansweredQuestion
+            ]
+        );
+        assert_eq!(d.raised[0].turn_ids, ["t1", "t2"]);
+        assert!(d.raised[2].text.contains("Where is my refund?"));
+        let mut good = agent("t4");
+        good.acknowledged = true;
+        good.answered = vec!["t1".into()];
+        assert_eq!(h.after_turn(&conv, &good).withdrawn.len(), 3);
+    }
+
+    #[test]
+    fn slow_replies_follow_the_channel() {
+        let mut o = agent("t2");
+        o.waited = Some(300.0);
+        for (channel, expected) in [
+            (Channel::Chat, true),
+            (Channel::Email, false),
+            (Channel::CallTranscript, true),
+        ] {
+            let d = Hinter::default().after_turn(&Conversation::new(channel, None, None), &o);
+            assert_eq!(
+                kinds(&d).contains(&HintKind::SlowReply),
+                expected,
+                "{channel:?}"
+            );
+        }
+        o.waited = Some(60.0);
+        let chat = Conversation::new(Channel::Chat, None, None);
+        assert!(Hinter::default().after_turn(&chat, &o).raised.is_empty());
+        let call = Conversation::new(Channel::CallTranscript, None, None);
+        let d = Hinter::default().after_turn(&call, &o);
+        assert_eq!(
+            d.raised[0].severity,
+            Severity::Warning,
+            "60 s is past twice 10 s"
+        );
+    }
+
+    #[test]
+    fn at_most_three_new_hints_a_turn_most_severe_first_and_one_offs_expire() {
+        let mut conv = Conversation::new(Channel::Chat, None, None);
+        conv.risk = 0.9;
+        let mut o = customer("t1");
+        o.sentiment = Some(-0.9);
+        o.frustration = 0.9;
+        o.toxicity = 0.9;
+        o.reasked = Some("t0".into());
+        o.waited = Some(400.0);
+        o.nudge = true;
+        let mut h = Hinter::default();
+        let d = h.after_turn(&conv, &o);
+        assert_eq!(
+            kinds(&d),
+            [
+                HintKind::EscalationRisk,
+                HintKind::CustomerFrustrated,
+                HintKind::AbusiveLanguage
+            ]
+        );
+        // The abuse hint is a one-off: gone after EVENT_TURNS more turns.
+        let quiet = agent("t2");
+        let withdrawn: Vec<String> = (0..=EVENT_TURNS)
+            .flat_map(|_| h.after_turn(&conv, &quiet).withdrawn)
+            .collect();
+        assert!(withdrawn.contains(&d.raised[2].id), "{withdrawn:?}");
+    }
+
+    #[test]
+    fn style_is_suggested_once_the_customer_wrote_enough_and_again_once_on_a_change() {
+        let mut conv = Conversation::new(Channel::Chat, Some(Lang::En), None);
+        let mut h = Hinter::default();
+        conv.customer.turns = 1;
+        conv.customer.words = 5;
+        assert!(h.after_turn(&conv, &customer("t1")).raised.is_empty());
+        conv.customer.words = 12;
+        conv.customer.you_formal = 2;
+        let d = h.after_turn(&conv, &customer("t2"));
+        assert_eq!(kinds(&d), [HintKind::SuggestStyle]);
+        assert!(d.raised[0].text.contains("formal"), "{}", d.raised[0].text);
+        conv.customer.turns = 3;
+        conv.customer.you_informal = 10;
+        let d = h.after_turn(&conv, &customer("t3"));
+        assert_eq!(kinds(&d), [HintKind::SuggestStyle]);
+        assert_eq!(d.withdrawn.len(), 1, "the old suggestion is replaced");
+        conv.customer.you_formal = 30;
+        assert!(h.after_turn(&conv, &customer("t4")).raised.is_empty());
+    }
+}

@@ -99,8 +99,7 @@ impl SideState {
         for (label, p) in &a.results.emotions {
             if EMOTIONS.contains(&label.as_str()) {
                 let old = self.emotions.get(label).copied();
-                self.emotions
-                    .insert(label.clone(), Self::smooth(old, *p));
+                self.emotions.insert(label.clone(), Self::smooth(old, *p));
             }
         }
         self.frustration = if first {
@@ -246,20 +245,19 @@ pub struct TurnView<'a> {
     pub span: Option<(f64, f64)>,
 }
 
-fn emotion(a: &MessageAnalysis, label: &str) -> f32 {
-    a.results
-        .emotions
-        .iter()
+/// A label's probability in one of the analysis' (label, probability) lists; 0 when absent.
+fn prob(list: &[(String, f32)], label: &str) -> f32 {
+    list.iter()
         .find(|(l, _)| l == label)
         .map_or(0.0, |(_, p)| *p)
 }
 
+fn emotion(a: &MessageAnalysis, label: &str) -> f32 {
+    prob(&a.results.emotions, label)
+}
+
 fn tone(a: &MessageAnalysis, label: &str) -> f32 {
-    a.results
-        .tones
-        .iter()
-        .find(|(l, _)| l == label)
-        .map_or(0.0, |(_, p)| *p)
+    prob(&a.results.tones, label)
 }
 
 fn sigmoid(z: f32) -> f32 {
@@ -311,7 +309,12 @@ impl Conversation {
         let mut o = Observed {
             side: Some(t.side),
             turn_id: t.id.to_string(),
-            toxicity: t.analysis.results.toxicity.as_ref().map_or(0.0, |s| s.value),
+            toxicity: t
+                .analysis
+                .results
+                .toxicity
+                .as_ref()
+                .map_or(0.0, |s| s.value),
             ..Default::default()
         };
         let raw = t.analysis.sentiment.as_ref().map(|s| s.score);
@@ -417,7 +420,11 @@ impl Conversation {
         cue(c.repeated > 0, 2, "repeated");
         cue(c.outrage > 0, 2, "outrage");
         cue(c.threats > 0, 1, "threat");
-        cue(f.emoji_negative + f.emoticons_negative > 0, 1, "negative_emoji");
+        cue(
+            f.emoji_negative + f.emoticons_negative > 0,
+            1,
+            "negative_emoji",
+        );
         cue(o.sarcasm, 1, "sarcasm");
         let strong = o.sentiment.is_some_and(|s| s <= -0.5);
         let from_cues = if negative || o.sarcasm {
@@ -450,7 +457,11 @@ impl Conversation {
                     "cue:positive_emoji".to_string(),
                 ),
             ];
-            o.positive = cues.into_iter().filter(|(on, _)| *on).map(|(_, s)| s).collect();
+            o.positive = cues
+                .into_iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, s)| s)
+                .collect();
             if !o.positive.is_empty() {
                 o.positive
                     .push(format!("sentiment={:.2}", o.sentiment.unwrap_or(0.0)));
@@ -613,8 +624,8 @@ impl Conversation {
             }
             o.informal_to_formal = why;
         }
-        let upset = self.customer.sentiment.is_some_and(|s| s <= -0.3)
-            || self.customer.frustration >= 0.45;
+        let upset =
+            self.customer.sentiment.is_some_and(|s| s <= -0.3) || self.customer.frustration >= 0.45;
         if upset {
             let joy = emotion(a, "joy");
             let exclaim = f.exclamations > 0;
@@ -639,7 +650,8 @@ impl Conversation {
         // on another topic may still answer it in other words, so that one is only judged by the
         // customer's next turn (a re-ask).
         for q in std::mem::take(&mut self.open_questions) {
-            let addressed = overlap(&q.content, &c.content) >= 1 || (c.answer_like && !c.only_questions);
+            let addressed =
+                overlap(&q.content, &c.content) >= 1 || (c.answer_like && !c.only_questions);
             if addressed {
                 // An answered question asked again is a new question, not a re-ask.
                 self.asked.retain(|a| a.turn_id != q.turn_id);

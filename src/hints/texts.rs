@@ -114,9 +114,13 @@ pub fn tone_cheerful(lang: Lang) -> &'static str {
 pub fn unanswered(lang: Lang, question: &str) -> String {
     let q: String = question.chars().take(100).collect();
     match (lang, q.is_empty()) {
-        (Lang::En, false) => format!("The customer's question is still open: \"{q}\". Answer it directly."),
+        (Lang::En, false) => {
+            format!("The customer's question is still open: \"{q}\". Answer it directly.")
+        }
         (Lang::En, true) => "The customer's question is still open: answer it directly.".into(),
-        (Lang::Ru, false) => format!("Вопрос клиента остался без ответа: «{q}». Ответьте на него прямо."),
+        (Lang::Ru, false) => {
+            format!("Вопрос клиента остался без ответа: «{q}». Ответьте на него прямо.")
+        }
         (Lang::Ru, true) => "Вопрос клиента остался без ответа: ответьте на него прямо.".into(),
     }
 }
@@ -170,7 +174,9 @@ mod tests {
             HintKind::AbusiveLanguage,
         ] {
             assert!(!fixed(kind, Lang::En).is_empty(), "{kind:?}");
-            assert!(fixed(kind, Lang::Ru).chars().any(|c| ('а'..='я').contains(&c)));
+            assert!(fixed(kind, Lang::Ru)
+                .chars()
+                .any(|c| ('а'..='я').contains(&c)));
         }
         assert_eq!(duration(240.0, Lang::Ru), "4 мин");
         assert_eq!(duration(45.0, Lang::En), "45 s");

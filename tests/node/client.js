@@ -40,6 +40,7 @@ const analyzer = new v1.Analyzer(addr, creds);
 const scoring = new v1.Scoring(addr, creds);
 const info = new v1.Info(addr, creds);
 const profiles = new v1.Profiles(addr, creds);
+const live = new v1.LiveAssist(addr, creds);
 const health = new loaded.grpc.health.v1.Health(addr, creds);
 
 const TIMEOUT_MS = 30_000;
@@ -245,6 +246,25 @@ async function main() {
   assert.equal(gone.code, grpc.status.NOT_FOUND);
   summary.profiles = { events: profile.events, nps: nps.value };
 
+  // LiveAssist: start, two turns, end on one bidirectional stream; answers come in order.
+  const replies = await new Promise((resolve, reject) => {
+    const got = [];
+    const call = live.Assist();
+    call.on('data', (r) => got.push(r));
+    call.on('error', reject);
+    call.on('end', () => resolve(got));
+    call.write({ start: { conversation_id: 'node-live-1', channel: 'CHANNEL_CHAT', languages: ['ru'] } });
+    call.write({ turn: { turn_id: 't1', role: 'ROLE_CUSTOMER', text: 'Здравствуйте, где мой заказ?' } });
+    call.write({ turn: { turn_id: 't1', role: 'ROLE_CUSTOMER', text: 'Здравствуйте, где мой заказ?' } });
+    call.write({ end: { reason: 'resolved' } });
+    call.end();
+  });
+  assert.deepEqual(replies.map((r) => r.kind), ['opened', 'turn', 'turn', 'closed']);
+  assert.equal(replies[1].turn.analysis.id, 't1');
+  assert.equal(replies[2].turn.duplicate, true);
+  assert.equal(replies[1].turn.state.language, 'ru');
+  summary.live = { turns: replies.length - 2 };
+
   summary.ok = true;
 }
 
@@ -253,7 +273,7 @@ main()
     summary.error = err.details ? `${err.code} ${err.details}` : String(err.stack || err);
   })
   .finally(() => {
-    for (const client of [analyzer, scoring, info, health, profiles]) client.close();
+    for (const client of [analyzer, scoring, info, health, profiles, live]) client.close();
     console.log(JSON.stringify(summary, null, 2));
     process.exitCode = summary.ok ? 0 : 1;
   });

@@ -20,6 +20,7 @@ sys.path.insert(0, out)
 
 from rapport.v1 import analyzer_pb2, analyzer_pb2_grpc, common_pb2, info_pb2, info_pb2_grpc  # noqa: E402
 from rapport.v1 import profiles_pb2, profiles_pb2_grpc  # noqa: E402
+from rapport.v1 import live_pb2, live_pb2_grpc  # noqa: E402
 from google.protobuf.timestamp_pb2 import Timestamp  # noqa: E402
 
 channel = grpc.insecure_channel(addr)
@@ -98,6 +99,24 @@ try:
     raise AssertionError("an erased profile was found")
 except grpc.RpcError as e:
     assert e.code() == grpc.StatusCode.NOT_FOUND, e
+
+# LiveAssist: one bidirectional stream per conversation; every turn answered in order.
+def live_requests():
+    yield live_pb2.AssistRequest(start=live_pb2.SessionStart(conversation_id="py-live-1",
+                                                             channel=common_pb2.CHANNEL_CHAT, languages=["en"]))
+    yield live_pb2.AssistRequest(turn=live_pb2.LiveTurn(turn_id="t1", role=common_pb2.ROLE_CUSTOMER,
+                                                        text="My refund is three weeks late.", timestamp=ts(t0)))
+    yield live_pb2.AssistRequest(turn=live_pb2.LiveTurn(turn_id="t2", role=common_pb2.ROLE_AGENT,
+                                                        text="I'm sorry, I'll check it now.", timestamp=ts(t0 + 400)))
+    yield live_pb2.AssistRequest(end=live_pb2.SessionEnd(reason="resolved"))
+
+
+replies = list(live_pb2_grpc.LiveAssistStub(channel).Assist(live_requests(), timeout=60))
+kinds = [r.WhichOneof("kind") for r in replies]
+assert kinds == ["opened", "turn", "turn", "closed"], kinds
+assert [r.turn.turn_id for r in replies[1:3]] == ["t1", "t2"], replies
+assert replies[1].turn.analysis.id == "t1" and replies[2].turn.state.agent_metrics.apologies == 1, replies[2]
+assert any(h.kind == live_pb2.HINT_KIND_SLOW_REPLY for h in replies[2].turn.hints), replies[2].turn.hints
 
 info = info_pb2_grpc.InfoStub(channel).GetInfo(info_pb2.GetInfoRequest(), timeout=30)
 assert any(ls.task == "sentiment" for ls in info.label_sets), info

@@ -246,7 +246,7 @@ async fn conversation_gives_turns_trajectories_and_metrics() {
 }
 
 #[tokio::test]
-async fn score_stream_answers_in_order_and_stops_at_a_bad_message() {
+async fn score_stream_answers_in_order_and_a_bad_message_in_its_place() {
     let server = start_tiny(&["--stream-window", "4"]).await;
     let texts: Vec<String> = (0..40)
         .map(|i| format!("message number {i} {}", "word ".repeat(i % 7)))
@@ -284,22 +284,29 @@ async fn score_stream_answers_in_order_and_stops_at_a_bad_message() {
             ..Default::default()
         },
         pb::ScoreRequest {
-            message: Some(message("c", "never reached")),
+            message: Some(message("c", "still scored")),
             ..Default::default()
         },
     ];
-    let mut stream = server
+    let answers: Vec<pb::ScoreResponse> = server
         .scoring()
         .score(tokio_stream::iter(reqs))
         .await
         .unwrap()
-        .into_inner();
+        .into_inner()
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert_eq!(answers.len(), 3, "every message is answered: {answers:?}");
+    assert_eq!(answers[0].analysis.as_ref().unwrap().id, "a");
+    assert!(answers[1].analysis.is_none());
     assert_eq!(
-        stream.next().await.unwrap().unwrap().analysis.unwrap().id,
-        "a"
+        answers[1].error,
+        "requests[1].message.text: must not be empty"
     );
-    let err = stream.next().await.unwrap().unwrap_err();
-    assert_invalid(err, "requests[1].message.text", "must not be empty");
+    assert_eq!(answers[1].error_code, Code::InvalidArgument as i32);
+    assert_eq!((answers[2].sequence, answers[2].error.as_str()), (2, ""));
+    assert_eq!(answers[2].analysis.as_ref().unwrap().id, "c");
     server.stop().await.unwrap();
 }
 
@@ -370,9 +377,9 @@ async fn error_paths_are_the_request_field_paths_in_every_rpc() {
             .unwrap()
             .into_inner();
         assert_eq!(stream.next().await.unwrap().unwrap().sequence, 0);
-        let err = stream.next().await.unwrap().unwrap_err();
-        assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
-        assert!(err.message().starts_with(want), "{}", err.message());
+        let bad = stream.next().await.unwrap().unwrap();
+        assert_eq!(bad.error_code, Code::InvalidArgument as i32, "{bad:?}");
+        assert!(bad.error.starts_with(want), "{}", bad.error);
     }
     server.stop().await.unwrap();
 }

@@ -154,8 +154,8 @@ impl pb::scoring_server::Scoring for ScoringService {
     type ScoreStream = ScoreStream;
 
     /// Reads messages while fewer than `window` are in flight and sends analyses in arrival
-    /// order. A bad message ends the stream with INVALID_ARGUMENT naming its position
-    /// (`requests[2].message.text`); results before it have been delivered.
+    /// order. A message that cannot be scored is answered in its place with its error, naming
+    /// its position (`requests[2].message.text`); the stream goes on.
     async fn score(
         &self,
         req: Request<Streaming<pb::ScoreRequest>>,
@@ -174,13 +174,21 @@ impl pb::scoring_server::Scoring for ScoringService {
                 tokio::select! {
                     biased;
                     Some((seq, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                        let item = result.map(|analysis| pb::ScoreResponse {
-                            sequence: seq,
-                            analysis: Some(analysis),
-                        });
-                        let failed = item.is_err();
-                        if tx.send(item).await.is_err() || failed {
-                            return; // client gone, or the stream ends on this error
+                        let item = match result {
+                            Ok(analysis) => pb::ScoreResponse {
+                                sequence: seq,
+                                analysis: Some(analysis),
+                                ..Default::default()
+                            },
+                            Err(status) => pb::ScoreResponse {
+                                sequence: seq,
+                                analysis: None,
+                                error: status.message().to_string(),
+                                error_code: status.code() as i32,
+                            },
+                        };
+                        if tx.send(Ok(item)).await.is_err() {
+                            return; // client gone
                         }
                     }
                     next = input.message(), if input_open && in_flight.len() < window => {

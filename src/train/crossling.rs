@@ -212,8 +212,8 @@ pub struct CrosslingArgs {
     pub english: bool,
 }
 
-pub fn run(args: &EvalArgs) -> Result<()> {
-    let t_all = Instant::now();
+/// The encoder and heads an evaluation names (`--model`, `--models-dir`).
+pub fn load_models(args: &EvalArgs) -> Result<(Arc<Encoder>, Arc<HeadSet>)> {
     let manifest = Manifest::load(&args.models_dir)?;
     let opts = EncoderOptions {
         device: args.sources.device.device()?,
@@ -229,6 +229,12 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         enc.info(),
         args.allow_mismatch,
     )?);
+    Ok((enc, heads))
+}
+
+pub fn run(args: &EvalArgs) -> Result<()> {
+    let t_all = Instant::now();
+    let (enc, heads) = load_models(args)?;
     let cache_dir = args.sources.embedding_cache();
 
     // ---- read every probe first: fail on a bad file before any inference
@@ -329,12 +335,25 @@ pub fn run(args: &EvalArgs) -> Result<()> {
 
 type ProbeSet<'a> = (Probe, PathBuf, Vec<Row>, &'a LinearHead);
 
-/// Every probe sentence as one message through [`Analyzer::analyze`] (no language hint: the
-/// pipeline detects it, as it would for a caller).
+/// Every probe sentence as one message through the analysis path.
 fn analyze_all(
     enc: Arc<Encoder>,
     heads: Arc<HeadSet>,
     sets: &[ProbeSet<'_>],
+) -> Result<Vec<Vec<MessageAnalysis>>> {
+    let texts = sets
+        .iter()
+        .map(|(_, _, rows, _)| rows.iter().map(|r| r.text.clone()).collect())
+        .collect();
+    analyze_texts(enc, heads, texts)
+}
+
+/// Each set of texts, each text one message, through [`Analyzer::analyze`] (no language hint:
+/// the pipeline detects it, as it would for a caller); message-level results only.
+pub fn analyze_texts(
+    enc: Arc<Encoder>,
+    heads: Arc<HeadSet>,
+    sets: Vec<Vec<String>>,
 ) -> Result<Vec<Vec<MessageAnalysis>>> {
     let engine = EngineArgs {
         queue_capacity: 2048,
@@ -359,15 +378,15 @@ fn analyze_all(
     rt.block_on(async move {
         let analyzer = Analyzer::new(enc, heads, &engine, limits)?;
         let mut all = Vec::new();
-        for (probe, _, rows, _) in sets {
-            let mut out = Vec::with_capacity(rows.len());
-            for (k, chunk) in rows.chunks(limits.max_batch_messages).enumerate() {
+        for (s, texts) in sets.into_iter().enumerate() {
+            let mut out = Vec::with_capacity(texts.len());
+            for (k, chunk) in texts.chunks(limits.max_batch_messages).enumerate() {
                 let msgs = chunk
                     .iter()
                     .enumerate()
-                    .map(|(i, r)| MessageInput {
-                        id: format!("{}-{}", probe.task, k * limits.max_batch_messages + i),
-                        text: r.text.clone(),
+                    .map(|(i, text)| MessageInput {
+                        id: format!("{s}-{}", k * limits.max_batch_messages + i),
+                        text: text.clone(),
                         ..MessageInput::default()
                     })
                     .collect();

@@ -16,6 +16,7 @@ pub mod data;
 pub mod fit;
 pub mod metrics;
 pub mod sigmoid;
+pub mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -106,8 +107,9 @@ pub struct TrainArgs {
 pub struct EvalArgs {
     #[command(flatten)]
     pub sources: SourceArgs,
-    /// Task to evaluate, or `crossling`: the English-only heads (politeness, formality,
-    /// certainty) on the project's Russian probe sets in `--probe-dir` (EVAL.md).
+    /// Task to evaluate; `crossling`: the English-only heads (politeness, formality,
+    /// certainty) on the project's Russian probe sets in `--probe-dir`; `support`: every head on
+    /// the support-domain set in `--support-dir` (EVAL.md).
     #[arg(default_value = "sentiment")]
     pub task: String,
     /// Config naming the test sets [default: MODELS_DIR/TASK/train.toml].
@@ -127,6 +129,8 @@ pub struct EvalArgs {
     pub no_update: bool,
     #[command(flatten)]
     pub crossling: crossling::CrosslingArgs,
+    #[command(flatten)]
+    pub support: support::SupportArgs,
 }
 
 fn home_cache(sub: &str) -> PathBuf {
@@ -644,6 +648,9 @@ fn save_head_and_manifest(
 pub fn eval(args: &EvalArgs) -> Result<()> {
     if args.task == "crossling" {
         return crossling::run(args);
+    }
+    if args.task == "support" {
+        return support::run(args);
     }
     let cfg_path = args
         .config

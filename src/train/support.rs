@@ -1,0 +1,336 @@
+//! `rapport eval support`: the served models on the project's support-domain set
+//! (`eval/support/`, labelled from its README's guidelines before any output was seen), per
+//! language, against issue 20's targets (EVAL.md, "Support domain"). The `test` split is for
+//! evaluation only; `dev` is where calibration is to be chosen.
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use super::{crossling, metrics, EvalArgs};
+use crate::{analysis::MessageAnalysis, Error, Result};
+
+#[derive(Args, Clone, Debug)]
+pub struct SupportArgs {
+    /// `eval support`: directory of the labelled JSONL files.
+    #[arg(long, env = "RAPPORT_SUPPORT_DIR", default_value = "eval/support/data")]
+    pub support_dir: PathBuf,
+    /// `eval support`: "test", "dev" or "all".
+    #[arg(long, env = "RAPPORT_SUPPORT_SPLIT", default_value = "test")]
+    pub support_split: String,
+}
+
+/// One labelled message (eval/support/README.md has the guidelines).
+#[derive(Clone, Debug, Deserialize)]
+pub struct Item {
+    pub id: String,
+    pub pair_id: String,
+    pub lang: String,
+    pub role: String,
+    pub text: String,
+    pub sentiment: String,
+    pub emotions: Vec<String>,
+    pub frustration: u8,
+    pub urgency: u8,
+    pub formality: String,
+    pub politeness: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub split: String,
+}
+
+pub fn read_items(dir: &Path) -> Result<Vec<Item>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    paths.sort();
+    let mut items = Vec::new();
+    for p in &paths {
+        let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            items.push(serde_json::from_str(line).map_err(|e| {
+                Error::invalid(format!("{}:{}", p.display(), i + 1), e.to_string())
+            })?);
+        }
+    }
+    Ok(items)
+}
+
+/// The figures of one language (or all).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Figures {
+    pub messages: usize,
+    pub sentiment_accuracy: f64,
+    /// Messages with no sentiment (the language was not told or not covered).
+    pub sentiment_abstained: usize,
+    pub anger_auc: f64,
+    /// Mean P(anger) on messages labelled anger.
+    pub anger_mean_on_angry: f64,
+    /// The frustrated tone against the frustration label.
+    pub frustration_auc: f64,
+    pub urgency_auc: f64,
+    /// The most probable emotion (neutral included) is one of the labelled ones.
+    pub top_emotion_accuracy: f64,
+    /// Formal against informal (neutral left out): AUC, and accuracy at 0.5.
+    pub formality_auc: f64,
+    pub formality_accuracy: f64,
+    /// Polite against rude: AUC; three classes read from the score (< 0.4 rude, > 0.6 polite,
+    /// neutral between): accuracy.
+    pub politeness_auc: f64,
+    pub politeness_accuracy: f64,
+}
+
+fn prob(list: &[(String, f32)], label: &str) -> f64 {
+    list.iter()
+        .find(|(l, _)| l == label)
+        .map_or(0.0, |(_, p)| *p as f64)
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    if n == 0 {
+        f64::NAN
+    } else {
+        s / n as f64
+    }
+}
+
+/// AUC of `score` for items where `label` says Some(positive); others left out.
+fn auc(
+    pairs: &[(&Item, &MessageAnalysis)],
+    score: impl Fn(&MessageAnalysis) -> Option<f64>,
+    label: impl Fn(&Item) -> Option<bool>,
+) -> f64 {
+    let (s, y): (Vec<f64>, Vec<bool>) = pairs
+        .iter()
+        .filter_map(|(i, a)| Some((score(a)?, label(i)?)))
+        .unzip();
+    metrics::roc_auc(&s, &y)
+}
+
+pub fn figures(pairs: &[(&Item, &MessageAnalysis)]) -> Figures {
+    let n = pairs.len();
+    let sentiment_ok = pairs
+        .iter()
+        .filter(|(i, a)| a.sentiment.as_ref().is_some_and(|s| s.label == i.sentiment))
+        .count();
+    let has_emotions = |a: &MessageAnalysis| !a.results.emotions.is_empty();
+    let top_ok = pairs
+        .iter()
+        .filter(|(i, a)| {
+            a.results
+                .emotions
+                .iter()
+                .max_by(|x, y| x.1.total_cmp(&y.1))
+                .is_some_and(|(l, _)| i.emotions.contains(l))
+        })
+        .count();
+    let formality = |a: &MessageAnalysis| a.results.style.formality.as_ref().map(|s| s.value as f64);
+    let politeness =
+        |a: &MessageAnalysis| a.results.style.politeness.as_ref().map(|s| s.value as f64);
+    let formal_label = |i: &Item| match i.formality.as_str() {
+        "formal" => Some(true),
+        "informal" => Some(false),
+        _ => None,
+    };
+    let formal_scored: Vec<(bool, f64)> = pairs
+        .iter()
+        .filter_map(|(i, a)| Some((formal_label(i)?, formality(a)?)))
+        .collect();
+    let polite_scored: Vec<(&str, f64)> = pairs
+        .iter()
+        .filter_map(|(i, a)| Some((i.politeness.as_str(), politeness(a)?)))
+        .collect();
+    let polite_class = |p: f64| {
+        if p < 0.4 {
+            "rude"
+        } else if p > 0.6 {
+            "polite"
+        } else {
+            "neutral"
+        }
+    };
+    let ratio = |k: usize, n: usize| if n == 0 { f64::NAN } else { k as f64 / n as f64 };
+    Figures {
+        messages: n,
+        sentiment_accuracy: ratio(sentiment_ok, n),
+        sentiment_abstained: pairs.iter().filter(|(_, a)| a.sentiment.is_none()).count(),
+        anger_auc: auc(
+            pairs,
+            |a| has_emotions(a).then(|| prob(&a.results.emotions, "anger")),
+            |i| Some(i.emotions.iter().any(|e| e == "anger")),
+        ),
+        anger_mean_on_angry: mean(
+            pairs
+                .iter()
+                .filter(|(i, a)| i.emotions.iter().any(|e| e == "anger") && has_emotions(a))
+                .map(|(_, a)| prob(&a.results.emotions, "anger")),
+        ),
+        frustration_auc: auc(
+            pairs,
+            |a| (!a.results.tones.is_empty()).then(|| prob(&a.results.tones, "frustrated")),
+            |i| Some(i.frustration == 1),
+        ),
+        urgency_auc: auc(
+            pairs,
+            |a| a.results.style.urgency.as_ref().map(|s| s.value as f64),
+            |i| Some(i.urgency == 1),
+        ),
+        top_emotion_accuracy: ratio(top_ok, n),
+        formality_auc: auc(pairs, formality, formal_label),
+        formality_accuracy: ratio(
+            formal_scored.iter().filter(|(y, p)| *y == (*p >= 0.5)).count(),
+            formal_scored.len(),
+        ),
+        politeness_auc: auc(pairs, politeness, |i| match i.politeness.as_str() {
+            "polite" => Some(true),
+            "rude" => Some(false),
+            _ => None,
+        }),
+        politeness_accuracy: ratio(
+            polite_scored
+                .iter()
+                .filter(|(y, p)| *y == polite_class(*p))
+                .count(),
+            polite_scored.len(),
+        ),
+    }
+}
+
+/// Mean |sentiment score (en) − score (ru)| over pairs with both versions scored.
+pub fn parity(pairs: &[(&Item, &MessageAnalysis)]) -> (f64, usize) {
+    let mut by_pair: BTreeMap<&str, (Option<f64>, Option<f64>)> = BTreeMap::new();
+    for (i, a) in pairs {
+        let s = a.sentiment.as_ref().map(|s| s.score as f64);
+        let e = by_pair.entry(i.pair_id.as_str()).or_default();
+        match i.lang.as_str() {
+            "en" => e.0 = s,
+            "ru" => e.1 = s,
+            _ => {}
+        }
+    }
+    let diffs: Vec<f64> = by_pair
+        .values()
+        .filter_map(|(en, ru)| Some((en.as_ref()? - ru.as_ref()?).abs()))
+        .collect();
+    let n = diffs.len();
+    (mean(diffs.into_iter()), n)
+}
+
+fn cell(x: f64) -> String {
+    if x.is_nan() {
+        "–".into()
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+pub fn run(args: &EvalArgs) -> Result<()> {
+    let split = &args.support.support_split;
+    let items: Vec<Item> = read_items(&args.support.support_dir)?
+        .into_iter()
+        .filter(|i| split == "all" || &i.split == split)
+        .collect();
+    if items.is_empty() {
+        return Err(Error::invalid(
+            "support_split",
+            format!(
+                "no message of split {split:?} in {}",
+                args.support.support_dir.display()
+            ),
+        ));
+    }
+    let (enc, heads) = crossling::load_models(args)?;
+    let texts: Vec<String> = items.iter().map(|i| i.text.clone()).collect();
+    let analyses = crossling::analyze_texts(enc, heads.clone(), vec![texts])?.remove(0);
+    let pairs: Vec<(&Item, &MessageAnalysis)> = items.iter().zip(&analyses).collect();
+    let mut table = BTreeMap::new();
+    for lang in ["en", "ru", "all"] {
+        let of: Vec<(&Item, &MessageAnalysis)> = pairs
+            .iter()
+            .filter(|(i, _)| lang == "all" || i.lang == lang)
+            .copied()
+            .collect();
+        table.insert(lang, figures(&of));
+    }
+    let customers: Vec<(&Item, &MessageAnalysis)> = pairs
+        .iter()
+        .filter(|(i, _)| i.role == "customer")
+        .copied()
+        .collect();
+    let (gap, pair_count) = parity(&customers);
+    let emoji_only: Vec<&(&Item, &MessageAnalysis)> = pairs
+        .iter()
+        .filter(|(i, _)| i.tags.iter().any(|t| t == "emoji_only"))
+        .collect();
+    let emoji_abstained = emoji_only
+        .iter()
+        .filter(|(_, a)| a.sentiment.is_none())
+        .count();
+
+    let rows: [(&str, fn(&Figures) -> f64, &str); 11] = [
+        ("sentiment accuracy", |f| f.sentiment_accuracy, "≥ 0.90"),
+        ("anger AUC", |f| f.anger_auc, "≥ 0.90"),
+        ("mean P(anger) on angry", |f| f.anger_mean_on_angry, ""),
+        ("frustration AUC (frustrated tone)", |f| f.frustration_auc, "≥ 0.90"),
+        ("urgency AUC", |f| f.urgency_auc, ""),
+        ("top-emotion accuracy", |f| f.top_emotion_accuracy, "≥ 0.70"),
+        ("formality AUC (formal vs informal)", |f| f.formality_auc, "≥ 0.90"),
+        ("formality accuracy at 0.5", |f| f.formality_accuracy, "≥ 0.80"),
+        ("politeness AUC (polite vs rude)", |f| f.politeness_auc, ""),
+        ("politeness accuracy (3 classes)", |f| f.politeness_accuracy, "≥ 0.85"),
+        ("messages", |f| f.messages as f64, ""),
+    ];
+    let mut md = format!(
+        "Support set, split {split}: {} messages\n\n| figure | en | ru | all | target |\n|---|---|---|---|---|\n",
+        items.len()
+    );
+    for (name, get, target) in rows {
+        let v = |l: &str| get(&table[l]);
+        let fmt = |x: f64| {
+            if name == "messages" {
+                format!("{x:.0}")
+            } else {
+                cell(x)
+            }
+        };
+        md += &format!(
+            "| {name} | {} | {} | {} | {target} |\n",
+            fmt(v("en")),
+            fmt(v("ru")),
+            fmt(v("all"))
+        );
+    }
+    md += &format!(
+        "\nMean |sentiment en − ru| over {pair_count} customer pairs: {} (target ≤ 0.15). \
+         Emoji-only messages without sentiment: {emoji_abstained} of {}.\n",
+        cell(gap),
+        emoji_only.len()
+    );
+    println!("{md}");
+    let out = serde_json::json!({
+        "what": "served heads on the support-domain set (eval/support/README.md)",
+        "command": format!("rapport eval support --support-split {split}"),
+        "date": super::today(),
+        "heads_version": heads.version(),
+        "split": split,
+        "figures": table,
+        "parity": {"mean_abs_gap": gap, "pairs": pair_count},
+        "emoji_only": {"messages": emoji_only.len(), "no_sentiment": emoji_abstained},
+    });
+    let out_path = args.out.clone().unwrap_or_else(|| {
+        args.support
+            .support_dir
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(format!("results-{split}.json"))
+    });
+    crate::model::heads::write_json(&out_path, &out)?;
+    tracing::info!(path = %out_path.display(), "support-domain results written");
+    Ok(())
+}

@@ -52,7 +52,11 @@ pub fn read_items(dir: &Path) -> Result<Vec<Item>> {
     let mut items = Vec::new();
     for p in &paths {
         let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
-        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        for (i, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
             items.push(serde_json::from_str(line).map_err(|e| {
                 Error::invalid(format!("{}:{}", p.display(), i + 1), e.to_string())
             })?);
@@ -68,6 +72,8 @@ pub struct Figures {
     pub sentiment_accuracy: f64,
     /// Messages with no sentiment (the language was not told or not covered).
     pub sentiment_abstained: usize,
+    /// Gold label -> predicted label ("none" when abstaining) -> messages.
+    pub sentiment_confusion: BTreeMap<String, BTreeMap<String, usize>>,
     pub anger_auc: f64,
     /// Mean P(anger) on messages labelled anger.
     pub anger_mean_on_angry: f64,
@@ -130,7 +136,8 @@ pub fn figures(pairs: &[(&Item, &MessageAnalysis)]) -> Figures {
                 .is_some_and(|(l, _)| i.emotions.contains(l))
         })
         .count();
-    let formality = |a: &MessageAnalysis| a.results.style.formality.as_ref().map(|s| s.value as f64);
+    let formality =
+        |a: &MessageAnalysis| a.results.style.formality.as_ref().map(|s| s.value as f64);
     let politeness =
         |a: &MessageAnalysis| a.results.style.politeness.as_ref().map(|s| s.value as f64);
     let formal_label = |i: &Item| match i.formality.as_str() {
@@ -155,9 +162,25 @@ pub fn figures(pairs: &[(&Item, &MessageAnalysis)]) -> Figures {
             "neutral"
         }
     };
-    let ratio = |k: usize, n: usize| if n == 0 { f64::NAN } else { k as f64 / n as f64 };
+    let ratio = |k: usize, n: usize| {
+        if n == 0 {
+            f64::NAN
+        } else {
+            k as f64 / n as f64
+        }
+    };
+    let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    for (i, a) in pairs {
+        let predicted = a.sentiment.as_ref().map_or("none", |s| s.label.as_str());
+        *confusion
+            .entry(i.sentiment.clone())
+            .or_default()
+            .entry(predicted.to_string())
+            .or_default() += 1;
+    }
     Figures {
         messages: n,
+        sentiment_confusion: confusion,
         sentiment_accuracy: ratio(sentiment_ok, n),
         sentiment_abstained: pairs.iter().filter(|(_, a)| a.sentiment.is_none()).count(),
         anger_auc: auc(
@@ -184,7 +207,10 @@ pub fn figures(pairs: &[(&Item, &MessageAnalysis)]) -> Figures {
         top_emotion_accuracy: ratio(top_ok, n),
         formality_auc: auc(pairs, formality, formal_label),
         formality_accuracy: ratio(
-            formal_scored.iter().filter(|(y, p)| *y == (*p >= 0.5)).count(),
+            formal_scored
+                .iter()
+                .filter(|(y, p)| *y == (*p >= 0.5))
+                .count(),
             formal_scored.len(),
         ),
         politeness_auc: auc(pairs, politeness, |i| match i.politeness.as_str() {
@@ -277,13 +303,29 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         ("sentiment accuracy", |f| f.sentiment_accuracy, "≥ 0.90"),
         ("anger AUC", |f| f.anger_auc, "≥ 0.90"),
         ("mean P(anger) on angry", |f| f.anger_mean_on_angry, ""),
-        ("frustration AUC (frustrated tone)", |f| f.frustration_auc, "≥ 0.90"),
+        (
+            "frustration AUC (frustrated tone)",
+            |f| f.frustration_auc,
+            "≥ 0.90",
+        ),
         ("urgency AUC", |f| f.urgency_auc, ""),
         ("top-emotion accuracy", |f| f.top_emotion_accuracy, "≥ 0.70"),
-        ("formality AUC (formal vs informal)", |f| f.formality_auc, "≥ 0.90"),
-        ("formality accuracy at 0.5", |f| f.formality_accuracy, "≥ 0.80"),
+        (
+            "formality AUC (formal vs informal)",
+            |f| f.formality_auc,
+            "≥ 0.90",
+        ),
+        (
+            "formality accuracy at 0.5",
+            |f| f.formality_accuracy,
+            "≥ 0.80",
+        ),
         ("politeness AUC (polite vs rude)", |f| f.politeness_auc, ""),
-        ("politeness accuracy (3 classes)", |f| f.politeness_accuracy, "≥ 0.85"),
+        (
+            "politeness accuracy (3 classes)",
+            |f| f.politeness_accuracy,
+            "≥ 0.85",
+        ),
         ("messages", |f| f.messages as f64, ""),
     ];
     let mut md = format!(
@@ -312,6 +354,17 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         cell(gap),
         emoji_only.len()
     );
+    md += "\nSentiment, gold (rows) against served (columns), all languages:\n\n| gold | negative | neutral | positive | none |\n|---|---|---|---|---|\n";
+    for (gold, row) in &table["all"].sentiment_confusion {
+        let c = |l: &str| row.get(l).copied().unwrap_or(0);
+        md += &format!(
+            "| {gold} | {} | {} | {} | {} |\n",
+            c("negative"),
+            c("neutral"),
+            c("positive"),
+            c("none")
+        );
+    }
     println!("{md}");
     let out = serde_json::json!({
         "what": "served heads on the support-domain set (eval/support/README.md)",

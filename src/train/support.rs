@@ -248,6 +248,9 @@ pub fn parity(pairs: &[(&Item, &MessageAnalysis)]) -> (f64, usize) {
     (mean(diffs.into_iter()), n)
 }
 
+/// A table row: its name, how to read it from the figures, the target.
+type Row = (&'static str, fn(&Figures) -> f64, &'static str);
+
 fn cell(x: f64) -> String {
     if x.is_nan() {
         "–".into()
@@ -299,7 +302,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .filter(|(_, a)| a.sentiment.is_none())
         .count();
 
-    let rows: [(&str, fn(&Figures) -> f64, &str); 11] = [
+    let rows: [Row; 11] = [
         ("sentiment accuracy", |f| f.sentiment_accuracy, "≥ 0.90"),
         ("anger AUC", |f| f.anger_auc, "≥ 0.90"),
         ("mean P(anger) on angry", |f| f.anger_mean_on_angry, ""),

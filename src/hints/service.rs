@@ -195,12 +195,16 @@ impl LiveAssist {
             return Ok(resumed);
         }
         let baseline = self.baseline(&start.customer_id).await;
-        let language = start.languages.iter().find_map(|l| Lang::parse(l));
-        let mut conv = Conversation::new(start.channel, language, baseline);
+        // The caller's languages, else the language the customer's profile is mostly written in;
+        // else the customer's first analysed turn decides.
+        let language = start
+            .languages
+            .iter()
+            .find_map(|l| Lang::parse(l))
+            .or(baseline.as_ref().and_then(|b| b.language));
+        let conv = Conversation::new(start.channel, language, baseline);
         let mut hinter = Hinter::default();
         let hints = hinter.at_open(&conv);
-        // `language` may be unknown until the customer writes; the profile's hint waits too.
-        conv.language = language;
         let opened = Opened {
             resumed: false,
             turns: 0,
@@ -560,6 +564,12 @@ pub fn baseline_of(p: &StoredProfile) -> Option<Baseline> {
             0.0
         },
         words_per_message: st.features.get("words").map_or(0.0, |s| s.mean() as f32),
+        language: st
+            .languages
+            .iter()
+            .filter_map(|(code, s)| Some((Lang::parse(code)?, s.w)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(l, _)| l),
     })
 }
 

@@ -146,6 +146,8 @@ pub struct Baseline {
     pub formality: Option<f32>,
     pub address: f32,
     pub words_per_message: f32,
+    /// The language most of the stored messages are in, where rapport writes hints in it.
+    pub language: Option<Lang>,
 }
 
 /// A customer question the agent has not answered yet.

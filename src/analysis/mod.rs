@@ -2,6 +2,7 @@
 //! the tokens through the engine and turns head outputs into domain results.
 pub mod compose;
 pub mod conversation;
+pub mod emoji;
 pub mod evidence;
 pub mod prepare;
 pub mod types;
@@ -337,6 +338,24 @@ impl Analyzer {
         metrics::histogram!("rapport_prepare_seconds").record(p.prepare.as_secs_f64());
         metrics::histogram!("rapport_tokenize_seconds").record(p.tokenize.as_secs_f64());
         let supported = p.language.supported;
+        // No model covers the language: the emoji may still say something.
+        let from_emoji = match &inference {
+            Some(_) if !supported => {
+                let labels = |task: &str| {
+                    self.heads
+                        .get(task)
+                        .map(|h| h.labels.clone())
+                        .unwrap_or_default()
+                };
+                emoji::fallback(
+                    &p.report.redacted,
+                    &p.report.features,
+                    &labels("sentiment"),
+                    &labels("emotions"),
+                )
+            }
+            _ => None,
+        };
         let sentiment = inference.as_ref().filter(|_| supported).map(|inf| {
             let head = self
                 .heads
@@ -374,18 +393,29 @@ impl Analyzer {
                 }
                 results
             }
-            Some(_) => Results {
-                abstentions: vec![format!(
-                    "all results: language {} is not covered by the models",
-                    p.language.code
-                )],
-                ..Results::default()
+            Some(_) => match &from_emoji {
+                Some((_, results)) => Results {
+                    abstentions: vec![format!(
+                        "other results: language {} is not covered by the models; sentiment \
+                         and emotions come from the emoji alone (source \"emoji\")",
+                        p.language.code
+                    )],
+                    ..results.clone()
+                },
+                None => Results {
+                    abstentions: vec![format!(
+                        "all results: language {} is not covered by the models",
+                        p.language.code
+                    )],
+                    ..Results::default()
+                },
             },
             None => Results {
                 abstentions: vec!["all results: no words of the customer's own to analyse".into()],
                 ..Results::default()
             },
         };
+        let sentiment = sentiment.or(from_emoji.map(|(s, _)| s));
         // The message waited for its own sequence and its stretches': the longest wait and the
         // longest forward pass among them.
         let all = || inference.iter().chain(&stretches);

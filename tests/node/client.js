@@ -23,15 +23,16 @@ const rapportFiles = fs
   .filter((f) => f.endsWith('.proto'))
   .sort()
   .map((f) => `rapport/v1/${f}`);
-// grpc.health.v1 is not in proto/: the server gets it from tonic-health; a copy of the canonical
-// file sits beside this script. google/protobuf/*.proto come with protobufjs.
+// grpc.health.v1 ships in proto/grpc/health/v1 (the canonical file; the server serves it through
+// tonic-health), so clients need no copy of their own. google/protobuf/*.proto come with
+// protobufjs.
 const definition = protoLoader.loadSync([...rapportFiles, 'grpc/health/v1/health.proto'], {
   keepCase: true, // field names as in the .proto (snake_case), in requests and responses
   longs: Number, // uint64 timings and sequence numbers fit a double
   enums: String,
   defaults: true,
   oneofs: true,
-  includeDirs: [protoRoot, __dirname],
+  includeDirs: [protoRoot],
 });
 const loaded = grpc.loadPackageDefinition(definition);
 const v1 = loaded.rapport.v1;

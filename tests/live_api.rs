@@ -318,6 +318,44 @@ async fn a_finished_conversation_updates_the_profile_and_the_next_one_has_a_base
     assert_eq!(closed.profile_messages, 0);
     assert_eq!(closed.profile_note, "no customer turn was analysed");
 
+    // A long conversation is folded in batches of 64 turns as it runs, then the rest at the end.
+    let mut long = start("conv-p4");
+    long.customer_id = "cust-long".into();
+    long.update_profile = true;
+    let (mut live, _) = Live::start(&server, long).await;
+    for i in 0..65 {
+        live.turn(turn(
+            &format!("c{i}"),
+            pb::Role::Customer,
+            "Still waiting for the engineer.",
+            i,
+        ))
+        .await;
+    }
+    let stored = |id: &'static str| {
+        let mut profiles = server.profiles();
+        async move {
+            profiles
+                .get_profile(pb::GetProfileRequest {
+                    customer_id: id.into(),
+                })
+                .await
+                .unwrap()
+                .into_inner()
+                .messages
+        }
+    };
+    assert_eq!(
+        stored("cust-long").await,
+        64,
+        "folded while the conversation runs"
+    );
+    let closed = live.end().await;
+    assert_eq!(
+        (closed.profile_messages, stored("cust-long").await),
+        (65, 65)
+    );
+
     // Without update_profile nothing is stored.
     let (mut live, _) = Live::start(&server, start("conv-p3")).await;
     live.turn(turn("c1", pb::Role::Customer, "hello there", 0))

@@ -2,8 +2,8 @@
 //! stream went away. Transport-free: `grpc::live` converts and runs the stream.
 //!
 //! Bounds: at most `max_sessions` sessions (attached or detached); a detached session lives
-//! `grace`; a session holds at most `max_turns` turn ids and [`PROFILE_TURNS`] turns for the
-//! profile. A session's state is O(1) in its length otherwise (see [`super::state`]).
+//! `grace`; a session holds at most `max_turns` turn ids, and its turns' compact records for the
+//! profile are folded in every [`PROFILE_BATCH`] turns (kept only where the profile is updated). A session's state is O(1) in its length otherwise (see [`super::state`]).
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
@@ -26,8 +26,8 @@ use crate::{
     Error, Result,
 };
 
-/// Turns of one session kept for the profile update at its close.
-pub const PROFILE_TURNS: usize = 500;
+/// Turns' records a session holds before folding them into the profile (and at its close).
+pub const PROFILE_BATCH: usize = 64;
 /// Longest conversation id accepted.
 const MAX_ID_CHARS: usize = 256;
 
@@ -127,7 +127,11 @@ struct Session {
     hinter: Hinter,
     seen: HashSet<String>,
     last_at: Option<f64>,
+    /// Kept only where the session updates a profile.
     records: Vec<MessageRecord>,
+    /// Customer turns folded into the profile so far, and why the last fold failed.
+    folded: u32,
+    fold_error: Option<String>,
     model_version: String,
     closed: bool,
 }
@@ -221,6 +225,8 @@ impl LiveAssist {
             seen: HashSet::new(),
             last_at: None,
             records: Vec::new(),
+            folded: 0,
+            fold_error: None,
             model_version: String::new(),
             closed: false,
         }));
@@ -484,7 +490,8 @@ impl LiveAssist {
         for h in &decision.raised {
             metrics::counter!("rapport_live_hints_total", "kind" => h.kind.name()).increment(1);
         }
-        if session.records.len() < PROFILE_TURNS {
+        session.model_version = analysis.model_version.to_string();
+        if session.update_profile && !session.customer_id.is_empty() && !self.profiles_off {
             let at = t.timestamp.unwrap_or_else(now);
             let mut input = input;
             input.id = format!("{}/{}", session.conversation_id, t.turn_id);
@@ -494,8 +501,10 @@ impl LiveAssist {
                 Side::Customer => observe(base, &analysis, store_text),
                 Side::Agent => base,
             });
+            if session.records.len() >= PROFILE_BATCH {
+                fold(session, &self.profiles).await;
+            }
         }
-        session.model_version = analysis.model_version.to_string();
         out.state = snapshot(&session.conv);
         out.hints = decision.raised;
         out.withdrawn = decision.withdrawn;
@@ -573,6 +582,30 @@ pub fn baseline_of(p: &StoredProfile) -> Option<Baseline> {
     })
 }
 
+/// Folds the session's records into the customer's profile in one transaction.
+async fn fold(s: &mut Session, profiles: &ProfilesReady) {
+    let records = std::mem::take(&mut s.records);
+    let own = records.iter().filter(|r| r.own).count() as u32;
+    if own == 0 {
+        return;
+    }
+    let result = match profiles.get() {
+        None => Err("the profile store is not open".to_string()),
+        Some(p) => p
+            .ingest_records(&s.customer_id, records, &s.model_version)
+            .await
+            .map_err(|e| e.to_string()),
+    };
+    match result {
+        // A retried turn id is stored once: count no more than the store took.
+        Ok(applied) => s.folded += own.min(applied.messages_new),
+        Err(e) => {
+            tracing::warn!(error = %e, "live session's turns not folded into the profile");
+            s.fold_error = Some(e);
+        }
+    }
+}
+
 /// Closes a session once: its turns update the customer's profile where that is allowed.
 async fn finalize(s: &mut Session, profiles: &ProfilesReady, off: bool, reason: &str) -> Closed {
     let mut closed = Closed {
@@ -585,30 +618,20 @@ async fn finalize(s: &mut Session, profiles: &ProfilesReady, off: bool, reason: 
         return closed;
     }
     s.closed = true;
-    let records = std::mem::take(&mut s.records);
-    let own = records.iter().filter(|r| r.own).count() as u32;
     closed.profile_note = if !s.update_profile {
         "update_profile was not set".into()
     } else if s.customer_id.is_empty() {
         "no customer_id".into()
     } else if off {
         "profiles are off on this server (--store off)".into()
-    } else if own == 0 {
-        "no customer turn was analysed".into()
     } else {
-        match profiles.get() {
-            None => "the profile store is not open".into(),
-            Some(p) => match p
-                .ingest_records(&s.customer_id, records, &s.model_version)
-                .await
-            {
-                Ok(applied) => {
-                    closed.profile_messages = own.min(applied.messages_new);
-                    String::new()
-                }
-                Err(e) => e.to_string(),
-            },
+        fold(s, profiles).await;
+        match (&s.fold_error, s.folded) {
+            (Some(e), _) => e.clone(),
+            (None, 0) => "no customer turn was analysed".into(),
+            (None, _) => String::new(),
         }
     };
+    closed.profile_messages = s.folded;
     closed
 }

@@ -212,27 +212,14 @@ async fn a_broken_stream_is_resumed_by_conversation_id_and_the_older_one_is_cut_
             0,
         ))
         .await;
-    first
-        .turn(turn(
-            "t2",
-            pb::Role::Agent,
-            "I understand, let me check",
-            20,
-        ))
-        .await;
+    let t2 = turn("t2", pb::Role::Agent, "I understand, let me check", 20);
+    first.turn(t2.clone()).await;
     drop(first); // the client goes away mid-conversation
 
     let (mut second, opened) = Live::start(&server, start("conv-r")).await;
     assert!(opened.resumed);
     assert_eq!(opened.turns, 2);
-    let r = second
-        .turn(turn(
-            "t2",
-            pb::Role::Agent,
-            "I understand, let me check",
-            20,
-        ))
-        .await;
+    let r = second.turn(t2).await;
     assert!(r.duplicate, "turns sent before the break are known");
     let r = second
         .turn(turn("t3", pb::Role::Customer, "thanks", 40))

@@ -17,10 +17,6 @@ pub enum Error {
     #[error("cancelled: {0}")]
     Cancelled(String),
 
-    /// A capability that is part of the API but not built yet.
-    #[error("not implemented yet: {0}")]
-    Unimplemented(String),
-
     /// Model files missing, corrupt, or inconsistent with each other.
     #[error("model error: {0}")]
     Model(String),

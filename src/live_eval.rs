@@ -20,6 +20,7 @@ use crate::{
     grpc::convert::timestamp_to_proto,
     load::InProcessServer,
     profile::service::now,
+    profile_bench::percentile,
     proto::v1 as pb,
     Error, Result,
 };
@@ -68,13 +69,7 @@ pub struct Expect {
 
 /// Reads every `*.json` of `dir`, in file-name order.
 pub fn load_scripts(dir: &Path) -> Result<Vec<Script>> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    paths.sort();
-    paths
+    crate::train::data::files_with_extension(dir, "json")?
         .iter()
         .map(|p| {
             let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
@@ -578,12 +573,12 @@ async fn eval(args: LiveEvalArgs) -> Result<()> {
     Ok(())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+/// [`percentile`] in milliseconds; 0 without any latency (no chat among the scripts).
+fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1e3
+    percentile(sorted, p).as_secs_f64() * 1e3
 }
 
 async fn bench(args: LiveBenchArgs) -> Result<()> {
@@ -625,10 +620,10 @@ async fn bench(args: LiveBenchArgs) -> Result<()> {
             "| {n} | {} ms | {} | {errors} | {:.1} | {:.1} | {:.1} | {:.1} |",
             args.interval_ms,
             all.len(),
-            percentile(&all, 0.5),
-            percentile(&all, 0.99),
+            percentile_ms(&all, 0.5),
+            percentile_ms(&all, 0.99),
             all.last().map_or(0.0, |d| d.as_secs_f64() * 1e3),
-            percentile(&chat, 0.99),
+            percentile_ms(&chat, 0.99),
         );
     }
     server.stop().await;

@@ -108,7 +108,8 @@ fn status(e: tonic::Status) -> Error {
     Error::Unavailable(format!("{}: {}", e.code(), e.message()))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+/// The `p` quantile of sorted, non-empty latencies (nearest rank); `rapport live bench` too.
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 

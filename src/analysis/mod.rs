@@ -243,6 +243,16 @@ impl Analyzer {
         self.infer(prepared, deadline).await
     }
 
+    /// One message, named `field` in errors (`requests[2].message`, `turn`): the text pipeline
+    /// off the async runtime, then the engine.
+    pub async fn analyze_one(&self, message: MessageInput, field: &str) -> Result<MessageAnalysis> {
+        let preparer = self.preparer.clone();
+        let field = field.to_string();
+        let prepared = blocking(move || preparer.prepare(message, &field)).await??;
+        let mut out = self.infer(vec![prepared], None).await?;
+        Ok(out.remove(0))
+    }
+
     /// Runs prepared messages through the engine and the heads; results in input order. Each
     /// message goes with its evidence stretches, all in one engine submission (admitted or
     /// refused together). When the queue cannot take the stretches too, the evidence is shed

@@ -224,6 +224,12 @@ pub struct Results {
     pub abstentions: Vec<String>,
 }
 
+fn probability(list: &[(String, f32)], label: &str) -> f32 {
+    list.iter()
+        .find(|(l, _)| l == label)
+        .map_or(0.0, |(_, p)| *p)
+}
+
 /// The two-sided style scales: 1 and 0 are both answers (polite / rude), unlike the other
 /// results, where 0 is the absence of the label.
 pub const TWO_SIDED: [&str; 4] = [
@@ -234,6 +240,16 @@ pub const TWO_SIDED: [&str; 4] = [
 ];
 
 impl Results {
+    /// P(`label`) among the emotions; 0 when absent (abstaining).
+    pub fn emotion(&self, label: &str) -> f32 {
+        probability(&self.emotions, label)
+    }
+
+    /// The strength of a tone (`frustrated`, `sympathetic`, ...); 0 when absent.
+    pub fn tone(&self, label: &str) -> f32 {
+        probability(&self.tones, label)
+    }
+
     /// Every [`Signal`] with a key: "toxicity", "style.<dimension>", and the `label_signals`
     /// keys ("emotions.joy", ...).
     pub fn signals(&self) -> Vec<(String, &Signal)> {

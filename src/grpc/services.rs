@@ -16,11 +16,7 @@ use super::convert::{
     analysis_to_proto, apply_options, conversation_to_proto, info_to_proto, message_from_proto,
     messages_from_proto,
 };
-use crate::{
-    analysis::{blocking, Analyzer},
-    proto::v1 as pb,
-    Error,
-};
+use crate::{analysis::Analyzer, proto::v1 as pb, Error};
 
 /// The analyzer once models are loaded and warmed; empty before that.
 pub type Ready = Arc<OnceLock<Arc<Analyzer>>>;
@@ -229,10 +225,7 @@ async fn score_one(
         .ok_or_else(|| Error::invalid(&field, "missing"))
         .and_then(|m| message_from_proto(m, &field))?;
     apply_options(std::slice::from_mut(&mut msg), req.options.as_ref());
-    let preparer = analyzer.preparer().clone();
-    let prepared = blocking(move || preparer.prepare(msg, &field)).await??;
-    let mut out = analyzer.infer(vec![prepared], None).await?;
-    Ok(analysis_to_proto(out.remove(0)))
+    Ok(analysis_to_proto(analyzer.analyze_one(msg, &field).await?))
 }
 
 pub struct InfoService {

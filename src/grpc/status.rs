@@ -9,7 +9,6 @@ impl From<Error> for Status {
             Error::InvalidArgument { .. } => Code::InvalidArgument,
             Error::Overloaded(_) => Code::ResourceExhausted,
             Error::Cancelled(_) => Code::DeadlineExceeded,
-            Error::Unimplemented(_) => Code::Unimplemented,
             Error::Unavailable(_) => Code::Unavailable,
             Error::NotFound(_) => Code::NotFound,
             Error::FailedPrecondition(_) => Code::FailedPrecondition,

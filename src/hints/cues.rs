@@ -8,8 +8,8 @@ use crate::{
     text::{
         features::tokenize,
         lexicon::{
-            ACKNOWLEDGEMENTS, APOLOGIES, CHEERFUL, LEAVING, NUDGES, OUTRAGE, REPEATED, RESOLVED,
-            SLANG, THREATS, WAITING,
+            ACKNOWLEDGEMENTS, CHEERFUL, LEAVING, NUDGES, OUTRAGE, REPEATED, RESOLVED, SLANG,
+            THREATS, WAITING,
         },
     },
 };
@@ -205,7 +205,6 @@ pub struct TurnCues {
     pub outrage: usize,
     pub waiting: usize,
     pub acknowledgements: usize,
-    pub apologies: usize,
     pub cheerful: usize,
     pub slang: usize,
     pub nudges: usize,
@@ -250,7 +249,6 @@ pub fn cues(a: &MessageAnalysis) -> TurnCues {
         outrage: OUTRAGE.count(&words),
         waiting: WAITING.count(&words),
         acknowledgements: ACKNOWLEDGEMENTS.count(&words),
-        apologies: APOLOGIES.count(&words),
         cheerful: CHEERFUL.count(&words),
         slang: SLANG.count(&words),
         nudges: NUDGES.count(&words),

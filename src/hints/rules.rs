@@ -6,7 +6,7 @@
 //! the most urgent first), and withdrawn when they no longer hold: state hints by their own
 //! condition, one-off hints after [`EVENT_TURNS`] turns.
 use super::{
-    state::{Conversation, Observed, Side, SLOW_CALL_SECONDS, SLOW_CHAT_SECONDS},
+    state::{register, Conversation, Observed, Side, SLOW_CALL_SECONDS, SLOW_CHAT_SECONDS},
     texts::{self, StyleAdvice},
     Hint, HintKind, Lang, Severity,
 };
@@ -74,15 +74,8 @@ impl Hinter {
         let Some(b) = conv.baseline.as_ref().filter(|b| b.messages >= 3) else {
             return Vec::new();
         };
-        let register = if b.address > 0.3 || b.formality.is_some_and(|f| f >= 0.65) {
-            1
-        } else if b.address < -0.3 || b.formality.is_some_and(|f| f <= 0.3) {
-            -1
-        } else {
-            0
-        };
         let advice = StyleAdvice {
-            register,
+            register: register(b.address, b.formality),
             vy: b.address > 0.3,
             detail: detail(b.words_per_message),
             fast: false,

@@ -17,7 +17,7 @@ use super::{
     Hint, Lang,
 };
 use crate::{
-    analysis::{blocking, Analyzer, Channel, MessageAnalysis, MessageInput, Role, Segment},
+    analysis::{Analyzer, Channel, MessageAnalysis, MessageInput, Role, Segment},
     profile::{
         ingest::{observe, unanalysed},
         service::{now, ProfilesReady},
@@ -462,7 +462,7 @@ impl LiveAssist {
             }),
             ..Default::default()
         };
-        let analysis = match analyse(analyzer, input.clone()).await {
+        let analysis = match analyzer.analyze_one(input.clone(), "turn").await {
             Ok(a) => a,
             Err(e) => {
                 out.error = Some(e.to_string());
@@ -534,13 +534,6 @@ fn taken_over(id: &str) -> Error {
         "conversation {id} was resumed on a newer stream (or closed); this stream no longer \
          holds it"
     ))
-}
-
-async fn analyse(analyzer: &Analyzer, input: MessageInput) -> Result<MessageAnalysis> {
-    let preparer = analyzer.preparer().clone();
-    let prepared = blocking(move || preparer.prepare(input, "turn")).await??;
-    let mut out = analyzer.infer(vec![prepared], None).await?;
-    Ok(out.remove(0))
 }
 
 fn snapshot(c: &Conversation) -> Snapshot {

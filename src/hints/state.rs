@@ -123,15 +123,19 @@ impl SideState {
 
     /// Formal (1), informal (-1) or neither (0), from address and the formality head.
     pub fn register(&self) -> i8 {
-        let address = self.address();
-        let formality = self.formality.get();
-        if address > 0.3 || formality.is_some_and(|f| f >= 0.65) {
-            1
-        } else if address < -0.3 || formality.is_some_and(|f| f <= 0.3) {
-            -1
-        } else {
-            0
-        }
+        register(self.address(), self.formality.get())
+    }
+}
+
+/// Formal (1), informal (-1) or neither (0), from Russian address (+1 all "Вы" .. -1 all "ты")
+/// and the formality head's mean: the same rule for a conversation and a stored profile.
+pub fn register(address: f32, formality: Option<f32>) -> i8 {
+    if address > 0.3 || formality.is_some_and(|f| f >= 0.65) {
+        1
+    } else if address < -0.3 || formality.is_some_and(|f| f <= 0.3) {
+        -1
+    } else {
+        0
     }
 }
 
@@ -222,7 +226,6 @@ pub struct Conversation {
     waiting_level: f32,
     /// Repetition level, decaying.
     repeat_level: f32,
-    last_at: Option<f64>,
     /// The first customer turn since the agent's last reply: (time, end of the utterance).
     waiting_since: Option<(f64, Option<f64>)>,
     last_customer_end: Option<f64>,
@@ -245,21 +248,6 @@ pub struct TurnView<'a> {
     pub at: Option<f64>,
     /// Call utterance offsets (start, end), seconds.
     pub span: Option<(f64, f64)>,
-}
-
-/// A label's probability in one of the analysis' (label, probability) lists; 0 when absent.
-fn prob(list: &[(String, f32)], label: &str) -> f32 {
-    list.iter()
-        .find(|(l, _)| l == label)
-        .map_or(0.0, |(_, p)| *p)
-}
-
-fn emotion(a: &MessageAnalysis, label: &str) -> f32 {
-    prob(&a.results.emotions, label)
-}
-
-fn tone(a: &MessageAnalysis, label: &str) -> f32 {
-    prob(&a.results.tones, label)
 }
 
 fn sigmoid(z: f32) -> f32 {
@@ -353,9 +341,6 @@ impl Conversation {
             Side::Customer => self.observe_customer(t, &mut o),
             Side::Agent => self.observe_agent(t, &mut o),
         }
-        if let Some(at) = t.at {
-            self.last_at = Some(self.last_at.map_or(at, |l| l.max(at)));
-        }
         o
     }
 
@@ -397,9 +382,11 @@ impl Conversation {
         // The model's reading of frustration, and the cues that heads trained on other
         // domains under-read (issue 20: anger on support messages is ranked well but scored
         // low). Outrage words and "this is the third time" weigh double.
-        let model = tone(a, "frustrated")
-            .max(emotion(a, "anger"))
-            .max(0.8 * emotion(a, "disgust"));
+        let model = a
+            .results
+            .tone("frustrated")
+            .max(a.results.emotion("anger"))
+            .max(0.8 * a.results.emotion("disgust"));
         let mut signals = vec![format!("model={model:.2}")];
         let mut cue_weight = 0usize;
         let mut cue = |on: bool, weight: usize, name: &str| {
@@ -448,7 +435,7 @@ impl Conversation {
         o.frustration = frustration;
         o.frustration_signals = signals;
         o.threat = c.threats > 0 || (c.leaving > 0 && (negative || frustration >= 0.3));
-        let joy = emotion(a, "joy");
+        let joy = a.results.emotion("joy");
         if o.sentiment.is_some_and(|s| s >= 0.5) && !o.sarcasm && c.waiting == 0 && !o.threat {
             let cues = [
                 (f.thanks > 0, "cue:thanks".to_string()),
@@ -507,8 +494,8 @@ impl Conversation {
         }
 
         // Feeling awaiting acknowledgement: frustration, worry or grief.
-        let fear = emotion(a, "fear");
-        let sadness = emotion(a, "sadness");
+        let fear = a.results.emotion("fear");
+        let sadness = a.results.emotion("sadness");
         let feeling = if frustration >= 0.5 {
             frustration
         } else {
@@ -586,8 +573,9 @@ impl Conversation {
             }
         }
         self.last_agent_at = t.at.or(t.span.map(|s| s.1));
-        o.acknowledged = c.acknowledgements > 0 || c.apologies > 0 || f.apologies > 0;
-        if c.apologies > 0 || f.apologies > 0 {
+        // The text pipeline counts apologies already (`features.apologies`).
+        o.acknowledged = c.acknowledgements > 0 || f.apologies > 0;
+        if f.apologies > 0 {
             self.agent_metrics.apologies += 1;
         }
         if c.acknowledgements > 0 {
@@ -629,7 +617,7 @@ impl Conversation {
         let upset =
             self.customer.sentiment.is_some_and(|s| s <= -0.3) || self.customer.frustration >= 0.45;
         if upset {
-            let joy = emotion(a, "joy");
+            let joy = a.results.emotion("joy");
             let exclaim = f.exclamations > 0;
             let cheerful = (c.cheerful > 0 && exclaim)
                 || c.cheerful >= 2

@@ -39,6 +39,18 @@ pub fn sentiment_index(name: &str) -> Option<usize> {
     SENTIMENT_LABELS.iter().position(|l| *l == name)
 }
 
+/// The files of `dir` whose name ends in `.{ext}`, in file-name order (the project's own
+/// labelled sets: eval/live, eval/support).
+pub fn files_with_extension(dir: &Path, ext: &str) -> Result<Vec<std::path::PathBuf>> {
+    let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
 fn read(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())

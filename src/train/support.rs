@@ -43,14 +43,8 @@ pub struct Item {
 }
 
 pub fn read_items(dir: &Path) -> Result<Vec<Item>> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
-        .collect();
-    paths.sort();
     let mut items = Vec::new();
-    for p in &paths {
+    for p in &super::data::files_with_extension(dir, "jsonl")? {
         let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
         for (i, line) in text
             .lines()
@@ -89,12 +83,6 @@ pub struct Figures {
     /// neutral between): accuracy.
     pub politeness_auc: f64,
     pub politeness_accuracy: f64,
-}
-
-fn prob(list: &[(String, f32)], label: &str) -> f64 {
-    list.iter()
-        .find(|(l, _)| l == label)
-        .map_or(0.0, |(_, p)| *p as f64)
 }
 
 fn mean(v: impl Iterator<Item = f64>) -> f64 {
@@ -185,18 +173,18 @@ pub fn figures(pairs: &[(&Item, &MessageAnalysis)]) -> Figures {
         sentiment_abstained: pairs.iter().filter(|(_, a)| a.sentiment.is_none()).count(),
         anger_auc: auc(
             pairs,
-            |a| has_emotions(a).then(|| prob(&a.results.emotions, "anger")),
+            |a| has_emotions(a).then(|| a.results.emotion("anger") as f64),
             |i| Some(i.emotions.iter().any(|e| e == "anger")),
         ),
         anger_mean_on_angry: mean(
             pairs
                 .iter()
                 .filter(|(i, a)| i.emotions.iter().any(|e| e == "anger") && has_emotions(a))
-                .map(|(_, a)| prob(&a.results.emotions, "anger")),
+                .map(|(_, a)| a.results.emotion("anger") as f64),
         ),
         frustration_auc: auc(
             pairs,
-            |a| (!a.results.tones.is_empty()).then(|| prob(&a.results.tones, "frustrated")),
+            |a| (!a.results.tones.is_empty()).then(|| a.results.tone("frustrated") as f64),
             |i| Some(i.frustration == 1),
         ),
         urgency_auc: auc(

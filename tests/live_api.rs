@@ -352,6 +352,60 @@ async fn a_finished_conversation_updates_the_profile_and_the_next_one_has_a_base
     server.stop().await.unwrap();
 }
 
+/// The same fold on the real PostgreSQL (RAPPORT_TEST_POSTGRES, else the local server).
+#[tokio::test]
+async fn a_finished_conversation_folds_into_a_postgresql_profile() {
+    let schema = common::pg::Schema::new().await;
+    let server = start_tiny(&["--store", &schema.url]).await;
+    let mut s = start("conv-pg");
+    s.customer_id = "cust-pg".into();
+    s.update_profile = true;
+    let (mut live, _) = Live::start(&server, s.clone()).await;
+    live.turn(turn(
+        "c1",
+        pb::Role::Customer,
+        "My router keeps dropping the connection.",
+        0,
+    ))
+    .await;
+    live.turn(turn(
+        "a1",
+        pb::Role::Agent,
+        "I'm sorry, let me run a line test.",
+        30,
+    ))
+    .await;
+    live.turn(turn("c2", pb::Role::Customer, "Thanks, it works now.", 90))
+        .await;
+    let closed = live.end().await;
+    assert_eq!(
+        (closed.profile_messages, closed.profile_note.as_str()),
+        (2, "")
+    );
+    // A client that replays the conversation after its end: the same turns count once.
+    let (mut live, opened) = Live::start(&server, s).await;
+    assert!(!opened.resumed);
+    live.turn(turn(
+        "c1",
+        pb::Role::Customer,
+        "My router keeps dropping the connection.",
+        0,
+    ))
+    .await;
+    assert_eq!(live.end().await.profile_messages, 0);
+    let profile = server
+        .profiles()
+        .get_profile(pb::GetProfileRequest {
+            customer_id: "cust-pg".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(profile.messages, 2);
+    server.stop().await.unwrap();
+    schema.drop_now().await;
+}
+
 #[tokio::test]
 async fn sessions_are_bounded_idle_streams_close_and_abandoned_ones_do_not_grow_memory() {
     let server = start_tiny(&[

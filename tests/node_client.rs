@@ -1,73 +1,113 @@
-//! A client in another language: a Node client whose stubs @grpc/proto-loader builds from proto/
-//! at run time (packages installed by scripts/setup-node.sh) calls a real server.
+//! The Node client package (clients/node) against a real server: its own tests
+//! (clients/node/test, node's test runner) run against a server started here on the tiny model.
+//! scripts/setup-node.sh installs the package's dependencies (`npm ci` in clients/node).
 mod common;
 
 use std::path::PathBuf;
-
-use serde_json::Value;
+use std::process::Output;
 
 fn node() -> PathBuf {
     std::env::var_os("RAPPORT_TEST_NODE").map_or_else(|| "node".into(), PathBuf::from)
 }
 
-#[tokio::test]
-async fn node_client_loaded_from_proto_calls_every_service() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let client_dir = root.join("tests/node");
+fn client_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("clients/node");
     assert!(
-        client_dir.join("node_modules/@grpc/grpc-js").exists(),
-        "no @grpc/grpc-js in tests/node: run scripts/setup-node.sh (README's test command does)"
+        dir.join("node_modules/@grpc/grpc-js").exists(),
+        "no @grpc/grpc-js in clients/node: run scripts/setup-node.sh (README's test command does)"
     );
+    dir
+}
+
+fn show(what: &str, out: &Output) -> String {
+    format!(
+        "{what}: {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The count after `# NAME ` in node's TAP summary.
+fn tap_count(stdout: &str, name: &str) -> Option<usize> {
+    let prefix = format!("# {name} ");
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|n| n.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn node_client_package_against_a_server() {
+    let dir = client_dir();
     let server = common::server::start_tiny(&[]).await;
     let out = tokio::process::Command::new(node())
-        .arg(client_dir.join("client.js"))
-        .arg(server.addr.to_string())
-        .arg(root.join("proto"))
+        .args(["--test", "--test-reporter=tap", "test/"])
+        .current_dir(&dir)
+        .env("RAPPORT_ADDR", server.addr.to_string())
+        // The repository's protos, never a copy left by an interrupted `npm pack`.
+        .env("RAPPORT_PROTO_DIR", dir.join("../../proto"))
         .output()
         .await
         .expect("node runs (set RAPPORT_TEST_NODE to pick one)");
+    let report = show("node --test", &out);
+    eprintln!("{report}"); // shown with --nocapture
+    assert!(out.status.success(), "{report}");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "node client failed:\n{stdout}\n{stderr}"
-    );
-    let summary: Value = serde_json::from_str(&stdout).expect("a JSON summary on stdout");
-    eprintln!("{summary:#}"); // shown with --nocapture
-    assert_eq!(summary["ok"], true, "{summary}");
-
-    assert_eq!(summary["health"]["(server)"], "SERVING", "{summary}");
-    assert!(!summary["info"]["model_version"]
-        .as_str()
-        .unwrap()
-        .is_empty());
-    let analyze = summary["analyze"].as_array().unwrap();
-    let langs: Vec<&str> = analyze
-        .iter()
-        .map(|a| a["language"].as_str().unwrap())
-        .collect();
-    assert_eq!(langs, ["en", "ru"], "{summary}");
-    for a in analyze {
-        assert!(
-            common::server::SENTIMENT_LABELS.contains(&a["sentiment"].as_str().unwrap()),
-            "{a}"
-        );
-        assert!(a["total_us"].as_u64().unwrap() > 0, "{a}");
-    }
-    assert_eq!(
-        summary["batch"]["ids"],
-        serde_json::json!(["b0", "b1", "b2", "b3"])
-    );
-    assert_eq!(summary["conversation"]["turns"], 3, "{summary}");
-    assert_eq!(
-        summary["score"]["sequences"],
-        serde_json::json!([0, 1, 2, 3, 4])
-    );
-    let invalid = summary["invalid"].as_array().unwrap();
-    assert_eq!(invalid.len(), 5, "{summary}");
-    for case in invalid {
-        assert_eq!(case["code"], "INVALID_ARGUMENT", "{case}");
-        assert!(!case["details"].as_str().unwrap().is_empty(), "{case}");
-    }
+    assert!(tap_count(&stdout, "pass").unwrap_or(0) >= 8, "{report}");
+    assert_eq!(tap_count(&stdout, "fail"), Some(0), "{report}");
+    assert_eq!(tap_count(&stdout, "skipped"), Some(0), "{report}");
     server.stop().await.unwrap();
+}
+
+/// `npm pack` puts the repository's protos into the package (prepack) and removes the copy
+/// afterwards (postpack).
+#[test]
+fn node_package_carries_the_protos() {
+    let dir = client_dir();
+    let out = std::process::Command::new("npm")
+        .args(["pack", "--dry-run", "--json", "--loglevel=error"])
+        .current_dir(&dir)
+        .output()
+        .expect("npm runs");
+    assert!(out.status.success(), "{}", show("npm pack", &out));
+    let packed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("npm pack --json");
+    let files: Vec<&str> = packed[0]["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    let proto = dir.join("../../proto/rapport/v1");
+    let mut wanted: Vec<String> = std::fs::read_dir(proto)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".proto"))
+        .map(|f| format!("proto/rapport/v1/{f}"))
+        .collect();
+    wanted.extend(
+        [
+            "proto/grpc/health/v1/health.proto",
+            "index.js",
+            "index.d.ts",
+            "README.md",
+        ]
+        .map(String::from),
+    );
+    for f in &wanted {
+        assert!(
+            files.contains(&f.as_str()),
+            "{f} not in the package: {files:?}"
+        );
+    }
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.starts_with("test/") || f.starts_with("node_modules/")),
+        "{files:?}"
+    );
+    assert!(
+        !dir.join("proto").exists(),
+        "postpack left clients/node/proto"
+    );
 }

@@ -1,6 +1,7 @@
 //! Server configuration: command-line flags, each also settable by a `RAPPORT_*` variable, and an
 //! optional TOML file whose keys fill in whatever flags and variables leave unset.
-//! Parsed once at start-up; the effective configuration is logged (nothing in it is secret).
+//! Parsed once at start-up; the effective configuration is logged, with secrets (tokens) shown
+//! as "[redacted]" and key files by path only.
 use std::{net::SocketAddr, path::PathBuf};
 
 use clap::{Args, ValueEnum};
@@ -176,6 +177,105 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub live: LiveArgs,
+
+    #[command(flatten)]
+    pub security: SecurityArgs,
+}
+
+/// TLS, client certificates and bearer tokens (`serve`). All off by default, which is allowed
+/// only on a loopback address: elsewhere `serve` needs TLS or `--insecure`.
+#[derive(Args, Clone, Debug, Default, Serialize)]
+pub struct SecurityArgs {
+    /// PEM file with the server's certificate chain (leaf first); turns TLS on, with
+    /// `--tls-key`.
+    #[arg(long, env = "RAPPORT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM file with the private key of `--tls-cert` (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "RAPPORT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM file of CA certificates that client certificates must chain to: mutual TLS, where a
+    /// client without a certificate signed by one of them cannot connect. Needs `--tls-cert`.
+    #[arg(long, env = "RAPPORT_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// File of accepted bearer tokens, one per line (blank lines and lines starting with '#'
+    /// are skipped). Every call then needs `authorization: Bearer <token>`, except
+    /// grpc.health.v1 (for probes).
+    #[arg(long, env = "RAPPORT_TOKENS_FILE")]
+    pub tokens_file: Option<PathBuf>,
+
+    /// Accepted bearer tokens, comma-separated, as with `--tokens-file` (both may be given).
+    /// Prefer the variable or the file: a flag's value shows in the process list.
+    #[arg(long, env = "RAPPORT_TOKENS", hide_env_values = true)]
+    pub tokens: Option<Secret>,
+
+    /// Allow plaintext gRPC on a non-loopback address (e.g. behind a TLS-terminating proxy or
+    /// a service mesh). Without it, `serve` refuses such an address unless TLS is on.
+    #[arg(long, env = "RAPPORT_INSECURE")]
+    pub insecure: bool,
+}
+
+/// A secret given on the command line or in the environment: kept as given, but shown as
+/// "[redacted]" wherever it is printed or logged (Debug, the effective-config JSON).
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+/// How a CLI client reaches a rapport server: TLS trust, a client certificate for mutual TLS,
+/// and the bearer token to send. Flatten into any subcommand that dials a server.
+#[derive(Args, Clone, Debug, Default, Serialize)]
+pub struct ClientSecurityArgs {
+    /// PEM file of the CA certificates to trust for the server's certificate (an https://
+    /// URL without it trusts nothing and fails).
+    #[arg(long, env = "RAPPORT_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// Name to verify the server's certificate against, when it differs from the URL's host.
+    #[arg(long, env = "RAPPORT_TLS_SERVER_NAME")]
+    pub tls_server_name: Option<String>,
+
+    /// PEM file with this client's certificate chain, for a server with `--tls-client-ca`.
+    #[arg(long, env = "RAPPORT_TLS_CLIENT_CERT", requires = "tls_client_key")]
+    pub tls_client_cert: Option<PathBuf>,
+
+    /// PEM file with the private key of `--tls-client-cert`.
+    #[arg(long, env = "RAPPORT_TLS_CLIENT_KEY", requires = "tls_client_cert")]
+    pub tls_client_key: Option<PathBuf>,
+
+    /// File holding the bearer token to send (its first non-blank line).
+    #[arg(long, env = "RAPPORT_TOKEN_FILE", conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+
+    /// Bearer token to send. Prefer the variable or `--token-file`: a flag's value shows in the
+    /// process list.
+    #[arg(long, env = "RAPPORT_TOKEN", hide_env_values = true)]
+    pub token: Option<Secret>,
 }
 
 /// LiveAssist sessions (`serve`).

@@ -168,6 +168,8 @@ impl InProcessServer {
             model,
             profiles,
             live: Default::default(),
+            // Loopback and plaintext: the load generator dials it directly.
+            security: Default::default(),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(crate::grpc::run(args, listener, async move {

@@ -114,6 +114,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             compute_threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_default(),
             "starting rapport"
         );
+        // Checked before anything binds: a refused address (plaintext off loopback) is never
+        // opened, and bad certificate or token files stop the server at once.
+        grpc::security::ServerSecurity::load(&args.security, args.listen)?;
         let metrics = grpc::install_metrics(&args.metrics_listen)?;
         if let Some(addr) = metrics {
             tracing::info!(%addr, "Prometheus metrics at http://{addr}/metrics");

@@ -6,13 +6,17 @@
 pub mod convert;
 pub mod live;
 pub mod profiles;
+pub mod security;
 pub mod services;
 mod status;
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::{net::TcpListener, sync::watch};
-use tonic::transport::{server::TcpIncoming, Server};
+use tonic::{
+    service::interceptor::InterceptedService,
+    transport::{server::TcpIncoming, Server},
+};
 use tonic_health::ServingStatus;
 
 use crate::{
@@ -89,12 +93,28 @@ pub fn install_metrics(listen: &str) -> Result<Option<SocketAddr>> {
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains in-flight calls for up to the
-/// configured grace period. Returns an error if the models fail to load.
+/// configured grace period. Returns an error if the models fail to load, or if the security
+/// settings are refused (see [`security::ServerSecurity::load`]).
 pub async fn run(
     args: ServeArgs,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::io("gRPC listener", e))?;
+    let security = security::ServerSecurity::load(&args.security, local)?;
+    tracing::info!(
+        tls = security.tls.is_some(),
+        mutual_tls = security.mutual_tls,
+        bearer_tokens = security.auth.count(),
+        "gRPC transport security"
+    );
+    if security.tls.is_none() && security.auth.is_on() && !local.ip().is_loopback() {
+        tracing::warn!("bearer tokens over plaintext: anyone on the path can read them");
+    }
+    // Every service but health needs the token (health stays open for probes; see security.rs).
+    let auth = security.auth.clone();
     let (health, health_service) = tonic_health::server::health_reporter();
     for name in SERVICE_NAMES {
         health
@@ -159,37 +179,50 @@ pub async fn run(
     tokio::spawn(sweep_live(live.clone(), stop_rx.clone()));
 
     let max = args.max_message_bytes;
-    let router = Server::builder()
+    let mut builder = Server::builder();
+    if let Some(tls) = security.tls {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| Error::invalid("--tls-cert", security::error_chain(&e)))?;
+    }
+    let router = builder
         .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(
+        .add_service(InterceptedService::new(reflection_v1, auth.clone()))
+        .add_service(InterceptedService::new(reflection_v1alpha, auth.clone()))
+        .add_service(InterceptedService::new(
             AnalyzerServer::new(AnalyzerService {
                 state: state.clone(),
             })
             .max_decoding_message_size(max),
-        )
-        .add_service(
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
             ScoringServer::new(ScoringService {
                 state: state.clone(),
                 window: args.stream_window,
             })
             .max_decoding_message_size(max),
-        )
-        .add_service(
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
             ProfilesServer::new(ProfilesService {
                 analyzer: state.clone(),
                 profiles: profiles_state,
                 off: profiles_off,
             })
             .max_decoding_message_size(max),
-        )
-        .add_service(InfoServer::new(InfoService {
-            state: state.clone(),
-        }))
-        .add_service(
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            InfoServer::new(InfoService {
+                state: state.clone(),
+            }),
+            auth.clone(),
+        ))
+        .add_service(InterceptedService::new(
             LiveAssistServer::new(LiveAssistService { state, live }).max_decoding_message_size(max),
-        );
+            auth,
+        ));
 
     let health_on_stop = health.clone();
     tokio::spawn(async move {

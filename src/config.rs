@@ -418,6 +418,7 @@ impl ProfileArgs {
             store_text: self.store_text,
             max_events: self.max_batch_events.max(1),
             retention_days: self.retention_days,
+            traits: None,
         })
     }
 

@@ -62,6 +62,8 @@ pub struct Analyzer {
     model_version: Arc<str>,
     /// Position of the sentiment head in `heads.heads()` order (the engine's output order).
     sentiment_index: usize,
+    /// Position of the `traits` head, if the heads have one.
+    traits_index: Option<usize>,
     sentiment_languages: Vec<String>,
 }
 
@@ -69,6 +71,11 @@ impl Analyzer {
     /// Loads the encoder and heads named by `args` and starts the engine. Blocking: call it off
     /// the async runtime.
     pub fn load(args: &ModelArgs) -> Result<Self> {
+        // Before the encoder loads: a binary away from its checkout fails here at once, saying how
+        // to give it heads (the adapter lookup below treats a missing manifest as "no adapter").
+        if !args.heads_dir.join(crate::model::heads::MANIFEST_FILE).is_file() {
+            return Err(crate::model::install::missing_heads(&args.heads_dir));
+        }
         let source = match &args.model {
             Some(s) => s.parse::<ModelSource>()?,
             None => ModelSource::Bundle(default_bundle_dir()),
@@ -125,6 +132,7 @@ impl Analyzer {
             .position(|h| h.task == sentiment.task)
             .expect("the sentiment head is one of the heads");
         let sentiment_languages = sentiment.languages.clone();
+        let traits_index = heads.heads().position(|h| h.task == "traits");
         for needed in ["negative", "positive"] {
             if !sentiment.labels.iter().any(|l| l == needed) {
                 return Err(Error::model(format!(
@@ -148,6 +156,7 @@ impl Analyzer {
             engine,
             limits,
             sentiment_index,
+            traits_index,
             sentiment_languages,
         })
     }
@@ -426,6 +435,33 @@ impl Analyzer {
             },
         };
         let sentiment = sentiment.or(from_emoji.map(|(s, _)| s));
+        let traits = match (&inference, self.traits_index) {
+            (Some(inf), Some(i)) if supported => Some(MessageTraits {
+                logits: logits5(&inf.head_probs[i]),
+                centre: logits5(
+                    self.heads
+                        .heads()
+                        .nth(i)
+                        .and_then(|h| h.thresholds.as_deref())
+                        .unwrap_or(&[0.5; 5]),
+                ),
+                stretches: if p.stretches.len() > 1 {
+                    let probs: Vec<&Vec<f32>> = if stretches.is_empty() {
+                        inf.span_probs.iter().map(|s| &s[i]).collect()
+                    } else {
+                        stretches.iter().map(|s| &s.head_probs[i]).collect()
+                    };
+                    p.stretches
+                        .iter()
+                        .zip(probs)
+                        .map(|(s, pr)| (s.range.clone(), logits5(pr)))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            }),
+            _ => None,
+        };
         // The message waited for its own sequence and its stretches': the longest wait and the
         // longest forward pass among them.
         let all = || inference.iter().chain(&stretches);
@@ -439,6 +475,7 @@ impl Analyzer {
             evidence_tokens: p.evidence_tokens,
             text: p.report,
             model_version: self.model_version.clone(),
+            traits,
             timings: Timings {
                 prepare: p.prepare,
                 tokenize: p.tokenize,
@@ -530,6 +567,14 @@ pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static)
 }
 
 /// Label = argmax; score = P(positive) - P(negative).
+/// A sigmoid head's five probabilities back to logits.
+fn logits5(p: &[f32]) -> [f32; 5] {
+    std::array::from_fn(|k| {
+        let q = p.get(k).copied().unwrap_or(0.5).clamp(1e-6, 1.0 - 1e-6);
+        (q / (1.0 - q)).ln()
+    })
+}
+
 pub fn sentiment_from(labels: &[String], probs: &[f32]) -> Sentiment {
     let p = |name: &str| {
         labels

@@ -110,6 +110,22 @@ pub struct MessageAnalysis {
     pub text: TextReport,
     pub model_version: Arc<str>,
     pub timings: Timings,
+    /// The `traits` head's logits, for profiles to pool (None without that head or for a
+    /// language the heads do not cover). Never reported per message: one message says next to
+    /// nothing about a person.
+    pub traits: Option<MessageTraits>,
+}
+
+/// The `traits` head's logits (in `profile::traits::TRAITS` order) for a message and for each
+/// of its evidence stretches.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MessageTraits {
+    pub logits: [f32; 5],
+    /// The logit of a person at the population's median (the head's decision thresholds): a
+    /// message above it leans towards the trait.
+    pub centre: [f32; 5],
+    /// Byte range in the redacted text and logits, per stretch; empty with a single stretch.
+    pub stretches: Vec<(std::ops::Range<usize>, [f32; 5])>,
 }
 
 /// A stretch of the input that was not analysed, redacted.

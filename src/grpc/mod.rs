@@ -139,11 +139,9 @@ pub async fn run(
         .await;
     // Bad profile settings stop the server at once; a store that cannot be reached does not:
     // Profiles answers UNAVAILABLE until it can.
-    let profile_config = (
-        args.profiles.store_spec(),
-        args.profiles.settings()?,
-        args.profiles.keys()?,
-    );
+    let mut settings = args.profiles.settings()?;
+    settings.traits = crate::profile::traits::TraitModel::load(&args.model.heads_dir)?.map(Arc::new);
+    let profile_config = (args.profiles.store_spec(), settings, args.profiles.keys()?);
 
     let state: Ready = Arc::default();
     // The server reports SERVING once the models are warm and the store has had its first try,

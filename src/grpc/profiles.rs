@@ -13,6 +13,7 @@ use crate::{
     profile::{
         ingest::channel_name,
         service::{Profiles, ProfilesReady, Subject},
+        persona::{Advice, Contribution, Disc, Persona, Preferences, Recommendation, TraitScore},
         Consent, EventKind, EventRecord, Feature, StoredProfile,
     },
     proto::v1 as pb,
@@ -123,7 +124,7 @@ fn consent_to_proto(c: Consent) -> pb::ConsentState {
     }
 }
 
-pub fn profile_to_proto(customer_id: &str, p: &StoredProfile) -> pb::Profile {
+pub fn profile_to_proto(customer_id: &str, p: &StoredProfile, persona: &Persona) -> pb::Profile {
     let d = &p.derived;
     let mut evidence: Vec<pb::ProfileEvidence> = p
         .state
@@ -142,10 +143,38 @@ pub fn profile_to_proto(customer_id: &str, p: &StoredProfile) -> pb::Profile {
     evidence.sort_by(|a, b| a.signal.cmp(&b.signal));
     pb::Profile {
         customer_id: customer_id.to_string(),
-        big_five: Vec::new(),
-        disc_style: String::new(),
-        segment: d.segment.clone(),
-        recommendations: Vec::new(),
+        big_five: persona.big_five.iter().map(trait_to_proto).collect(),
+        segment: p.segment.clone(),
+        lifecycle: d.segment.clone(),
+        disc: Some(disc_to_proto(&persona.disc)),
+        type_letters: persona
+            .letters
+            .iter()
+            .map(|l| pb::TypeLetter {
+                axis: l.axis.into(),
+                letter: l.letter.clone(),
+                confidence: l.confidence as f32,
+                abstained: l.abstained,
+                r#trait: l.trait_name.into(),
+            })
+            .collect(),
+        preferences: Some(preferences_to_proto(&persona.preferences)),
+        recommendations: persona
+            .recommendations
+            .iter()
+            .map(|r| recommendation_to_proto(r, &persona.preferences.language))
+            .collect(),
+        timeline: persona
+            .timeline
+            .iter()
+            .map(|w| pb::WeekPoint {
+                week_start: timestamp_to_proto(w.start),
+                messages: w.messages,
+                sentiment: w.sentiment as f32,
+                scored: w.scored,
+            })
+            .collect(),
+        traits_version: persona.traits_version.clone(),
         messages: p.messages.min(u32::MAX as u64) as u32,
         events: p.events.min(u32::MAX as u64) as u32,
         updated_at: timestamp_to_proto(p.updated_at),
@@ -175,6 +204,92 @@ pub fn profile_to_proto(customer_id: &str, p: &StoredProfile) -> pb::Profile {
         half_life_days: p.state.half_life_days,
         derive_version: d.version.clone(),
         model_version: p.model_version.clone(),
+    }
+}
+
+fn contribution_to_proto(c: &Contribution) -> pb::Contribution {
+    pb::Contribution {
+        kind: c.kind.clone(),
+        name: c.name.clone(),
+        message_id: c.message_id.clone(),
+        timestamp: timestamp_to_proto(c.at),
+        text: c.text.clone(),
+        value: c.value,
+        contribution: c.contribution,
+    }
+}
+
+fn trait_to_proto(t: &TraitScore) -> pb::TraitEstimate {
+    pb::TraitEstimate {
+        r#trait: t.name.into(),
+        score: t.score as f32,
+        lower: t.lower as f32,
+        upper: t.upper as f32,
+        abstained: t.abstained,
+        evidence: t.evidence.iter().map(contribution_to_proto).collect(),
+        p_high: t.p_high as f32,
+        level: t.level as f32,
+        words: t.words,
+        note: t.note.clone(),
+    }
+}
+
+fn disc_to_proto(d: &Disc) -> pb::DiscStyle {
+    pb::DiscStyle {
+        style: d.style.clone(),
+        pace: d.pace as f32,
+        priority: d.priority as f32,
+        confidence: d.confidence as f32,
+        abstained: d.abstained,
+        evidence: d.evidence.iter().map(contribution_to_proto).collect(),
+    }
+}
+
+fn preferences_to_proto(p: &Preferences) -> pb::CommunicationPreferences {
+    pb::CommunicationPreferences {
+        formality: p.formality.clone(),
+        formality_score: p.formality_score as f32,
+        address: p.address.clone(),
+        detail: p.detail.clone(),
+        words_per_message: p.words_per_message,
+        pace: p.pace.clone(),
+        reply_latency_seconds: p.reply_latency_seconds,
+        channel: p.channel.clone(),
+        hours: p.hours.clone(),
+        language: p.language.clone(),
+    }
+}
+
+fn advice_to_proto(a: Advice) -> pb::RecommendationKind {
+    use pb::RecommendationKind as K;
+    match a {
+        Advice::UseFormalAddress => K::UseFormalAddress,
+        Advice::UseInformalAddress => K::UseInformalAddress,
+        Advice::BeBrief => K::BeBrief,
+        Advice::GiveDetail => K::GiveDetail,
+        Advice::LeadWithFacts => K::LeadWithFacts,
+        Advice::AcknowledgeFeelings => K::AcknowledgeFeelings,
+        Advice::OfferCallback => K::OfferCallback,
+        Advice::ContactInTheMorning => K::ContactInTheMorning,
+        Advice::ContactInTheAfternoon => K::ContactInTheAfternoon,
+        Advice::ContactInTheEvening => K::ContactInTheEvening,
+        Advice::ReplyQuickly => K::ReplyQuickly,
+        Advice::UseTheirChannel => K::UseTheirChannel,
+        Advice::WriteInTheirLanguage => K::WriteInTheirLanguage,
+        Advice::Reassure => K::Reassure,
+        Advice::GiveClearStructure => K::GiveClearStructure,
+        Advice::KeepItWarm => K::KeepItWarm,
+    }
+}
+
+fn recommendation_to_proto(r: &Recommendation, language: &str) -> pb::Recommendation {
+    pb::Recommendation {
+        kind: advice_to_proto(r.kind) as i32,
+        text: if language == "ru" { r.text_ru } else { r.text_en }.into(),
+        text_en: r.text_en.into(),
+        text_ru: r.text_ru.into(),
+        confidence: r.confidence as f32,
+        evidence: r.evidence.iter().map(contribution_to_proto).collect(),
     }
 }
 
@@ -260,7 +375,7 @@ impl pb::profiles_server::Profiles for ProfilesService {
             let profiles = self.profiles()?;
             let id = req.into_inner().customer_id;
             let p = profiles.get(&id).await?;
-            Ok(Response::new(profile_to_proto(&id, &p)))
+            Ok(Response::new(profile_to_proto(&id, &p, &profiles.persona(&p))))
         }
         .await;
         observe("GetProfile", started, &result);
@@ -282,7 +397,11 @@ impl pb::profiles_server::Profiles for ProfilesService {
             }))
             .map_err(|e| Error::Store(format!("export: {e}")))?;
             Ok(Response::new(pb::ExportProfileResponse {
-                profile: Some(profile_to_proto(&id, &export.profile)),
+                profile: Some(profile_to_proto(
+                    &id,
+                    &export.profile,
+                    &profiles.persona(&export.profile),
+                )),
                 data_json,
             }))
         }

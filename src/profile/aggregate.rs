@@ -179,6 +179,34 @@ pub struct ProfileState {
     /// Strongest few redacted sentences per signal.
     pub evidence: BTreeMap<String, Vec<EvidenceItem>>,
     pub conversations: Vec<ConversationMark>,
+    /// The trait head's logit per trait, weighted by words: `w` is the (decayed) words behind it
+    /// and the mean is the pooled logit the Big Five estimates read.
+    #[serde(default)]
+    pub traits: BTreeMap<String, Stat>,
+    /// Messages and sentiment per ISO week (not decayed; the latest [`WEEKS_KEPT`] weeks).
+    #[serde(default)]
+    pub weeks: BTreeMap<i64, Week>,
+}
+
+/// Weeks of the timeline kept.
+pub const WEEKS_KEPT: usize = 104;
+
+/// One week's messages and the sum of their sentiment scores.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Week {
+    pub messages: u32,
+    pub scored: u32,
+    pub sentiment: f64,
+}
+
+/// The ISO week (Monday 00:00 UTC) a time falls in, counted from the Monday of 1970-01-05.
+pub fn week_of(at: Seconds) -> i64 {
+    ((at - 4.0 * DAY) / (7.0 * DAY)).floor() as i64
+}
+
+/// When a week starts.
+pub fn week_start(week: i64) -> Seconds {
+    week as f64 * 7.0 * DAY + 4.0 * DAY
 }
 
 impl ProfileState {
@@ -224,6 +252,7 @@ impl ProfileState {
             &mut self.channels,
             &mut self.events,
             &mut self.monetary,
+            &mut self.traits,
         ];
         for m in maps {
             m.values_mut().for_each(|s| s.scale(f));
@@ -264,6 +293,15 @@ impl ProfileState {
         if let Some(latency) = self.reply_latency_of(&m.conversation_id, m.at) {
             self.reply_latency.add(latency, w, m.at);
         }
+        let week = self.weeks.entry(week_of(m.at)).or_default();
+        week.messages += 1;
+        if let Some(s) = m.signals.get("sentiment.score") {
+            week.scored += 1;
+            week.sentiment += s;
+        }
+        while self.weeks.len() > WEEKS_KEPT {
+            self.weeks.pop_first();
+        }
         if !m.analysed {
             return;
         }
@@ -282,6 +320,16 @@ impl ProfileState {
             .add(m.words as f64, w, m.at);
         for (k, v) in &m.features {
             self.features.entry(k.clone()).or_default().add(*v, w, m.at);
+        }
+        let words = m.words.max(1) as f64;
+        for (t, logit) in &m.traits {
+            self.traits
+                .entry(t.clone())
+                .or_default()
+                .add(*logit, w * words, m.at);
+        }
+        for (key, (lean, text)) in &m.trait_evidence {
+            self.offer_evidence(key, m, *lean, text);
         }
         for (signal, text) in &m.evidence {
             let Some(&score) = m.signals.get(signal) else {

@@ -3,9 +3,9 @@
 //! and becomes an [`EventRecord`].
 use std::collections::BTreeMap;
 
-use super::{EventKind, EventRecord, MessageRecord, Seconds};
+use super::{traits::TRAITS, EventKind, EventRecord, MessageRecord, Seconds};
 use crate::{
-    analysis::{Channel, MessageAnalysis, MessageInput},
+    analysis::{Channel, MessageAnalysis, MessageInput, MessageTraits},
     text::Features,
     Error, Result,
 };
@@ -99,6 +99,7 @@ pub fn observe(record: MessageRecord, a: &MessageAnalysis, store_text: bool) -> 
             evidence.insert(name, a.text.redacted.clone());
         }
     }
+    let (traits, trait_evidence) = a.traits.as_ref().map(|t| trait_record(t, a)).unwrap_or_default();
     let analysed = !signals.is_empty();
     MessageRecord {
         own: true,
@@ -109,12 +110,52 @@ pub fn observe(record: MessageRecord, a: &MessageAnalysis, store_text: bool) -> 
         features: feature_map(&a.text.features),
         evidence,
         redacted_text: store_text.then(|| a.text.redacted.clone()),
+        traits,
+        trait_evidence,
         ..record
     }
 }
 
+type TraitRecord = (BTreeMap<String, f64>, BTreeMap<String, (f64, String)>);
+
+/// The message's trait logits, and per trait the sentence that leans the message's way most,
+/// with the message's lean (words times the logit's distance from the population's centre).
+fn trait_record(t: &MessageTraits, a: &MessageAnalysis) -> TraitRecord {
+    let words = a.text.features.words.max(1) as f64;
+    let mut logits = BTreeMap::new();
+    let mut evidence = BTreeMap::new();
+    for (k, name) in TRAITS.iter().enumerate() {
+        logits.insert(name.to_string(), t.logits[k] as f64);
+        let lean = (t.logits[k] - t.centre[k]) as f64;
+        let high = lean > 0.0;
+        let sentence = t
+            .stretches
+            .iter()
+            .max_by(|x, y| {
+                let (x, y) = (x.1[k], y.1[k]);
+                if high {
+                    x.total_cmp(&y)
+                } else {
+                    y.total_cmp(&x)
+                }
+            })
+            .and_then(|(r, _)| a.text.redacted.get(r.clone()))
+            .unwrap_or(&a.text.redacted)
+            .trim();
+        if sentence.is_empty() {
+            continue;
+        }
+        let side = if high { "high" } else { "low" };
+        evidence.insert(
+            format!("trait.{name}.{side}"),
+            (lean.abs() * words, sentence.to_string()),
+        );
+    }
+    (logits, evidence)
+}
+
 /// Lexical features as named counts (rates come from their sums over words) and ratios.
-fn feature_map(f: &Features) -> BTreeMap<String, f64> {
+pub fn feature_map(f: &Features) -> BTreeMap<String, f64> {
     let counts = [
         ("pronoun_i", f.pronoun_i),
         ("pronoun_we", f.pronoun_we),

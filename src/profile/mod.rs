@@ -13,7 +13,9 @@ pub mod aggregate;
 pub mod behaviour;
 pub mod ingest;
 pub mod keys;
+pub mod persona;
 pub mod service;
+pub mod traits;
 
 use std::collections::BTreeMap;
 
@@ -52,6 +54,14 @@ pub struct MessageRecord {
     pub evidence: BTreeMap<String, String>,
     /// The whole redacted text, only with `--store-text`.
     pub redacted_text: Option<String>,
+    /// The trait head's logits per trait ("openness" -> logit), pooled weighted by words.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub traits: BTreeMap<String, f64>,
+    /// Per trait and direction ("trait.openness.high" / ".low"): the redacted sentence that
+    /// leans that way most, and the message's lean (words times its logit's distance from the
+    /// population's centre: what it moves the pooled logit by, before dividing by all words).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub trait_evidence: BTreeMap<String, (f64, String)>,
 }
 
 /// What kind of behavioural event.
@@ -181,6 +191,8 @@ pub struct StoredProfile {
     pub events: u64,
     pub state: ProfileState,
     pub derived: Derived,
+    /// The segment of the latest `rapport segment` run ("" before any).
+    pub segment: String,
 }
 
 /// One audit-trail entry: what was done to a customer's data and when; never the data itself.

@@ -6,6 +6,7 @@ use super::{
     behaviour::SEGMENTS,
     ingest::{check_event, check_id, check_time, observe, unanalysed},
     keys::Keys,
+    persona::{self, Persona},
     Applied, Batch, Consent, Erased, EventRecord, Export, FoldSettings, MessageRecord, Seconds,
     StoredProfile,
 };
@@ -24,6 +25,9 @@ pub struct ProfileSettings {
     pub store_text: bool,
     pub max_events: usize,
     pub retention_days: Option<f64>,
+    /// The Big Five estimator (`models/traits/traits.json`); without it profiles carry no
+    /// trait estimates.
+    pub traits: Option<Arc<crate::profile::traits::TraitModel>>,
 }
 
 impl Default for ProfileSettings {
@@ -35,6 +39,7 @@ impl Default for ProfileSettings {
             store_text: false,
             max_events: 10_000,
             retention_days: None,
+            traits: None,
         }
     }
 }
@@ -240,6 +245,12 @@ impl Profiles {
     pub async fn get(&self, customer_id: &str) -> Result<StoredProfile> {
         let key = self.keys.key(customer_id, "customer_id")?;
         self.store.get(&key).await?.ok_or_else(not_found)
+    }
+
+    /// What the stored statistics say about the person (computed on read, so a new estimator
+    /// applies to every stored profile at once).
+    pub fn persona(&self, p: &StoredProfile) -> Persona {
+        persona::persona(&p.state, &p.derived, self.settings.traits.as_deref())
     }
 
     pub async fn export(&self, customer_id: &str) -> Result<Export> {

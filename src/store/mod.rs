@@ -201,6 +201,7 @@ impl CustomerRow {
             events: self.events.max(0) as u64,
             state,
             derived,
+            segment: String::new(),
         })
     }
 }

@@ -17,6 +17,7 @@ pub mod fit;
 pub mod metrics;
 pub mod sigmoid;
 pub mod support;
+pub mod traits;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -109,7 +110,8 @@ pub struct EvalArgs {
     pub sources: SourceArgs,
     /// Task to evaluate; `crossling`: the English-only heads (politeness, formality,
     /// certainty) on the project's Russian probe sets in `--probe-dir`; `support`: every head on
-    /// the support-domain set in `--support-dir` (EVAL.md).
+    /// the support-domain set in `--support-dir`; `traits`: fits and measures the Big Five
+    /// estimator on the essays in `--essays-dir` and writes `MODELS_DIR/traits/` (EVAL.md).
     #[arg(default_value = "sentiment")]
     pub task: String,
     /// Config naming the test sets [default: MODELS_DIR/TASK/train.toml].
@@ -131,6 +133,8 @@ pub struct EvalArgs {
     pub crossling: crossling::CrosslingArgs,
     #[command(flatten)]
     pub support: support::SupportArgs,
+    #[command(flatten)]
+    pub traits: traits::TraitsArgs,
 }
 
 fn home_cache(sub: &str) -> PathBuf {
@@ -651,6 +655,9 @@ pub fn eval(args: &EvalArgs) -> Result<()> {
     }
     if args.task == "support" {
         return support::run(args);
+    }
+    if args.task == "traits" {
+        return traits::run(args);
     }
     let cfg_path = args
         .config

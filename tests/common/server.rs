@@ -89,12 +89,41 @@ pub fn tiny_model_and_heads(dir: &Path) -> (String, std::path::PathBuf) {
             ("formality", HeadKind::Score, &["formal"]),
             ("certainty", HeadKind::Binary, &["certain"]),
             ("toxicity", HeadKind::Binary, &["toxic"]),
+            ("traits", HeadKind::Sigmoid, &rapport::profile::traits::TRAITS),
         ],
         11,
     )
     .expect("random heads");
+    write_tiny_traits(&heads);
     read_please_cue(&heads.join("politeness"), encoder.info());
     (source.to_string(), heads)
+}
+
+/// The trait estimator beside the random `traits` head: a documented toy measurement model
+/// (estimates from 50 words on), for tests of the mechanics, not of validity.
+pub fn write_tiny_traits(heads: &Path) {
+    use rapport::profile::traits::{Measurement, TraitModel, MODEL_FILE};
+    let m = Measurement {
+        m0: 0.0,
+        m1: 0.0,
+        a: 0.5,
+        psi: 0.2,
+        s2: 100.0,
+    };
+    let model = TraitModel {
+        version: "traits-tiny".into(),
+        level: 0.8,
+        min_words: 50.0,
+        fitted_languages: vec!["en".into()],
+        other_language_loading: 0.5,
+        measurement: vec![m; 5],
+        lexical: None,
+    };
+    std::fs::write(
+        heads.join(MODEL_FILE),
+        serde_json::to_string_pretty(&model).unwrap(),
+    )
+    .unwrap();
 }
 
 /// Weight on the "please" cue that [`read_please_cue`] gives the politeness head: large beside

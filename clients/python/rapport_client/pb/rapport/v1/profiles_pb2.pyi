@@ -38,6 +38,26 @@ class ConsentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CONSENT_STATE_UNKNOWN: _ClassVar[ConsentState]
     CONSENT_STATE_GRANTED: _ClassVar[ConsentState]
     CONSENT_STATE_WITHDRAWN: _ClassVar[ConsentState]
+
+class RecommendationKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RECOMMENDATION_KIND_UNSPECIFIED: _ClassVar[RecommendationKind]
+    USE_FORMAL_ADDRESS: _ClassVar[RecommendationKind]
+    USE_INFORMAL_ADDRESS: _ClassVar[RecommendationKind]
+    BE_BRIEF: _ClassVar[RecommendationKind]
+    GIVE_DETAIL: _ClassVar[RecommendationKind]
+    LEAD_WITH_FACTS: _ClassVar[RecommendationKind]
+    ACKNOWLEDGE_FEELINGS: _ClassVar[RecommendationKind]
+    OFFER_CALLBACK: _ClassVar[RecommendationKind]
+    CONTACT_IN_THE_MORNING: _ClassVar[RecommendationKind]
+    CONTACT_IN_THE_AFTERNOON: _ClassVar[RecommendationKind]
+    CONTACT_IN_THE_EVENING: _ClassVar[RecommendationKind]
+    REPLY_QUICKLY: _ClassVar[RecommendationKind]
+    USE_THEIR_CHANNEL: _ClassVar[RecommendationKind]
+    WRITE_IN_THEIR_LANGUAGE: _ClassVar[RecommendationKind]
+    REASSURE: _ClassVar[RecommendationKind]
+    GIVE_CLEAR_STRUCTURE: _ClassVar[RecommendationKind]
+    KEEP_IT_WARM: _ClassVar[RecommendationKind]
 SUBJECT_UNSPECIFIED: Subject
 SUBJECT_CUSTOMER: Subject
 SUBJECT_AGENT: Subject
@@ -57,6 +77,23 @@ CONSENT_STATE_UNSPECIFIED: ConsentState
 CONSENT_STATE_UNKNOWN: ConsentState
 CONSENT_STATE_GRANTED: ConsentState
 CONSENT_STATE_WITHDRAWN: ConsentState
+RECOMMENDATION_KIND_UNSPECIFIED: RecommendationKind
+USE_FORMAL_ADDRESS: RecommendationKind
+USE_INFORMAL_ADDRESS: RecommendationKind
+BE_BRIEF: RecommendationKind
+GIVE_DETAIL: RecommendationKind
+LEAD_WITH_FACTS: RecommendationKind
+ACKNOWLEDGE_FEELINGS: RecommendationKind
+OFFER_CALLBACK: RecommendationKind
+CONTACT_IN_THE_MORNING: RecommendationKind
+CONTACT_IN_THE_AFTERNOON: RecommendationKind
+CONTACT_IN_THE_EVENING: RecommendationKind
+REPLY_QUICKLY: RecommendationKind
+USE_THEIR_CHANNEL: RecommendationKind
+WRITE_IN_THEIR_LANGUAGE: RecommendationKind
+REASSURE: RecommendationKind
+GIVE_CLEAR_STRUCTURE: RecommendationKind
+KEEP_IT_WARM: RecommendationKind
 
 class IngestMessagesRequest(_message.Message):
     __slots__ = ("customer_id", "messages", "subject")
@@ -121,21 +158,47 @@ class GetProfileRequest(_message.Message):
     customer_id: str
     def __init__(self, customer_id: _Optional[str] = ...) -> None: ...
 
+class Contribution(_message.Message):
+    __slots__ = ("kind", "name", "message_id", "timestamp", "text", "value", "contribution")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    CONTRIBUTION_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    name: str
+    message_id: str
+    timestamp: _timestamp_pb2.Timestamp
+    text: str
+    value: float
+    contribution: float
+    def __init__(self, kind: _Optional[str] = ..., name: _Optional[str] = ..., message_id: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., text: _Optional[str] = ..., value: _Optional[float] = ..., contribution: _Optional[float] = ...) -> None: ...
+
 class TraitEstimate(_message.Message):
-    __slots__ = ("trait", "score", "lower", "upper", "abstained", "evidence")
+    __slots__ = ("trait", "score", "lower", "upper", "abstained", "evidence", "p_high", "level", "words", "note")
     TRAIT_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     LOWER_FIELD_NUMBER: _ClassVar[int]
     UPPER_FIELD_NUMBER: _ClassVar[int]
     ABSTAINED_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    P_HIGH_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    WORDS_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
     trait: str
     score: float
     lower: float
     upper: float
     abstained: bool
-    evidence: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, trait: _Optional[str] = ..., score: _Optional[float] = ..., lower: _Optional[float] = ..., upper: _Optional[float] = ..., abstained: _Optional[bool] = ..., evidence: _Optional[_Iterable[str]] = ...) -> None: ...
+    evidence: _containers.RepeatedCompositeFieldContainer[Contribution]
+    p_high: float
+    level: float
+    words: float
+    note: str
+    def __init__(self, trait: _Optional[str] = ..., score: _Optional[float] = ..., lower: _Optional[float] = ..., upper: _Optional[float] = ..., abstained: _Optional[bool] = ..., evidence: _Optional[_Iterable[_Union[Contribution, _Mapping]]] = ..., p_high: _Optional[float] = ..., level: _Optional[float] = ..., words: _Optional[float] = ..., note: _Optional[str] = ...) -> None: ...
 
 class Feature(_message.Message):
     __slots__ = ("name", "value", "unit", "count", "first", "last")
@@ -185,8 +248,90 @@ class ProfileEvidence(_message.Message):
     text: str
     def __init__(self, signal: _Optional[str] = ..., message_id: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., score: _Optional[float] = ..., text: _Optional[str] = ...) -> None: ...
 
+class DiscStyle(_message.Message):
+    __slots__ = ("style", "pace", "priority", "confidence", "abstained", "evidence")
+    STYLE_FIELD_NUMBER: _ClassVar[int]
+    PACE_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    ABSTAINED_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    style: str
+    pace: float
+    priority: float
+    confidence: float
+    abstained: bool
+    evidence: _containers.RepeatedCompositeFieldContainer[Contribution]
+    def __init__(self, style: _Optional[str] = ..., pace: _Optional[float] = ..., priority: _Optional[float] = ..., confidence: _Optional[float] = ..., abstained: _Optional[bool] = ..., evidence: _Optional[_Iterable[_Union[Contribution, _Mapping]]] = ...) -> None: ...
+
+class TypeLetter(_message.Message):
+    __slots__ = ("axis", "letter", "confidence", "abstained", "trait")
+    AXIS_FIELD_NUMBER: _ClassVar[int]
+    LETTER_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    ABSTAINED_FIELD_NUMBER: _ClassVar[int]
+    TRAIT_FIELD_NUMBER: _ClassVar[int]
+    axis: str
+    letter: str
+    confidence: float
+    abstained: bool
+    trait: str
+    def __init__(self, axis: _Optional[str] = ..., letter: _Optional[str] = ..., confidence: _Optional[float] = ..., abstained: _Optional[bool] = ..., trait: _Optional[str] = ...) -> None: ...
+
+class CommunicationPreferences(_message.Message):
+    __slots__ = ("formality", "formality_score", "address", "detail", "words_per_message", "pace", "reply_latency_seconds", "channel", "hours", "language")
+    FORMALITY_FIELD_NUMBER: _ClassVar[int]
+    FORMALITY_SCORE_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    WORDS_PER_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PACE_FIELD_NUMBER: _ClassVar[int]
+    REPLY_LATENCY_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    HOURS_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    formality: str
+    formality_score: float
+    address: str
+    detail: str
+    words_per_message: float
+    pace: str
+    reply_latency_seconds: float
+    channel: str
+    hours: _containers.RepeatedScalarFieldContainer[int]
+    language: str
+    def __init__(self, formality: _Optional[str] = ..., formality_score: _Optional[float] = ..., address: _Optional[str] = ..., detail: _Optional[str] = ..., words_per_message: _Optional[float] = ..., pace: _Optional[str] = ..., reply_latency_seconds: _Optional[float] = ..., channel: _Optional[str] = ..., hours: _Optional[_Iterable[int]] = ..., language: _Optional[str] = ...) -> None: ...
+
+class Recommendation(_message.Message):
+    __slots__ = ("kind", "text", "text_en", "text_ru", "confidence", "evidence")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_EN_FIELD_NUMBER: _ClassVar[int]
+    TEXT_RU_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    kind: RecommendationKind
+    text: str
+    text_en: str
+    text_ru: str
+    confidence: float
+    evidence: _containers.RepeatedCompositeFieldContainer[Contribution]
+    def __init__(self, kind: _Optional[_Union[RecommendationKind, str]] = ..., text: _Optional[str] = ..., text_en: _Optional[str] = ..., text_ru: _Optional[str] = ..., confidence: _Optional[float] = ..., evidence: _Optional[_Iterable[_Union[Contribution, _Mapping]]] = ...) -> None: ...
+
+class WeekPoint(_message.Message):
+    __slots__ = ("week_start", "messages", "sentiment", "scored")
+    WEEK_START_FIELD_NUMBER: _ClassVar[int]
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    SENTIMENT_FIELD_NUMBER: _ClassVar[int]
+    SCORED_FIELD_NUMBER: _ClassVar[int]
+    week_start: _timestamp_pb2.Timestamp
+    messages: int
+    sentiment: float
+    scored: int
+    def __init__(self, week_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., messages: _Optional[int] = ..., sentiment: _Optional[float] = ..., scored: _Optional[int] = ...) -> None: ...
+
 class Profile(_message.Message):
-    __slots__ = ("customer_id", "big_five", "disc_style", "segment", "recommendations", "messages", "events", "updated_at", "created_at", "version", "consent", "behaviour", "signals", "style", "hour_of_day", "day_of_week", "channel_mix", "languages", "evidence", "half_life_days", "derive_version", "model_version")
+    __slots__ = ("customer_id", "big_five", "segment", "disc", "type_letters", "preferences", "recommendations", "timeline", "lifecycle", "messages", "events", "updated_at", "created_at", "version", "consent", "behaviour", "signals", "style", "hour_of_day", "day_of_week", "channel_mix", "languages", "evidence", "half_life_days", "derive_version", "model_version", "traits_version")
     class ChannelMixEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -203,9 +348,13 @@ class Profile(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     BIG_FIVE_FIELD_NUMBER: _ClassVar[int]
-    DISC_STYLE_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    DISC_FIELD_NUMBER: _ClassVar[int]
+    TYPE_LETTERS_FIELD_NUMBER: _ClassVar[int]
+    PREFERENCES_FIELD_NUMBER: _ClassVar[int]
     RECOMMENDATIONS_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    LIFECYCLE_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
@@ -223,11 +372,16 @@ class Profile(_message.Message):
     HALF_LIFE_DAYS_FIELD_NUMBER: _ClassVar[int]
     DERIVE_VERSION_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TRAITS_VERSION_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     big_five: _containers.RepeatedCompositeFieldContainer[TraitEstimate]
-    disc_style: str
     segment: str
-    recommendations: _containers.RepeatedScalarFieldContainer[str]
+    disc: DiscStyle
+    type_letters: _containers.RepeatedCompositeFieldContainer[TypeLetter]
+    preferences: CommunicationPreferences
+    recommendations: _containers.RepeatedCompositeFieldContainer[Recommendation]
+    timeline: _containers.RepeatedCompositeFieldContainer[WeekPoint]
+    lifecycle: str
     messages: int
     events: int
     updated_at: _timestamp_pb2.Timestamp
@@ -245,7 +399,8 @@ class Profile(_message.Message):
     half_life_days: float
     derive_version: str
     model_version: str
-    def __init__(self, customer_id: _Optional[str] = ..., big_five: _Optional[_Iterable[_Union[TraitEstimate, _Mapping]]] = ..., disc_style: _Optional[str] = ..., segment: _Optional[str] = ..., recommendations: _Optional[_Iterable[str]] = ..., messages: _Optional[int] = ..., events: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., consent: _Optional[_Union[ConsentState, str]] = ..., behaviour: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., signals: _Optional[_Iterable[_Union[SignalSummary, _Mapping]]] = ..., style: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., hour_of_day: _Optional[_Iterable[float]] = ..., day_of_week: _Optional[_Iterable[float]] = ..., channel_mix: _Optional[_Mapping[str, float]] = ..., languages: _Optional[_Mapping[str, float]] = ..., evidence: _Optional[_Iterable[_Union[ProfileEvidence, _Mapping]]] = ..., half_life_days: _Optional[float] = ..., derive_version: _Optional[str] = ..., model_version: _Optional[str] = ...) -> None: ...
+    traits_version: str
+    def __init__(self, customer_id: _Optional[str] = ..., big_five: _Optional[_Iterable[_Union[TraitEstimate, _Mapping]]] = ..., segment: _Optional[str] = ..., disc: _Optional[_Union[DiscStyle, _Mapping]] = ..., type_letters: _Optional[_Iterable[_Union[TypeLetter, _Mapping]]] = ..., preferences: _Optional[_Union[CommunicationPreferences, _Mapping]] = ..., recommendations: _Optional[_Iterable[_Union[Recommendation, _Mapping]]] = ..., timeline: _Optional[_Iterable[_Union[WeekPoint, _Mapping]]] = ..., lifecycle: _Optional[str] = ..., messages: _Optional[int] = ..., events: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., consent: _Optional[_Union[ConsentState, str]] = ..., behaviour: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., signals: _Optional[_Iterable[_Union[SignalSummary, _Mapping]]] = ..., style: _Optional[_Iterable[_Union[Feature, _Mapping]]] = ..., hour_of_day: _Optional[_Iterable[float]] = ..., day_of_week: _Optional[_Iterable[float]] = ..., channel_mix: _Optional[_Mapping[str, float]] = ..., languages: _Optional[_Mapping[str, float]] = ..., evidence: _Optional[_Iterable[_Union[ProfileEvidence, _Mapping]]] = ..., half_life_days: _Optional[float] = ..., derive_version: _Optional[str] = ..., model_version: _Optional[str] = ..., traits_version: _Optional[str] = ...) -> None: ...
 
 class ExportProfileRequest(_message.Message):
     __slots__ = ("customer_id",)

@@ -583,3 +583,122 @@ async fn store_text_keeps_the_whole_redacted_text_and_never_the_raw() {
     assert!(!export.contains("olga.v@example.org"), "raw PII stored");
     server.stop().await.unwrap();
 }
+
+/// Sentences for `n` messages of about 12 words each, one a week apart in two-day steps.
+fn chat_messages(prefix: &str, n: usize, texts: &[&str]) -> Vec<pb::Message> {
+    (0..n)
+        .map(|i| {
+            let mut m = turn(
+                &format!("{prefix}{i}"),
+                pb::Role::Customer,
+                T0 - 40 * 86_400 + i as i64 * 2 * 86_400,
+                texts[i % texts.len()],
+            );
+            m.conversation_id = format!("{prefix}-conv-{}", i / 4);
+            m
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn what_the_profile_says_about_a_person_comes_through_the_api() {
+    let db = Db::sqlite().await;
+    let server = start_tiny(&["--store", &db.spec()]).await;
+    let english = [
+        "Hello, I would like to know when my parcel will finally arrive at home.",
+        "Could you please check the order again and write to maria.p@example.com today?",
+        "Thank you, the replacement works well and I am happy with the quick service.",
+    ];
+    // Too few words: every trait abstains, with the population's interval and a reason.
+    ingest(&server, "few", chat_messages("f", 2, &english))
+        .await
+        .unwrap();
+    let p = get(&server, "few").await.unwrap();
+    assert_eq!(p.big_five.len(), 5);
+    assert_eq!(p.traits_version, "traits-tiny");
+    for t in &p.big_five {
+        assert!(t.abstained, "{t:?}");
+        assert!(t.note.contains("estimates start at 50"), "{}", t.note);
+        assert!((t.lower - 0.1).abs() < 0.01 && (t.upper - 0.9).abs() < 0.01);
+    }
+    assert!(p.type_letters.iter().all(|l| l.abstained && l.letter.is_empty()));
+    assert!(p.disc.as_ref().unwrap().abstained);
+
+    // Enough words: estimates with intervals narrower than the population's, each citing the
+    // messages (redacted) that moved it.
+    ingest(&server, "many", chat_messages("m", 24, &english))
+        .await
+        .unwrap();
+    let p = get(&server, "many").await.unwrap();
+    let names: Vec<&str> = p.big_five.iter().map(|t| t.r#trait.as_str()).collect();
+    assert_eq!(
+        names,
+        ["openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism"]
+    );
+    for t in &p.big_five {
+        assert!(!t.abstained, "{t:?}");
+        assert!(t.lower < t.score && t.score < t.upper, "{t:?}");
+        assert!(t.upper - t.lower < 0.8 - 0.01, "{t:?}");
+        assert!(t.words > 250.0, "{t:?}");
+        assert!((t.level - 0.8).abs() < 1e-6);
+        assert!(!t.evidence.is_empty(), "{t:?}");
+        for e in &t.evidence {
+            assert_eq!(e.kind, "message");
+            assert!(e.message_id.starts_with('m') && e.timestamp.is_some());
+            assert!(!e.text.contains("maria.p@example.com"), "{}", e.text);
+            assert!(e.contribution != 0.0);
+        }
+    }
+    assert_eq!(p.type_letters.len(), 4);
+    let prefs = p.preferences.as_ref().unwrap();
+    assert_eq!(prefs.language, "en");
+    assert_eq!(prefs.channel, "chat");
+    assert_eq!(prefs.detail, "brief");
+    assert!(prefs.hours.contains(&9), "{prefs:?}");
+    // BE_BRIEF from 24 short messages, with both texts and its evidence.
+    let brief = p
+        .recommendations
+        .iter()
+        .find(|r| r.kind == pb::RecommendationKind::BeBrief as i32)
+        .unwrap_or_else(|| panic!("{:?}", p.recommendations));
+    assert!(brief.confidence > 0.8 && !brief.text_en.is_empty() && !brief.text_ru.is_empty());
+    assert_eq!(brief.text, brief.text_en);
+    assert_eq!(brief.evidence[0].name, "words_per_message");
+    assert!(p
+        .recommendations
+        .iter()
+        .any(|r| r.kind == pb::RecommendationKind::ContactInTheMorning as i32));
+    // The timeline: a week per bucket, every message counted once.
+    let total: u32 = p.timeline.iter().map(|w| w.messages).sum();
+    assert_eq!(total, 24);
+    assert!(p.timeline.len() >= 7);
+    assert!(p.timeline.windows(2).all(|w| {
+        w[0].week_start.as_ref().unwrap().seconds < w[1].week_start.as_ref().unwrap().seconds
+    }));
+    assert!(p.timeline.iter().all(|w| w.scored <= w.messages));
+
+    // Russian text: the estimator was fitted on English, so its estimates say so and widen.
+    let russian = [
+        "Здравствуйте, подскажите, пожалуйста, когда придёт моя посылка домой?",
+        "Прошу проверить заказ ещё раз и ответить мне сегодня по почте.",
+        "Спасибо, замена работает отлично, я очень доволен быстрым сервисом.",
+    ];
+    ingest(&server, "ru", chat_messages("r", 24, &russian))
+        .await
+        .unwrap();
+    let r = get(&server, "ru").await.unwrap();
+    assert_eq!(r.preferences.as_ref().unwrap().language, "ru");
+    for (ru, en) in r.big_five.iter().zip(&p.big_five) {
+        assert!(ru.note.contains("not fitted on"), "{}", ru.note);
+        if ru.words > en.words * 0.9 {
+            assert!(ru.upper - ru.lower > en.upper - en.lower - 0.02, "{ru:?} {en:?}");
+        }
+    }
+    let ru_text = r
+        .recommendations
+        .iter()
+        .find(|x| x.kind == pb::RecommendationKind::WriteInTheirLanguage as i32)
+        .expect("write in Russian");
+    assert_eq!(ru_text.text, ru_text.text_ru);
+    server.stop().await;
+}

@@ -22,6 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=migrations");
     test_prerequisites();
     let out = PathBuf::from(env::var("OUT_DIR")?);
+    embed_heads(&out)?;
     let fds = protox::compile(PROTOS, ["proto"])?;
     let descriptor_path = out.join("rapport_descriptor.bin");
     let bytes = fds.encode_to_vec();
@@ -39,6 +40,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .emit_fields()
         .build(&[".rapport.v1"])?;
     Ok(())
+}
+
+/// Lists every file of models/ (but lexicons/, which the text pipeline compiles in itself) as
+/// `(relative path, include_bytes!)` in OUT_DIR/embedded_heads.rs, so that an installed binary
+/// carries its heads and `rapport models install` can write them out anywhere.
+fn embed_heads(out: &Path) -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=models");
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("models");
+    let mut files = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in fs::read_dir(&dir)? {
+            let path = entry?.path();
+            let rel = path
+                .strip_prefix(&root)?
+                .to_string_lossy()
+                .replace('\\', "/");
+            if path.is_dir() {
+                if rel != "lexicons" {
+                    dirs.push(path);
+                }
+            } else if !entry_name_hidden(&path) {
+                files.push((rel, path));
+            }
+        }
+    }
+    files.sort();
+    let mut code = String::from("&[\n");
+    for (rel, path) in &files {
+        code += &format!(
+            "    ({rel:?}, include_bytes!({:?}) as &[u8]),\n",
+            path.display().to_string()
+        );
+    }
+    code += "]\n";
+    fs::write(out.join("embedded_heads.rs"), code)?;
+    Ok(())
+}
+
+fn entry_name_hidden(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
 /// Tests that need the model bundle or ../shared are marked ignored (`cfg(rapport_no_bundle)`,

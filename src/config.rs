@@ -62,7 +62,7 @@ pub struct ModelArgs {
     pub model: Option<String>,
 
     /// Directory holding manifest.json and the trained task heads.
-    #[arg(long, env = "RAPPORT_HEADS_DIR", default_value_os_t = default_heads_dir())]
+    #[arg(long, env = "RAPPORT_HEADS_DIR", default_value_os_t = crate::model::install::default_heads_dir())]
     pub heads_dir: PathBuf,
 
     /// Serve heads with an encoder other than the one they were trained on (logs a warning).
@@ -112,16 +112,6 @@ pub struct ModelArgs {
 
     #[command(flatten)]
     pub engine: EngineArgs,
-}
-
-fn default_heads_dir() -> PathBuf {
-    // Run from a checkout, `models` is the repository's; elsewhere point --heads-dir at a copy.
-    let local = PathBuf::from("models");
-    if local.join("manifest.json").exists() {
-        local
-    } else {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
-    }
 }
 
 /// The inference engine's queue and batching.

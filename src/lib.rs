@@ -11,6 +11,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod grpc;
+pub mod health;
 pub mod hints;
 pub mod live_eval;
 pub mod load;

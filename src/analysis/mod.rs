@@ -73,7 +73,11 @@ impl Analyzer {
     pub fn load(args: &ModelArgs) -> Result<Self> {
         // Before the encoder loads: a binary away from its checkout fails here at once, saying how
         // to give it heads (the adapter lookup below treats a missing manifest as "no adapter").
-        if !args.heads_dir.join(crate::model::heads::MANIFEST_FILE).is_file() {
+        if !args
+            .heads_dir
+            .join(crate::model::heads::MANIFEST_FILE)
+            .is_file()
+        {
             return Err(crate::model::install::missing_heads(&args.heads_dir));
         }
         let source = match &args.model {

@@ -78,7 +78,10 @@ pub struct Manifest {
 impl Manifest {
     pub fn load(dir: &Path) -> Result<Manifest> {
         let path = dir.join(MANIFEST_FILE);
-        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => super::install::missing_heads(dir),
+            _ => Error::io(&path, e),
+        })?;
         serde_json::from_str(&text)
             .map_err(|e| Error::model(format!("{}: invalid manifest: {e}", path.display())))
     }

@@ -16,6 +16,7 @@ pub mod e5s1;
 pub mod encoder;
 pub mod export;
 pub mod heads;
+pub mod install;
 pub mod source;
 
 pub use adapter::Adapter;

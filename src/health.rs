@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use tonic::transport::Endpoint;
+use crate::grpc::security::ClientSecurity;
 use tonic_health::pb::{
     health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
 };
@@ -30,6 +30,12 @@ pub struct HealthArgs {
     /// Seconds to wait for the answer, connecting included.
     #[arg(long, default_value_t = 5.0)]
     pub timeout: f64,
+
+    /// TLS and token options, as for every command that dials a server (with TLS options, an
+    /// address without a scheme is dialled with https). From their RAPPORT_* variables too, so a
+    /// probe inside the server's pod can take them from the pod's environment.
+    #[command(flatten)]
+    pub security: crate::config::ClientSecurityArgs,
 }
 
 /// The address to check when `--server` is not given: where the server of this environment
@@ -47,14 +53,6 @@ fn default_server() -> String {
             addr.to_string()
         }
         None => DEFAULT_SERVER.to_string(),
-    }
-}
-
-fn endpoint_url(server: &str) -> String {
-    if server.contains("://") {
-        server.to_string()
-    } else {
-        format!("http://{server}")
     }
 }
 
@@ -79,19 +77,20 @@ impl Outcome {
     }
 }
 
-/// One grpc.health.v1 Check against `server` within `timeout`.
-pub async fn check(server: &str, service: &str, timeout: Duration) -> Outcome {
-    let url = endpoint_url(server);
-    let endpoint = match Endpoint::from_shared(url.clone()) {
-        Ok(e) => e.connect_timeout(timeout).timeout(timeout),
-        Err(e) => return Outcome::Unreachable(format!("bad server address {server:?}: {e}")),
-    };
+/// One grpc.health.v1 Check against `server` within `timeout`, dialled as `security` says.
+pub async fn check(
+    security: &ClientSecurity,
+    server: &str,
+    service: &str,
+    timeout: Duration,
+) -> Outcome {
+    let url = security.url_for(server);
     let call = async {
-        let channel = endpoint
-            .connect()
+        let channel = security
+            .connect(&url, timeout)
             .await
-            .map_err(|e| Outcome::Unreachable(format!("cannot connect to {url}: {}", chain(&e))))?;
-        HealthClient::new(channel)
+            .map_err(|e| Outcome::Unreachable(e.to_string()))?;
+        HealthClient::with_interceptor(channel, security.interceptor())
             .check(HealthCheckRequest {
                 service: service.to_string(),
             })
@@ -118,18 +117,6 @@ pub async fn check(server: &str, service: &str, timeout: Duration) -> Outcome {
     }
 }
 
-/// The error and its causes on one line ("transport error: tcp connect error: Connection refused").
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
 /// Runs the check and reports it: `SERVING` on stdout and 0, else the reason on stderr and
 /// [`EXIT_NOT_SERVING`] or [`EXIT_UNREACHABLE`].
 pub fn run(args: &HealthArgs) -> i32 {
@@ -145,7 +132,14 @@ pub fn run(args: &HealthArgs) -> i32 {
             return EXIT_UNREACHABLE;
         }
     };
-    let outcome = rt.block_on(check(&server, &args.service, timeout));
+    let security = match ClientSecurity::load(&args.security) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rapport health: {e}");
+            return EXIT_UNREACHABLE;
+        }
+    };
+    let outcome = rt.block_on(check(&security, &server, &args.service, timeout));
     let what = if args.service.is_empty() {
         server.clone()
     } else {

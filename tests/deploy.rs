@@ -92,6 +92,104 @@ async fn health_defaults_to_the_listen_port_on_loopback() {
     server.stop().await.unwrap();
 }
 
+/// A CA and a server certificate for localhost and 127.0.0.1 signed by it (and a client
+/// certificate from the same CA), as PEM files.
+fn pki(dir: &Path) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
+    };
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "probe test CA");
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    for (name, usage) in [
+        ("server", ExtendedKeyUsagePurpose::ServerAuth),
+        ("client", ExtendedKeyUsagePurpose::ClientAuth),
+    ] {
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+        params.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &ca).unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn health_speaks_tls_and_mutual_tls_with_the_client_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, heads) = common::server::tiny_model_and_heads(dir.path());
+    pki(dir.path());
+    let file = |n: &str| dir.path().join(n).display().to_string();
+    let args = rapport::config::ServeArgs::try_parse_from([
+        "--model",
+        &model,
+        "--heads-dir",
+        &heads.display().to_string(),
+        "--metrics-listen",
+        "off",
+        "--store",
+        "off",
+        "--tls-cert",
+        &file("server.pem"),
+        "--tls-key",
+        &file("server.key"),
+        "--tls-client-ca",
+        &file("ca.pem"),
+    ])
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(rapport::grpc::run(args, listener, async move {
+        let _ = stopped.await;
+    }));
+
+    // As an exec probe in the pod would run it: the options from the pod's environment, the
+    // certificate's name given since the probe dials 127.0.0.1 by address.
+    let probe = |client_cert: bool| {
+        let mut cmd = tokio::process::Command::new(BIN);
+        cmd.args(["health", "--server", &addr, "--timeout", "5"])
+            .env_remove("RAPPORT_LISTEN")
+            .env("RAPPORT_TLS_CA", file("ca.pem"))
+            .env("RAPPORT_TLS_SERVER_NAME", "localhost");
+        if client_cert {
+            cmd.env("RAPPORT_TLS_CLIENT_CERT", file("client.pem"))
+                .env("RAPPORT_TLS_CLIENT_KEY", file("client.key"));
+        }
+        cmd.output()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let out = probe(true).await.unwrap();
+        if out.status.code() == Some(0) {
+            assert!(text(&out.stdout).contains("SERVING"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never SERVING over TLS: {}",
+            text(&out.stderr)
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Mutual TLS: without a client certificate the probe is refused.
+    let out = probe(false).await.unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // Plaintext to the TLS port fails too, and says it could not get an answer.
+    let out = health(&["--server", &addr, "--timeout", "5"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
 /// A copy of the built binary in a directory of its own, run from there with a fresh
 /// RAPPORT_HOME: nothing of the checkout is in reach.
 struct Moved {

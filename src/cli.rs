@@ -372,6 +372,50 @@ pub async fn score(args: ScoreArgs) -> Result<()> {
     Ok(())
 }
 
+/// `rapport segment`: cluster the stored profiles into segments.
+#[derive(clap::Args, Debug)]
+pub struct SegmentArgs {
+    #[command(flatten)]
+    pub profiles: crate::config::ProfileArgs,
+    /// Directory holding the heads and `traits/traits.json` (the trait estimates segments use).
+    #[arg(long, env = "RAPPORT_HEADS_DIR", default_value_os_t = crate::model::install::default_heads_dir())]
+    pub heads_dir: std::path::PathBuf,
+    /// Seed of the k-means runs: the same seed and profiles give the same segments.
+    #[arg(long, env = "RAPPORT_SEGMENT_SEED", default_value_t = 20261206)]
+    pub seed: u64,
+}
+
+pub async fn segment(args: SegmentArgs) -> Result<()> {
+    use crate::profile::service::Profiles;
+    let spec = args.profiles.store_spec();
+    let store = crate::store::open(&spec).await?;
+    let mut settings = args.profiles.settings()?;
+    settings.traits =
+        crate::profile::traits::TraitModel::load(&args.heads_dir)?.map(std::sync::Arc::new);
+    let profiles = Profiles::new(store, args.profiles.keys()?, settings);
+    match profiles.run_segments(args.seed).await? {
+        None => eprintln!(
+            "too few profiles with messages in {spec} for segments (at least {} needed)",
+            2 * 5
+        ),
+        Some(run) => {
+            eprintln!(
+                "{} segments (silhouette {:.3}) over {} profiles in {spec}:",
+                run.k,
+                run.silhouette,
+                run.assignment.len()
+            );
+            for s in &run.segments {
+                eprintln!(
+                    "  {} ({} customers): {}",
+                    s.name, s.customers, s.description
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `rapport profiles ...`: maintenance of the profile store, beside a running server or not.
 #[derive(clap::Subcommand, Debug)]
 pub enum ProfilesCmd {

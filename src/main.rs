@@ -50,6 +50,9 @@ enum Command {
     /// Maintain the profile store: rebuild derived values, purge expired data.
     #[command(subcommand)]
     Profiles(cli::ProfilesCmd),
+    /// Cluster the stored profiles into segments (k-means on trait and behaviour features; names
+    /// carry over from the previous run); ListSegments and Profile.segment return them.
+    Segment(Box<cli::SegmentArgs>),
     /// Ask a running server's grpc.health.v1 service whether it is SERVING: exit 0 if so, 1
     /// if it answers otherwise, 2 if it does not answer (container and Kubernetes probes).
     Health(rapport::health::HealthArgs),
@@ -96,6 +99,7 @@ fn main() -> anyhow::Result<()> {
         Command::Eval(args) => train::eval(&args).context("eval"),
         Command::Models(cmd) => model::cli::run(cmd).context("models"),
         Command::Profiles(cmd) => runtime(0)?.block_on(cli::profiles(cmd)).context("profiles"),
+        Command::Segment(args) => runtime(0)?.block_on(cli::segment(*args)).context("segment"),
         Command::Health(args) => std::process::exit(rapport::health::run(&args)),
     }
 }

@@ -548,7 +548,7 @@ async fn segments_are_listed_with_counts() {
         .await
         .unwrap()
         .into_inner()
-        .segments;
+        .lifecycle;
     assert!(segments.len() >= 6, "{segments:?}");
     let new = segments.iter().find(|s| s.name == "new").unwrap();
     assert_eq!(new.customers, 1);
@@ -621,7 +621,10 @@ async fn what_the_profile_says_about_a_person_comes_through_the_api() {
         assert!(t.note.contains("estimates start at 50"), "{}", t.note);
         assert!((t.lower - 0.1).abs() < 0.01 && (t.upper - 0.9).abs() < 0.01);
     }
-    assert!(p.type_letters.iter().all(|l| l.abstained && l.letter.is_empty()));
+    assert!(p
+        .type_letters
+        .iter()
+        .all(|l| l.abstained && l.letter.is_empty()));
     assert!(p.disc.as_ref().unwrap().abstained);
 
     // Enough words: estimates with intervals narrower than the population's, each citing the
@@ -633,7 +636,13 @@ async fn what_the_profile_says_about_a_person_comes_through_the_api() {
     let names: Vec<&str> = p.big_five.iter().map(|t| t.r#trait.as_str()).collect();
     assert_eq!(
         names,
-        ["openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism"]
+        [
+            "openness",
+            "conscientiousness",
+            "extraversion",
+            "agreeableness",
+            "neuroticism"
+        ]
     );
     for t in &p.big_five {
         assert!(!t.abstained, "{t:?}");
@@ -691,7 +700,10 @@ async fn what_the_profile_says_about_a_person_comes_through_the_api() {
     for (ru, en) in r.big_five.iter().zip(&p.big_five) {
         assert!(ru.note.contains("not fitted on"), "{}", ru.note);
         if ru.words > en.words * 0.9 {
-            assert!(ru.upper - ru.lower > en.upper - en.lower - 0.02, "{ru:?} {en:?}");
+            assert!(
+                ru.upper - ru.lower > en.upper - en.lower - 0.02,
+                "{ru:?} {en:?}"
+            );
         }
     }
     let ru_text = r
@@ -700,5 +712,109 @@ async fn what_the_profile_says_about_a_person_comes_through_the_api() {
         .find(|x| x.kind == pb::RecommendationKind::WriteInTheirLanguage as i32)
         .expect("write in Russian");
     assert_eq!(ru_text.text, ru_text.text_ru);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn segments_are_clustered_listed_and_keep_their_names_on_a_rerun() {
+    use rapport::profile::service::{ProfileSettings, Profiles};
+    let db = Db::sqlite().await;
+    let server = start_tiny(&["--store", &db.spec()]).await;
+    // Three kinds of customers: long formal emails now and then, short chats many times a day,
+    // mid-length messages daily.
+    let long = "Dear support team, I am writing regarding the invoice for last month, which lists \
+                two services that I never ordered, and I would kindly ask you to review the \
+                charges, correct the amount and send me a corrected document by email.";
+    let short = "ok thx";
+    let mid = "Hi, the app keeps logging me out after the update, can you check my account?";
+    let kinds: [(&str, usize, i64, &str); 3] = [
+        ("long", 5, 5 * 86_400, long),
+        ("short", 20, 3_600, short),
+        ("mid", 10, 86_400, mid),
+    ];
+    let mut truth = Vec::new();
+    for (g, (kind, n, step, text)) in kinds.iter().enumerate() {
+        for c in 0..8 {
+            let customer = format!("{kind}-{c}");
+            let messages = (0..*n)
+                .map(|i| {
+                    turn(
+                        &format!("{customer}-{i}"),
+                        pb::Role::Customer,
+                        T0 - 20 * 86_400 + i as i64 * step + c,
+                        text,
+                    )
+                })
+                .collect();
+            ingest(&server, &customer, messages).await.unwrap();
+            truth.push((customer, g));
+        }
+    }
+    let store = rapport::store::open(&db.spec()).await.unwrap();
+    let profiles = Profiles::new(
+        store,
+        rapport::profile::keys::Keys::new(None).unwrap(),
+        ProfileSettings::default(),
+    );
+    let first = profiles
+        .run_segments(5)
+        .await
+        .unwrap()
+        .expect("24 profiles");
+    assert_eq!(first.k, 3, "silhouette {}", first.silhouette);
+    // Each profile's segment through the API; the three kinds are recovered.
+    let mut assigned = Vec::new();
+    for (customer, _) in &truth {
+        assigned.push(get(&server, customer).await.unwrap().segment);
+    }
+    let names: Vec<String> = first.segments.iter().map(|s| s.name.clone()).collect();
+    let labels: Vec<usize> = assigned
+        .iter()
+        .map(|a| names.iter().position(|n| n == a).expect("a listed segment"))
+        .collect();
+    let groups: Vec<usize> = truth.iter().map(|(_, g)| *g).collect();
+    let ari = rapport::profile::segments::adjusted_rand(&groups, &labels);
+    assert!(ari >= 0.8, "ARI {ari}: {assigned:?}");
+    let listed = server
+        .profiles()
+        .list_segments(pb::ListSegmentsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.segments.len(), 3);
+    assert!(listed.segments.iter().all(|s| !s.description.is_empty()
+        && s.customers == 8
+        && s.centre.contains_key("log_words_per_message")));
+    assert!(!listed.lifecycle.is_empty());
+    // More customers of the first kind arrive; a rerun with another seed keeps every name.
+    for c in 8..12 {
+        let customer = format!("long-{c}");
+        let messages = (0..5)
+            .map(|i| {
+                turn(
+                    &format!("{customer}-{i}"),
+                    pb::Role::Customer,
+                    T0 - 20 * 86_400 + i * 5 * 86_400 + c,
+                    long,
+                )
+            })
+            .collect();
+        ingest(&server, &customer, messages).await.unwrap();
+    }
+    let second = profiles
+        .run_segments(99)
+        .await
+        .unwrap()
+        .expect("28 profiles");
+    let mut again: Vec<String> = second.segments.iter().map(|s| s.name.clone()).collect();
+    let mut before = names.clone();
+    again.sort();
+    before.sort();
+    assert_eq!(again, before);
+    for (customer, _) in &truth {
+        let now = get(&server, customer).await.unwrap().segment;
+        let was = &assigned[truth.iter().position(|(c, _)| c == customer).unwrap()];
+        assert_eq!(&now, was, "{customer}");
+    }
     server.stop().await;
 }

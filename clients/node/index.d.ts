@@ -49,6 +49,7 @@ export class Profiles {
   erase(customerId: string, opts?: CallOptions): Promise<{ erased: boolean; rows: Record<string, number> }>;
   setConsent(customerId: string, granted: boolean, opts?: CallOptions): Promise<number>;
   segments(opts?: CallOptions): Promise<Proto[]>;
+  lifecycle(opts?: CallOptions): Promise<Proto[]>;
 }
 
 export class Conversation {

@@ -316,9 +316,14 @@ class Profiles {
     return (await this.c._unary('profiles', 'SetConsent', { customer_id: customerId, consent }, timeoutMs)).version;
   }
 
-  /** The lifecycle segments with how many customers are in each. */
+  /** The latest `rapport segment` run's segments (empty before any run). */
   async segments({ timeoutMs } = {}) {
     return (await this.c._unary('profiles', 'ListSegments', {}, timeoutMs)).segments;
+  }
+
+  /** The lifecycle stages with how many customers are in each. */
+  async lifecycle({ timeoutMs } = {}) {
+    return (await this.c._unary('profiles', 'ListSegments', {}, timeoutMs)).lifecycle;
   }
 }
 

@@ -140,7 +140,8 @@ pub async fn run(
     // Bad profile settings stop the server at once; a store that cannot be reached does not:
     // Profiles answers UNAVAILABLE until it can.
     let mut settings = args.profiles.settings()?;
-    settings.traits = crate::profile::traits::TraitModel::load(&args.model.heads_dir)?.map(Arc::new);
+    settings.traits =
+        crate::profile::traits::TraitModel::load(&args.model.heads_dir)?.map(Arc::new);
     let profile_config = (args.profiles.store_spec(), settings, args.profiles.keys()?);
 
     let state: Ready = Arc::default();

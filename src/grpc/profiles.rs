@@ -12,8 +12,8 @@ use crate::{
     analysis::Channel,
     profile::{
         ingest::channel_name,
-        service::{Profiles, ProfilesReady, Subject},
         persona::{Advice, Contribution, Disc, Persona, Preferences, Recommendation, TraitScore},
+        service::{Profiles, ProfilesReady, Subject},
         Consent, EventKind, EventRecord, Feature, StoredProfile,
     },
     proto::v1 as pb,
@@ -285,7 +285,12 @@ fn advice_to_proto(a: Advice) -> pb::RecommendationKind {
 fn recommendation_to_proto(r: &Recommendation, language: &str) -> pb::Recommendation {
     pb::Recommendation {
         kind: advice_to_proto(r.kind) as i32,
-        text: if language == "ru" { r.text_ru } else { r.text_en }.into(),
+        text: if language == "ru" {
+            r.text_ru
+        } else {
+            r.text_en
+        }
+        .into(),
         text_en: r.text_en.into(),
         text_ru: r.text_ru.into(),
         confidence: r.confidence as f32,
@@ -375,7 +380,11 @@ impl pb::profiles_server::Profiles for ProfilesService {
             let profiles = self.profiles()?;
             let id = req.into_inner().customer_id;
             let p = profiles.get(&id).await?;
-            Ok(Response::new(profile_to_proto(&id, &p, &profiles.persona(&p))))
+            Ok(Response::new(profile_to_proto(
+                &id,
+                &p,
+                &profiles.persona(&p),
+            )))
         }
         .await;
         observe("GetProfile", started, &result);
@@ -466,6 +475,21 @@ impl pb::profiles_server::Profiles for ProfilesService {
         let result = async {
             let profiles = self.profiles()?;
             let segments = profiles
+                .clusters()
+                .await?
+                .into_iter()
+                .map(|s| pb::Segment {
+                    name: s.name,
+                    description: s.description,
+                    customers: s.customers,
+                    centre: crate::profile::segments::FEATURES
+                        .iter()
+                        .map(|f| f.0.to_string())
+                        .zip(s.centre)
+                        .collect(),
+                })
+                .collect();
+            let lifecycle = profiles
                 .segments()
                 .await?
                 .into_iter()
@@ -473,9 +497,13 @@ impl pb::profiles_server::Profiles for ProfilesService {
                     name,
                     description,
                     customers,
+                    centre: Default::default(),
                 })
                 .collect();
-            Ok(Response::new(pb::ListSegmentsResponse { segments }))
+            Ok(Response::new(pb::ListSegmentsResponse {
+                segments,
+                lifecycle,
+            }))
         }
         .await;
         observe("ListSegments", started, &result);

@@ -99,7 +99,11 @@ pub fn observe(record: MessageRecord, a: &MessageAnalysis, store_text: bool) -> 
             evidence.insert(name, a.text.redacted.clone());
         }
     }
-    let (traits, trait_evidence) = a.traits.as_ref().map(|t| trait_record(t, a)).unwrap_or_default();
+    let (traits, trait_evidence) = a
+        .traits
+        .as_ref()
+        .map(|t| trait_record(t, a))
+        .unwrap_or_default();
     let analysed = !signals.is_empty();
     MessageRecord {
         own: true,

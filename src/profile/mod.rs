@@ -14,6 +14,7 @@ pub mod behaviour;
 pub mod ingest;
 pub mod keys;
 pub mod persona;
+pub mod segments;
 pub mod service;
 pub mod traits;
 

@@ -159,10 +159,9 @@ impl Advice {
                 "Use the channel they use most.",
                 "Пишите в канал, которым клиент пользуется чаще всего.",
             ),
-            Advice::WriteInTheirLanguage => (
-                "Write in their language.",
-                "Пишите на языке клиента.",
-            ),
+            Advice::WriteInTheirLanguage => {
+                ("Write in their language.", "Пишите на языке клиента.")
+            }
             Advice::Reassure => (
                 "Reassure: say what happens next and when.",
                 "Успокойте: скажите, что будет дальше и когда.",
@@ -221,7 +220,11 @@ const STYLE_NUDGE: f64 = 1.0;
 pub fn persona(state: &ProfileState, d: &Derived, model: Option<&TraitModel>) -> Persona {
     let big_five = model.map(|m| big_five(state, d, m)).unwrap_or_default();
     let signal = |name: &str| d.signals.iter().find(|s| s.name == name);
-    let disc = disc(&big_five, signal("style.directness"), signal("style.emotionality"));
+    let disc = disc(
+        &big_five,
+        signal("style.directness"),
+        signal("style.emotionality"),
+    );
     let letters = letters(&big_five);
     let preferences = preferences(state, d);
     let recommendations = recommendations(state, d, &big_five, &preferences);
@@ -393,7 +396,9 @@ fn disc(
         };
     };
     let nudge = |s: Option<&super::behaviour::SignalSummary>| {
-        s.map_or(0.0, |s| ((s.mean - 0.5) * 2.0).clamp(-1.0, 1.0) * STYLE_NUDGE)
+        s.map_or(0.0, |s| {
+            ((s.mean - 0.5) * 2.0).clamp(-1.0, 1.0) * STYLE_NUDGE
+        })
     };
     let (dn, en) = (nudge(directness), nudge(emotionality));
     let pace_mean = e.mean + dn * e.sd;
@@ -423,7 +428,11 @@ fn disc(
     }
     let abstained = confidence < DISC_MIN;
     Disc {
-        style: if abstained { String::new() } else { style.into() },
+        style: if abstained {
+            String::new()
+        } else {
+            style.into()
+        },
         pace,
         priority,
         confidence,
@@ -580,7 +589,10 @@ fn recommendations(
     };
     // Register: mirror it.
     if p.formality == "formal" || p.address == "vy" {
-        let c = (p.formality_score.max(if p.address == "vy" { 0.8 } else { 0.0 })) * support(n);
+        let c = (p
+            .formality_score
+            .max(if p.address == "vy" { 0.8 } else { 0.0 }))
+            * support(n);
         let mut ev = vec![Contribution::feature(
             "style.formality",
             p.formality_score,
@@ -589,23 +601,36 @@ fn recommendations(
         ev.extend(snippets("style.formality"));
         out.push((Advice::UseFormalAddress, c, ev));
     } else if p.formality == "informal" || p.address == "ty" {
-        let c = (1.0 - p.formality_score).max(if p.address == "ty" { 0.8 } else { 0.0 }) * support(n);
+        let c =
+            (1.0 - p.formality_score).max(if p.address == "ty" { 0.8 } else { 0.0 }) * support(n);
         out.push((
             Advice::UseInformalAddress,
             c,
-            vec![Contribution::feature("style.formality", p.formality_score, c)],
+            vec![Contribution::feature(
+                "style.formality",
+                p.formality_score,
+                c,
+            )],
         ));
     }
     match p.detail.as_str() {
         "brief" => out.push((
             Advice::BeBrief,
             support(n) * 0.9,
-            vec![Contribution::feature("words_per_message", p.words_per_message, 1.0)],
+            vec![Contribution::feature(
+                "words_per_message",
+                p.words_per_message,
+                1.0,
+            )],
         )),
         "detailed" => out.push((
             Advice::GiveDetail,
             support(n) * 0.9,
-            vec![Contribution::feature("words_per_message", p.words_per_message, 1.0)],
+            vec![Contribution::feature(
+                "words_per_message",
+                p.words_per_message,
+                1.0,
+            )],
         )),
         _ => {}
     }
@@ -652,7 +677,11 @@ fn recommendations(
         out.push((Advice::Reassure, c, ev));
     }
     if let Some(ph) = trait_p("conscientiousness").filter(|p| *p >= 0.65) {
-        out.push((Advice::GiveClearStructure, ph, trait_ev("conscientiousness")));
+        out.push((
+            Advice::GiveClearStructure,
+            ph,
+            trait_ev("conscientiousness"),
+        ));
     }
     let emotional = signal("style.emotionality").map(|s| s.mean);
     if let Some(e) = emotional.filter(|e| *e <= 0.35) {
@@ -735,7 +764,8 @@ fn recommendations(
     }
     let total: f64 = state.hour_of_day.iter().sum();
     if total > 0.0 && n >= 5.0 {
-        let share = |from: usize, to: usize| state.hour_of_day[from..to].iter().sum::<f64>() / total;
+        let share =
+            |from: usize, to: usize| state.hour_of_day[from..to].iter().sum::<f64>() / total;
         for (advice, from, to, name) in [
             (Advice::ContactInTheMorning, 6, 12, "hours.06-12"),
             (Advice::ContactInTheAfternoon, 12, 18, "hours.12-18"),
@@ -794,7 +824,12 @@ mod tests {
     /// A customer with latent traits `z` writes `words` words in 30-word messages; each
     /// message's logit follows the estimator's own assumptions: m + a z + the person's own
     /// offset (variance psi, fixed for the person) + noise of variance s2 / 30.
-    fn customer(z: &[f64; 5], m: &Measurement, words: usize, rng: &mut rand::rngs::StdRng) -> ProfileState {
+    fn customer(
+        z: &[f64; 5],
+        m: &Measurement,
+        words: usize,
+        rng: &mut rand::rngs::StdRng,
+    ) -> ProfileState {
         let person: [f64; 5] = std::array::from_fn(|_| m.psi.sqrt() * gauss(rng));
         let mut state = ProfileState::new(0.0);
         let per = 30usize;
@@ -855,7 +890,10 @@ mod tests {
             let r = pearson(&truth, &est);
             let coverage = covered as f64 / n as f64;
             assert!(r >= min_r, "{words} words: recovery r = {r:.3}");
-            assert!((coverage - 0.8).abs() <= 0.05, "{words} words: coverage {coverage:.3}");
+            assert!(
+                (coverage - 0.8).abs() <= 0.05,
+                "{words} words: coverage {coverage:.3}"
+            );
         }
     }
 
@@ -874,7 +912,9 @@ mod tests {
         let short = customer(&z, &m, 60, &mut rng);
         let d = derive(&short, T0 + 86_400.0);
         let est = big_five(&short, &d, &tm);
-        assert!(est.iter().all(|t| t.abstained && t.note.contains("estimates start at 100")));
+        assert!(est
+            .iter()
+            .all(|t| t.abstained && t.note.contains("estimates start at 100")));
         // A customer with 1,200 words, then one more (extreme) message: no trait leaves its
         // interval.
         let mut state = customer(&z, &m, 1_200, &mut rng);

@@ -7,8 +7,8 @@ use super::{
     ingest::{check_event, check_id, check_time, observe, unanalysed},
     keys::Keys,
     persona::{self, Persona},
-    Applied, Batch, Consent, Erased, EventRecord, Export, FoldSettings, MessageRecord, Seconds,
-    StoredProfile,
+    segments, Applied, Batch, Consent, Erased, EventRecord, Export, FoldSettings, MessageRecord,
+    Seconds, StoredProfile,
 };
 use crate::{
     analysis::{blocking, Analyzer, MessageInput, Role},
@@ -282,6 +282,53 @@ impl Profiles {
                 (name.to_string(), description.to_string(), n)
             })
             .collect())
+    }
+
+    /// The latest `rapport segment` run's segments.
+    pub async fn clusters(&self) -> Result<Vec<segments::Segment>> {
+        self.store.clusters().await
+    }
+
+    /// Clusters every stored profile (`segments::run`) and stores the segments and each
+    /// profile's segment; names carry over from the previous run. None with too few profiles.
+    pub async fn run_segments(&self, seed: u64) -> Result<Option<segments::Run>> {
+        let previous = self.store.clusters().await?;
+        let mut keys = Vec::new();
+        let mut rows = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page = self.store.keys_after(&after).await?;
+            let Some(last) = page.last() else { break };
+            after = last.clone();
+            for key in page {
+                let Some(p) = self.store.get(&key).await? else {
+                    continue;
+                };
+                if p.state.messages.n == 0 {
+                    continue;
+                }
+                let traits = self
+                    .settings
+                    .traits
+                    .as_deref()
+                    .map(|m| persona::big_five(&p.state, &p.derived, m))
+                    .unwrap_or_default();
+                rows.push(segments::features(&p.state, &p.derived, &traits));
+                keys.push(key);
+            }
+        }
+        let Some(run) = segments::run(&rows, &previous, seed) else {
+            return Ok(None);
+        };
+        let members: Vec<(String, String)> = keys
+            .into_iter()
+            .zip(&run.assignment)
+            .map(|(k, &c)| (k, run.segments[c].name.clone()))
+            .collect();
+        self.store
+            .save_clusters(&run.segments, &members, now())
+            .await?;
+        Ok(Some(run))
     }
 
     /// Recomputes every profile's derived values from its statistics (which keep the model

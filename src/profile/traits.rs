@@ -142,7 +142,11 @@ pub struct Lexical {
 
 impl Lexical {
     /// Trait `k`'s part of the logit from a profile's style features, and each feature's share.
-    pub fn logit(&self, k: usize, value: impl Fn(&str) -> Option<f64>) -> (f64, Vec<(String, f64, f64)>) {
+    pub fn logit(
+        &self,
+        k: usize,
+        value: impl Fn(&str) -> Option<f64>,
+    ) -> (f64, Vec<(String, f64, f64)>) {
         let mut total = self.intercept.get(k).copied().unwrap_or(0.0);
         let mut parts = Vec::new();
         for (name, w) in self.names.iter().zip(&self.weights[k]) {
@@ -197,7 +201,8 @@ pub fn phi(x: f64) -> f64 {
     let t = 1.0 / (1.0 + 0.327_591_1 * x.abs() / std::f64::consts::SQRT_2);
     let poly = t
         * (0.254_829_592
-            + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
     let erfc = poly * (-(x * x) / 2.0).exp();
     if x >= 0.0 {
         1.0 - erfc / 2.0

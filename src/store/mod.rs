@@ -22,6 +22,7 @@ pub mod sqlite;
 use std::sync::Arc;
 
 use crate::{
+    profile::segments::Segment,
     profile::{
         Applied, AuditEntry, Batch, Consent, Derived, Erased, EventKind, EventRecord, Export,
         FoldSettings, ProfileState, Seconds, StoredProfile,
@@ -80,6 +81,41 @@ pub trait Store: Send + Sync {
 
     /// The audit trail of one customer, oldest first.
     async fn audit(&self, key: &str) -> Result<Vec<AuditEntry>>;
+
+    /// A page of customer keys after `after`, in key order (empty at the end).
+    async fn keys_after(&self, after: &str) -> Result<Vec<String>>;
+
+    /// The latest `rapport segment` run's segments, in order.
+    async fn clusters(&self) -> Result<Vec<Segment>>;
+
+    /// Replaces the segments and every customer's segment (`members`: key, segment name) in
+    /// one transaction.
+    async fn save_clusters(
+        &self,
+        segments: &[Segment],
+        members: &[(String, String)],
+        now: Seconds,
+    ) -> Result<()>;
+}
+
+/// A `segments` row as read back.
+#[derive(sqlx::FromRow)]
+pub(crate) struct SegmentRow {
+    pub name: String,
+    pub description: String,
+    pub centre: String,
+    pub customers: i64,
+}
+
+impl SegmentRow {
+    pub fn into_segment(self) -> Result<Segment> {
+        Ok(Segment {
+            centre: from_json(&self.name, "segments.centre", &self.centre)?,
+            name: self.name,
+            description: self.description,
+            customers: self.customers.max(0) as u64,
+        })
+    }
 }
 
 /// Opens the store a `--store` value names: `sqlite:PATH` (or a bare path), `postgres://...`.
@@ -177,6 +213,7 @@ pub(crate) struct CustomerRow {
     pub events: i64,
     pub state: Option<String>,
     pub derived: Option<String>,
+    pub cluster: String,
 }
 
 impl CustomerRow {
@@ -201,7 +238,7 @@ impl CustomerRow {
             events: self.events.max(0) as u64,
             state,
             derived,
-            segment: String::new(),
+            segment: self.cluster,
         })
     }
 }

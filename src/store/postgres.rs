@@ -18,11 +18,13 @@ use sqlx::{
 
 use super::{
     check_consent, db_error, finish, first_occurrences, ingest_detail, migrate_error, new_state,
-    state_from_json, to_json, CustomerRow, EraseReason, EventRow, Store, ERASE_TABLES, PAGE,
+    state_from_json, to_json, CustomerRow, EraseReason, EventRow, SegmentRow, Store, ERASE_TABLES,
+    PAGE,
 };
 use crate::{
     profile::{
         behaviour::{self, DERIVE_VERSION},
+        segments::Segment,
         Applied, AuditEntry, Batch, Consent, Erased, EventRecord, Export, FoldSettings,
         MessageRecord, Seconds, StoredMessage, StoredProfile,
     },
@@ -41,7 +43,8 @@ pub struct PgStore {
 }
 
 const CUSTOMER_COLUMNS: &str = "version, model_version, consent, created_at, updated_at, \
-                                last_activity, messages, events, state, derived::text AS derived";
+                                last_activity, messages, events, state, derived::text AS derived, \
+                                cluster";
 
 impl PgStore {
     /// Connects to `url` (a libpq-style URL: `postgres://user:pass@host:port/db?options=...`,
@@ -68,16 +71,6 @@ impl PgStore {
 
     async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
         self.pool.begin().await.map_err(db_error)
-    }
-
-    /// A page of customer keys after `after`, in key order.
-    async fn keys_after(&self, after: &str) -> Result<Vec<String>> {
-        sqlx::query_scalar("SELECT key FROM customers WHERE key > $1 ORDER BY key LIMIT $2")
-            .bind(after)
-            .bind(PAGE)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_error)
     }
 }
 
@@ -608,5 +601,69 @@ impl Store for PgStore {
     async fn audit(&self, key: &str) -> Result<Vec<AuditEntry>> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
         audit_of(&mut conn, key).await
+    }
+
+    async fn keys_after(&self, after: &str) -> Result<Vec<String>> {
+        sqlx::query_scalar("SELECT key FROM customers WHERE key > $1 ORDER BY key LIMIT $2")
+            .bind(after)
+            .bind(PAGE)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)
+    }
+
+    async fn clusters(&self) -> Result<Vec<Segment>> {
+        let rows: Vec<SegmentRow> = sqlx::query_as(
+            "SELECT name, description, centre, customers FROM segments ORDER BY position",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.into_iter().map(SegmentRow::into_segment).collect()
+    }
+
+    async fn save_clusters(
+        &self,
+        segments: &[Segment],
+        members: &[(String, String)],
+        now: Seconds,
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let r = async {
+            sqlx::query("DELETE FROM segments")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            for (i, s) in segments.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO segments (name, position, description, centre, customers, run_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&s.name)
+                .bind(i as i64)
+                .bind(&s.description)
+                .bind(to_json(&s.name, "segments.centre", &s.centre)?)
+                .bind(s.customers as i64)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            }
+            sqlx::query("UPDATE customers SET cluster = ''")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            for (key, name) in members {
+                sqlx::query("UPDATE customers SET cluster = $1 WHERE key = $2")
+                    .bind(name)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            }
+            Ok(())
+        }
+        .await;
+        finish(tx, r).await
     }
 }

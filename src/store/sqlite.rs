@@ -26,12 +26,13 @@ use tokio::sync::Mutex;
 
 use super::{
     check_consent, db_error, finish, first_occurrences, ingest_detail, migrate_error, new_state,
-    state_from_json, to_json, CustomerRow, EraseReason, EventRow, Store, ERASE_TABLES, ID_CHUNK,
-    PAGE,
+    state_from_json, to_json, CustomerRow, EraseReason, EventRow, SegmentRow, Store, ERASE_TABLES,
+    ID_CHUNK, PAGE,
 };
 use crate::{
     profile::{
         behaviour::{self, DERIVE_VERSION},
+        segments::Segment,
         Applied, AuditEntry, Batch, Consent, Erased, EventRecord, Export, FoldSettings,
         MessageRecord, Seconds, StoredMessage, StoredProfile,
     },
@@ -48,7 +49,7 @@ pub struct SqliteStore {
 }
 
 const CUSTOMER_COLUMNS: &str = "version, model_version, consent, created_at, updated_at, \
-                                last_activity, messages, events, state, derived";
+                                last_activity, messages, events, state, derived, cluster";
 
 impl SqliteStore {
     /// Opens (creating the file and its directory if needed) and migrates the database.
@@ -525,10 +526,7 @@ impl Store for SqliteStore {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
         audit_of(&mut conn, key).await
     }
-}
 
-impl SqliteStore {
-    /// A page of customer keys after `after`, in key order.
     async fn keys_after(&self, after: &str) -> Result<Vec<String>> {
         sqlx::query_scalar("SELECT key FROM customers WHERE key > ? ORDER BY key LIMIT ?")
             .bind(after)
@@ -536,6 +534,62 @@ impl SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_error)
+    }
+
+    async fn clusters(&self) -> Result<Vec<Segment>> {
+        let rows: Vec<SegmentRow> = sqlx::query_as(
+            "SELECT name, description, centre, customers FROM segments ORDER BY position",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.into_iter().map(SegmentRow::into_segment).collect()
+    }
+
+    async fn save_clusters(
+        &self,
+        segments: &[Segment],
+        members: &[(String, String)],
+        now: Seconds,
+    ) -> Result<()> {
+        let _writer = self.write.lock().await;
+        let mut tx = self.begin().await?;
+        let r = async {
+            sqlx::query("DELETE FROM segments")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            for (i, s) in segments.iter().enumerate() {
+                sqlx::query(
+                    "INSERT INTO segments (name, position, description, centre, customers, run_at) \
+                     VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(&s.name)
+                .bind(i as i64)
+                .bind(&s.description)
+                .bind(to_json(&s.name, "segments.centre", &s.centre)?)
+                .bind(s.customers as i64)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            }
+            sqlx::query("UPDATE customers SET cluster = ''")
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            for (key, name) in members {
+                sqlx::query("UPDATE customers SET cluster = ? WHERE key = ?")
+                    .bind(name)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            }
+            Ok(())
+        }
+        .await;
+        finish(tx, r).await
     }
 }
 

@@ -73,7 +73,13 @@ pub fn parse_essays(text: &str, file: &str) -> Result<Vec<Essay>> {
     };
     let id = col("#AUTHID")?;
     let txt = col("TEXT")?;
-    let cols = [col("cOPN")?, col("cCON")?, col("cEXT")?, col("cAGR")?, col("cNEU")?];
+    let cols = [
+        col("cOPN")?,
+        col("cCON")?,
+        col("cEXT")?,
+        col("cAGR")?,
+        col("cNEU")?,
+    ];
     let mut out = Vec::new();
     for (i, r) in rows.iter().enumerate().skip(1) {
         if r.len() == 1 && r[0].trim().is_empty() {
@@ -323,7 +329,11 @@ pub fn fit_logistic(x: &[Vec<f64>], y: &[bool], lambda: f64, warm: Option<&[f64]
         let mut t = 1.0;
         let mut next;
         loop {
-            next = w.iter().zip(&step).map(|(a, b)| a - t * b).collect::<Vec<_>>();
+            next = w
+                .iter()
+                .zip(&step)
+                .map(|(a, b)| a - t * b)
+                .collect::<Vec<_>>();
             let l = loss(&next);
             if l <= current + 1e-12 || t < 1e-4 {
                 let done = (current - l).abs() < 1e-9 * (1.0 + current.abs());
@@ -612,10 +622,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         "pieces embedded"
     );
     let names = lexical_names();
-    let piece_words: Vec<usize> = texts
-        .iter()
-        .map(|t| features::tokenize(t).len())
-        .collect();
+    let piece_words: Vec<usize> = texts.iter().map(|t| features::tokenize(t).len()).collect();
     let lex: Vec<BTreeMap<String, f64>> = texts
         .iter()
         .map(|t| feature_map(&features::features(t, &sentences::split_sentences(t))))
@@ -675,9 +682,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             .collect();
         let mut cv = Vec::new();
         for g in 0..grid.len() {
-            let logits: Vec<[f64; 5]> = (0..x.len())
-                .map(|i| oof[folds[i]][g][i])
-                .collect();
+            let logits: Vec<[f64; 5]> = (0..x.len()).map(|i| oof[folds[i]][g][i]).collect();
             let words: Vec<f64> = train_p.iter().map(|p| p[whole].words).collect();
             cv.push(figures("whole", &logits, &words, &train, None).mean_auc);
         }
@@ -727,10 +732,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         fitted.push((cand, scaler, weights, lambda, dev_whole.mean_auc));
     }
     // ---- the rule: best mean dev AUC; within 0.005 of it, fewer inputs wins
-    let top = fitted
-        .iter()
-        .map(|f| f.4)
-        .fold(f64::NEG_INFINITY, f64::max);
+    let top = fitted.iter().map(|f| f.4).fold(f64::NEG_INFINITY, f64::max);
     let chosen = fitted
         .iter()
         .filter(|f| f.4 >= top - 0.005)
@@ -938,7 +940,9 @@ mod tests {
     fn newton_logistic_recovers_a_known_direction() {
         let mut rng = 1u64;
         let mut next = || {
-            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            rng = rng
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((rng >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
         };
         let x: Vec<Vec<f64>> = (0..2000).map(|_| vec![next(), next(), next()]).collect();

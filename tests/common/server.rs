@@ -89,7 +89,11 @@ pub fn tiny_model_and_heads(dir: &Path) -> (String, std::path::PathBuf) {
             ("formality", HeadKind::Score, &["formal"]),
             ("certainty", HeadKind::Binary, &["certain"]),
             ("toxicity", HeadKind::Binary, &["toxic"]),
-            ("traits", HeadKind::Sigmoid, &rapport::profile::traits::TRAITS),
+            (
+                "traits",
+                HeadKind::Sigmoid,
+                &rapport::profile::traits::TRAITS,
+            ),
         ],
         11,
     )

@@ -258,8 +258,12 @@ class Profiles:
                                     **self._c._call(timeout)).version
 
     def segments(self, *, timeout: Optional[float] = None) -> list[profiles_pb2.Segment]:
-        """The lifecycle segments with how many customers are in each."""
+        """The latest `rapport segment` run's segments (empty before any run)."""
         return list(self.stub.ListSegments(profiles_pb2.ListSegmentsRequest(), **self._c._call(timeout)).segments)
+
+    def lifecycle(self, *, timeout: Optional[float] = None) -> list[profiles_pb2.Segment]:
+        """The lifecycle stages with how many customers are in each."""
+        return list(self.stub.ListSegments(profiles_pb2.ListSegmentsRequest(), **self._c._call(timeout)).lifecycle)
 
 
 class Conversation:

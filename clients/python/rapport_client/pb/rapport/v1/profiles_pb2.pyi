@@ -456,17 +456,28 @@ class ListSegmentsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class Segment(_message.Message):
-    __slots__ = ("name", "description", "customers")
+    __slots__ = ("name", "description", "customers", "centre")
+    class CentreEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    CENTRE_FIELD_NUMBER: _ClassVar[int]
     name: str
     description: str
     customers: int
-    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., customers: _Optional[int] = ...) -> None: ...
+    centre: _containers.ScalarMap[str, float]
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., customers: _Optional[int] = ..., centre: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class ListSegmentsResponse(_message.Message):
-    __slots__ = ("segments",)
+    __slots__ = ("segments", "lifecycle")
     SEGMENTS_FIELD_NUMBER: _ClassVar[int]
+    LIFECYCLE_FIELD_NUMBER: _ClassVar[int]
     segments: _containers.RepeatedCompositeFieldContainer[Segment]
-    def __init__(self, segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ...) -> None: ...
+    lifecycle: _containers.RepeatedCompositeFieldContainer[Segment]
+    def __init__(self, segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., lifecycle: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ...) -> None: ...

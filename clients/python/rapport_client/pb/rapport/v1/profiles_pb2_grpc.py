@@ -141,7 +141,8 @@ class ProfilesServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListSegments(self, request, context):
-        """The lifecycle segments, with how many customers are in each.
+        """The segments of the latest `rapport segment` run, and the lifecycle stages, with how many
+        customers are in each.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -283,3 +283,72 @@ async fn admission_admits_what_an_idle_server_finishes_and_refuses_overload_quic
     }
     server.stop().await.unwrap();
 }
+
+/// Trait scores of unchanged input move at most this much (percentile points) when the
+/// forward pass changes under them (docs/traits.md, "Upgrades").
+const TRAIT_UPGRADE_TOLERANCE: f32 = 0.02;
+
+#[tokio::test]
+#[cfg_attr(
+    rapport_no_bundle,
+    ignore = "no model bundle: run scripts/install-model.sh"
+)]
+async fn trait_estimates_hold_across_a_forward_pass_upgrade() {
+    let model = bundle();
+    let heads = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models");
+    let texts = [
+        "I keep a detailed plan for every week and I hate it when deliveries come late.",
+        "Honestly I love trying new things, last month I took up pottery and Spanish.",
+        "Could you please tell me when the technician will come? I will be at home all day.",
+        "I was worried the payment failed twice, I could not sleep, please check it.",
+        "We had a great party on Saturday, thanks for delivering the speakers on time!",
+        "The invoice lists two services I never ordered. Please correct it and send it again.",
+    ];
+    let mut scores = Vec::new();
+    for precision in ["int8", "f32"] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = format!("sqlite:{}", dir.path().join("p.db").display());
+        let server = start(&model, &heads, &["--precision", precision, "--store", &store]).await;
+        let messages = (0..24)
+            .map(|i| pb::Message {
+                timestamp: Some(pbjson_types::Timestamp {
+                    seconds: 1_790_000_000 + i * 3_600,
+                    nanos: 0,
+                }),
+                role: pb::Role::Customer as i32,
+                ..message(&format!("m{i}"), texts[i as usize % texts.len()])
+            })
+            .collect();
+        server
+            .profiles()
+            .ingest_messages(pb::IngestMessagesRequest {
+                customer_id: "c".into(),
+                messages,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let p = server
+            .profiles()
+            .get_profile(pb::GetProfileRequest {
+                customer_id: "c".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(p.big_five.len(), 5);
+        assert!(p.big_five.iter().all(|t| !t.abstained), "{:?}", p.big_five);
+        scores.push(p.big_five);
+        server.stop().await;
+    }
+    for (a, b) in scores[0].iter().zip(&scores[1]) {
+        let moved = (a.score - b.score).abs();
+        assert!(
+            moved <= TRAIT_UPGRADE_TOLERANCE,
+            "{}: int8 {:.4}, f32 {:.4}",
+            a.r#trait,
+            a.score,
+            b.score
+        );
+    }
+}

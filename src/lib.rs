@@ -19,6 +19,7 @@ pub mod model;
 pub mod profile;
 pub mod profile_bench;
 pub mod proto;
+pub mod report;
 pub mod store;
 pub mod text;
 pub mod train;

@@ -53,6 +53,9 @@ enum Command {
     /// Cluster the stored profiles into segments (k-means on trait and behaviour features; names
     /// carry over from the previous run); ListSegments and Profile.segment return them.
     Segment(Box<cli::SegmentArgs>),
+    /// Write a customer's profile card (one self-contained HTML page), or with --segments an
+    /// overview of the segments.
+    Report(Box<rapport::report::ReportArgs>),
     /// Ask a running server's grpc.health.v1 service whether it is SERVING: exit 0 if so, 1
     /// if it answers otherwise, 2 if it does not answer (container and Kubernetes probes).
     Health(rapport::health::HealthArgs),
@@ -100,6 +103,9 @@ fn main() -> anyhow::Result<()> {
         Command::Models(cmd) => model::cli::run(cmd).context("models"),
         Command::Profiles(cmd) => runtime(0)?.block_on(cli::profiles(cmd)).context("profiles"),
         Command::Segment(args) => runtime(0)?.block_on(cli::segment(*args)).context("segment"),
+        Command::Report(args) => runtime(0)?
+            .block_on(rapport::report::run(*args))
+            .context("report"),
         Command::Health(args) => std::process::exit(rapport::health::run(&args)),
     }
 }

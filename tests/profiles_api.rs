@@ -712,7 +712,7 @@ async fn what_the_profile_says_about_a_person_comes_through_the_api() {
         .find(|x| x.kind == pb::RecommendationKind::WriteInTheirLanguage as i32)
         .expect("write in Russian");
     assert_eq!(ru_text.text, ru_text.text_ru);
-    server.stop().await;
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -816,5 +816,5 @@ async fn segments_are_clustered_listed_and_keep_their_names_on_a_rerun() {
         let was = &assigned[truth.iter().position(|(c, _)| c == customer).unwrap()];
         assert_eq!(&now, was, "{customer}");
     }
-    server.stop().await;
+    server.stop().await.unwrap();
 }

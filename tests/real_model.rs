@@ -308,7 +308,12 @@ async fn trait_estimates_hold_across_a_forward_pass_upgrade() {
     for precision in ["int8", "f32"] {
         let dir = tempfile::tempdir().unwrap();
         let store = format!("sqlite:{}", dir.path().join("p.db").display());
-        let server = start(&model, &heads, &["--precision", precision, "--store", &store]).await;
+        let server = start(
+            &model,
+            &heads,
+            &["--precision", precision, "--store", &store],
+        )
+        .await;
         let messages = (0..24)
             .map(|i| pb::Message {
                 timestamp: Some(pbjson_types::Timestamp {
@@ -339,7 +344,7 @@ async fn trait_estimates_hold_across_a_forward_pass_upgrade() {
         assert_eq!(p.big_five.len(), 5);
         assert!(p.big_five.iter().all(|t| !t.abstained), "{:?}", p.big_five);
         scores.push(p.big_five);
-        server.stop().await;
+        server.stop().await.unwrap();
     }
     for (a, b) in scores[0].iter().zip(&scores[1]) {
         let moved = (a.score - b.score).abs();

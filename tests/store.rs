@@ -68,6 +68,12 @@ fn msg(id: &str, at: f64, sentiment: f64) -> MessageRecord {
         features: [("pronoun_i".to_string(), 2.0)].into(),
         evidence: [("sentiment.score".to_string(), format!("sentence of {id}"))].into(),
         redacted_text: None,
+        traits: [("openness".to_string(), 0.3)].into(),
+        trait_evidence: [(
+            "trait.openness.high".to_string(),
+            (3.6, format!("sentence of {id}")),
+        )]
+        .into(),
     }
 }
 

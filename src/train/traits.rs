@@ -163,7 +163,8 @@ pub fn pieces(text: &str, max: usize) -> Vec<String> {
 
 /// The lexical inputs (T2), in this order: the profile's per-word rates and per-message means.
 pub fn lexical_names() -> Vec<String> {
-    let f = features::features("a", &[0..1]);
+    let one = std::iter::once(0..1).collect::<Vec<_>>();
+    let f = features::features("a", &one);
     feature_map(&f).into_keys().collect()
 }
 
@@ -360,14 +361,12 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// `XᵀX` of a row-major [n, d] matrix, through candle's matmul.
 fn gram(x: &[f64], n: usize, d: usize) -> Vec<f64> {
     let t = Tensor::from_slice(x, (n, d), &Device::Cpu).expect("shape");
-    let g = t
-        .t()
+    t.t()
         .and_then(|tt| tt.contiguous())
         .and_then(|tt| tt.matmul(&t))
         .and_then(|g| g.flatten_all())
         .and_then(|g| g.to_vec1::<f64>())
-        .expect("matmul");
-    g
+        .expect("matmul")
 }
 
 /// Solves `H s = g` for a symmetric positive definite `H` (Cholesky).
@@ -666,6 +665,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                     (0..x.len()).partition(|&i| folds[i] != fold);
                 let xt: Vec<Vec<f64>> = tr.iter().map(|&i| x[i].clone()).collect();
                 let mut out = vec![vec![[0.0; 5]; x.len()]; grid.len()];
+                #[allow(clippy::needless_range_loop)] // k indexes the labels and the outputs
                 for k in 0..5 {
                     let yt: Vec<bool> = tr.iter().map(|&i| train[i].high[k]).collect();
                     let mut warm: Option<Vec<f64>> = None;
@@ -681,9 +681,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             })
             .collect();
         let mut cv = Vec::new();
+        let words: Vec<f64> = train_p.iter().map(|p| p[whole].words).collect();
+        #[allow(clippy::needless_range_loop)] // g indexes every fold's grid
         for g in 0..grid.len() {
             let logits: Vec<[f64; 5]> = (0..x.len()).map(|i| oof[folds[i]][g][i]).collect();
-            let words: Vec<f64> = train_p.iter().map(|p| p[whole].words).collect();
             cv.push(figures("whole", &logits, &words, &train, None).mean_auc);
         }
         let best = (0..grid.len())
@@ -761,8 +762,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
                 .collect();
             let mut out = Vec::new();
             for &i in &te {
-                for lv in 0..levels {
-                    let r = scaler.apply(&cand.row(&train_p[i][lv]));
+                for (lv, pooled) in train_p[i].iter().enumerate().take(levels) {
+                    let r = scaler.apply(&cand.row(pooled));
                     out.push((i, lv, std::array::from_fn(|k| predict(&w[k], &r))));
                 }
             }
@@ -967,11 +968,11 @@ mod tests {
             (-2.0 * a.ln()).sqrt() * (2.0 * std::f64::consts::PI * b).cos()
         };
         let mut levels = Vec::new();
-        for n in [100.0, 300.0, 1000.0, 3000.0] {
+        for n in [100.0f64, 300.0, 1000.0, 3000.0] {
             let mut lv = Vec::new();
             for _ in 0..20_000 {
                 let z = gauss();
-                let l = 0.3 + 0.5 * z + (0.2 + 40.0 / n as f64).sqrt() * gauss();
+                let l = 0.3 + 0.5 * z + (0.2 + 40.0 / n).sqrt() * gauss();
                 lv.push((l, n, z > 0.0));
             }
             levels.push(lv);

@@ -8,7 +8,6 @@ use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
 use serde::{Deserialize, Serialize};
 
-use super::aggregate::ProfileState;
 use super::behaviour::Derived;
 use super::persona::TraitScore;
 
@@ -43,7 +42,7 @@ const SILHOUETTE_SAMPLE: usize = 2_000;
 const NOTABLE: f64 = 0.5;
 
 /// One profile's features; `None` where the profile has nothing to say (filled with the mean).
-pub fn features(state: &ProfileState, d: &Derived, traits: &[TraitScore]) -> Vec<Option<f64>> {
+pub fn features(d: &Derived, traits: &[TraitScore]) -> Vec<Option<f64>> {
     let trait_of = |name: &str| {
         traits
             .iter()
@@ -53,7 +52,6 @@ pub fn features(state: &ProfileState, d: &Derived, traits: &[TraitScore]) -> Vec
     let signal = |name: &str| d.signals.iter().find(|s| s.name == name).map(|s| s.mean);
     let behaviour = |name: &str| d.behaviour.iter().find(|f| f.name == name).map(|f| f.value);
     let style = |name: &str| d.style.iter().find(|f| f.name == name).map(|f| f.value);
-    let _ = state;
     vec![
         trait_of("openness"),
         trait_of("conscientiousness"),

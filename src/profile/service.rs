@@ -313,7 +313,7 @@ impl Profiles {
                     .as_deref()
                     .map(|m| persona::big_five(&p.state, &p.derived, m))
                     .unwrap_or_default();
-                rows.push(segments::features(&p.state, &p.derived, &traits));
+                rows.push(segments::features(&p.derived, &traits));
                 keys.push(key);
             }
         }

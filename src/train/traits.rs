@@ -551,7 +551,6 @@ fn figures(
 struct Cut {
     /// [essay][length level: LENGTHS then whole] -> piece ids
     levels: Vec<Vec<Vec<usize>>>,
-    texts: Vec<String>,
 }
 
 fn cut(essays: &[Essay], texts: &mut Vec<String>, index: &mut BTreeMap<String, usize>) -> Cut {
@@ -576,10 +575,7 @@ fn cut(essays: &[Essay], texts: &mut Vec<String>, index: &mut BTreeMap<String, u
         }
         levels.push(per);
     }
-    Cut {
-        levels,
-        texts: Vec::new(),
-    }
+    Cut { levels }
 }
 
 fn level_name(i: usize) -> String {
@@ -601,12 +597,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let dev = read("dev.csv")?;
     tracing::info!(train = train.len(), dev = dev.len(), "essays read");
 
-    let (enc, heads) = super::crossling::load_models(args)?;
+    let (enc, _) = super::crossling::load_models(args)?;
     let mut texts = Vec::new();
     let mut index = BTreeMap::new();
-    let mut train_cut = cut(&train, &mut texts, &mut index);
+    let train_cut = cut(&train, &mut texts, &mut index);
     let dev_cut = cut(&dev, &mut texts, &mut index);
-    train_cut.texts = Vec::new();
     tracing::info!(pieces = texts.len(), "unique pieces to embed");
     let emb = cache::embed_cached(
         &enc,
@@ -897,7 +892,6 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     v["metrics"] = record;
     std::fs::write(&path, serde_json::to_string_pretty(&v).expect("json"))
         .map_err(|e| Error::io(&path, e))?;
-    drop(heads);
     eprintln!("wrote {}", out_dir.display());
     Ok(())
 }

@@ -136,6 +136,12 @@ fn map_shares(m: &BTreeMap<String, Stat>) -> BTreeMap<String, f64> {
 }
 
 /// Derives every value from the statistics as of `now`.
+/// Lexical features kept as a per-message mean (ratios, means, the address score); the rest are
+/// counts, read as rates per word.
+pub fn is_mean_feature(k: &str) -> bool {
+    k.ends_with("_ratio") || k.starts_with("mean_") || k == "address_formality"
+}
+
 pub fn derive(state: &ProfileState, now: Seconds) -> Derived {
     let half_life = if state.half_life_days > 0.0 {
         state.half_life_days * DAY
@@ -290,7 +296,7 @@ pub fn derive(state: &ProfileState, now: Seconds) -> Derived {
         for (k, s) in &state.features {
             if k == "words" {
                 style.push(feature("words_per_message", s.mean(), "words", s));
-            } else if k.ends_with("_ratio") || k.starts_with("mean_") || k == "address_formality" {
+            } else if is_mean_feature(k) {
                 style.push(feature(k, s.mean(), "mean", s));
             } else {
                 style.push(feature(&format!("rate.{k}"), s.s / words.s, "per_word", s));

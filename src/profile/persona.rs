@@ -480,7 +480,8 @@ fn letters(traits: &[TraitScore]) -> Vec<Letter> {
     .collect()
 }
 
-fn style_value(d: &Derived, name: &str) -> Option<f64> {
+/// A style feature's value (`Derived.style`).
+pub fn style_value(d: &Derived, name: &str) -> Option<f64> {
     d.style.iter().find(|f| f.name == name).map(|f| f.value)
 }
 
@@ -887,7 +888,7 @@ mod tests {
                     n += 1;
                 }
             }
-            let r = pearson(&truth, &est);
+            let r = crate::train::metrics::pearson(&truth, &est);
             let coverage = covered as f64 / n as f64;
             assert!(r >= min_r, "{words} words: recovery r = {r:.3}");
             assert!(
@@ -944,14 +945,5 @@ mod tests {
                 b.upper
             );
         }
-    }
-
-    fn pearson(x: &[f64], y: &[f64]) -> f64 {
-        let n = x.len() as f64;
-        let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
-        let sxy: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
-        let sxx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
-        let syy: f64 = y.iter().map(|b| (b - my).powi(2)).sum();
-        sxy / (sxx * syy).sqrt()
     }
 }

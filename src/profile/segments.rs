@@ -9,7 +9,7 @@ use rand_xoshiro::Xoshiro256Plus;
 use serde::{Deserialize, Serialize};
 
 use super::behaviour::Derived;
-use super::persona::TraitScore;
+use super::persona::{style_value, TraitScore};
 
 /// The features a segment is drawn on, with how each reads in a description.
 pub const FEATURES: [(&str, &str, &str); 10] = [
@@ -51,7 +51,6 @@ pub fn features(d: &Derived, traits: &[TraitScore]) -> Vec<Option<f64>> {
     };
     let signal = |name: &str| d.signals.iter().find(|s| s.name == name).map(|s| s.mean);
     let behaviour = |name: &str| d.behaviour.iter().find(|f| f.name == name).map(|f| f.value);
-    let style = |name: &str| d.style.iter().find(|f| f.name == name).map(|f| f.value);
     vec![
         trait_of("openness"),
         trait_of("conscientiousness"),
@@ -60,7 +59,7 @@ pub fn features(d: &Derived, traits: &[TraitScore]) -> Vec<Option<f64>> {
         trait_of("neuroticism"),
         signal("sentiment.score"),
         signal("style.formality"),
-        style("words_per_message").map(|w| w.max(0.0).ln_1p()),
+        style_value(d, "words_per_message").map(|w| w.max(0.0).ln_1p()),
         behaviour("messages_per_week").map(|w| w.max(0.0).ln_1p()),
         behaviour("reply_latency_seconds").map(|s| s.max(0.0).ln_1p()),
     ]

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::{cache, data, metrics, EvalArgs};
 use crate::model::heads::{HeadKind, LinearHead};
+use crate::profile::behaviour::is_mean_feature;
 use crate::profile::ingest::feature_map;
 use crate::profile::traits::{
     Lexical, Measurement, Posterior, TraitModel, HALF_NORMAL_MEAN, TRAITS,
@@ -166,10 +167,6 @@ pub fn lexical_names() -> Vec<String> {
     let one = std::iter::once(0..1).collect::<Vec<_>>();
     let f = features::features("a", &one);
     feature_map(&f).into_keys().collect()
-}
-
-fn is_mean_feature(k: &str) -> bool {
-    k.ends_with("_ratio") || k.starts_with("mean_") || k == "address_formality"
 }
 
 /// An essay (or its first words) as the profile would pool it.

@@ -109,6 +109,11 @@ pub struct ModelArgs {
     /// Most messages accepted in one Analyze / AnalyzeConversation call.
     #[arg(long, env = "RAPPORT_MAX_BATCH_MESSAGES", default_value_t = 256)]
     pub max_batch_messages: usize,
+    /// Calibration domain of messages that name none: `support` applies
+    /// `<heads dir>/domains/support.json` (fitted on the support set's dev split; served as
+    /// `general` with a warning when missing), `general` the heads as trained.
+    #[arg(long, env = "RAPPORT_DOMAIN", value_enum, default_value_t = crate::analysis::domain::Domain::Support)]
+    pub domain: crate::analysis::domain::Domain,
 
     #[command(flatten)]
     pub engine: EngineArgs,

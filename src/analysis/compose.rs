@@ -17,7 +17,10 @@ use crate::{
     text::{Features, Language},
 };
 
-use super::types::{Results, Signal, Style};
+use super::{
+    domain::{Applied, General, LanguageMaps},
+    types::{Results, Signal, Style},
+};
 
 /// Fewer words than this and the style, tone and purpose results abstain: a word or two says
 /// little about how someone communicates. Emotions and toxicity still answer.
@@ -242,8 +245,102 @@ pub fn results(
     language: &Language,
     features: &Features,
 ) -> Results {
+    results_in(heads, probs, language, features, None)
+}
+
+/// A domain's maps for the text's language, and the redacted text its cues are read from.
+#[derive(Clone, Copy, Debug)]
+pub struct DomainView<'a> {
+    pub name: &'a str,
+    pub maps: &'a LanguageMaps,
+    pub text: &'a str,
+}
+
+/// The head outputs of one text as [`HeadScores`] (`probs` already recalibrated for its
+/// language).
+pub fn head_scores(heads: &HeadSet, probs: &[Vec<f32>], language: &Language) -> HeadScores {
+    let mut h = HeadScores::default();
+    let scalar = |task: &str| Some(*head_output(heads, probs, task, language)?.1.first()?);
+    h.politeness = scalar("politeness");
+    h.formality = scalar("formality");
+    h.certainty = scalar("certainty");
+    h.toxicity = scalar("toxicity");
+    if let Some((head, p, _)) = head_output(heads, probs, "sentiment", language) {
+        let get = |l: &str| head.labels.iter().position(|x| x == l).map(|i| p[i]);
+        if let (Some(n), Some(u), Some(q)) = (get("negative"), get("neutral"), get("positive")) {
+            h.sentiment = Some([n, u, q]);
+        }
+    }
+    if let Some((head, p, _)) = head_output(heads, probs, "emotions", language) {
+        let e: Option<Vec<f32>> = EMOTIONS
+            .iter()
+            .map(|label| head.labels.iter().position(|l| l == label).map(|i| p[i]))
+            .collect();
+        h.emotions = e.map(|e| std::array::from_fn(|k| e[k]));
+    }
+    h
+}
+
+/// Each head's outputs after its own language recalibration and, with a domain, the domain's
+/// maps (sentiment, emotions and politeness written back into the heads' label order), with
+/// what the maps made of the composed signals.
+pub fn calibrated(
+    heads: &HeadSet,
+    probs: &[Vec<f32>],
+    language: &Language,
+    features: &Features,
+    domain: Option<DomainView<'_>>,
+) -> (Vec<Vec<f32>>, Option<(General, Applied)>) {
     // each head's per-language recalibration (fitted on that language's dev set), if it has one
-    let probs = &heads.for_language(probs, &language.code);
+    let mut probs = heads.for_language(probs, &language.code);
+    let Some(d) = domain else {
+        return (probs, None);
+    };
+    let general = General::of(&head_scores(heads, &probs, language), features);
+    let applied = super::domain::apply(d.maps, &general, features, d.text);
+    for (head, p) in heads.heads().zip(probs.iter_mut()) {
+        let set = |p: &mut Vec<f32>, label: &str, v: f32| {
+            if let Some(i) = head.labels.iter().position(|l| l == label) {
+                p[i] = v;
+            }
+        };
+        match head.task.as_str() {
+            "sentiment" => {
+                if let Some(s) = applied.sentiment {
+                    for (label, v) in ["negative", "neutral", "positive"].iter().zip(s) {
+                        set(p, label, v);
+                    }
+                }
+            }
+            "emotions" => {
+                if let Some(e) = applied.emotions {
+                    for (label, v) in EMOTIONS.iter().zip(e) {
+                        set(p, label, v);
+                    }
+                }
+            }
+            "politeness" => {
+                if let (Some(v), Some(first)) = (applied.politeness, p.first_mut()) {
+                    *first = v;
+                }
+            }
+            _ => {}
+        }
+    }
+    (probs, Some((general, applied)))
+}
+
+/// [`results`] under a domain's maps (`None`: the general outputs).
+pub fn results_in(
+    heads: &HeadSet,
+    probs: &[Vec<f32>],
+    language: &Language,
+    features: &Features,
+    domain: Option<DomainView<'_>>,
+) -> Results {
+    let (probs, domain_out) = calibrated(heads, probs, language, features, domain);
+    let probs = &probs;
+    let domain_source = domain.map(|d| format!("domain:{}", d.name));
     let mut out = Results::default();
     let mut h = HeadScores::default();
     let mut any_cross = false;
@@ -284,7 +381,13 @@ pub fn results(
         if complete {
             h.emotions = Some(e);
         }
-        let thresholds = head.thresholds_for(&language.code);
+        // A domain's emotion maps are calibrated probabilities: 0.5 decides; the head's own
+        // thresholds belong to its general calibration.
+        let thresholds = head.thresholds_for(&language.code).filter(|_| {
+            domain_out
+                .as_ref()
+                .is_none_or(|(_, a)| a.emotions.is_none())
+        });
         for (j, (label, v)) in head.labels.iter().zip(p).enumerate() {
             if *v >= thresholds.map_or(0.5, |t| t[j]) {
                 out.emotion_labels.push(label.clone());
@@ -297,6 +400,10 @@ pub fn results(
         }
     }
     out.toxicity = toxicity;
+    out.general = Some(match &domain_out {
+        Some((g, _)) => g.h.clone(),
+        None => h.clone(),
+    });
     if features.words < MIN_STYLE_WORDS {
         out.abstentions.push(format!(
             "style, tones, purpose: {} word(s), fewer than {MIN_STYLE_WORDS}",
@@ -304,20 +411,30 @@ pub fn results(
         ));
         return out;
     }
-    let style = self::style(&h, features);
+    let mut style = self::style(&h, features);
     let address = features.you_formal + features.you_informal > 0;
+    // Under a domain, frustration and urgency are the maps' (or, without a map, the general
+    // values): they were fitted on, and stand for, the general composed values.
+    let mut frustrated = None;
+    if let Some((general, applied)) = &domain_out {
+        style.urgency = applied.urgency.unwrap_or(general.urgency);
+        frustrated = applied.frustration.or(general.frustrated);
+    }
+    let domain_formality = domain_out.as_ref().and_then(|(_, a)| a.formality);
     out.style = Style {
-        formality: formality(h.formality, features).map(|v| Signal {
-            value: v,
-            confidence: confidence(v),
-            source: if address {
-                "composed:address".into()
-            } else {
-                "head:formality".into()
-            },
-            cross_lingual: formality_head.as_ref().is_some_and(|s| s.cross_lingual),
-            evidence: Vec::new(),
-        }),
+        formality: domain_formality
+            .or_else(|| formality(h.formality, features))
+            .map(|v| Signal {
+                value: v,
+                confidence: confidence(v),
+                source: match (&domain_source, domain_formality) {
+                    (Some(d), Some(_)) => d.clone(),
+                    _ if address => "composed:address".into(),
+                    _ => "head:formality".into(),
+                },
+                cross_lingual: formality_head.as_ref().is_some_and(|s| s.cross_lingual),
+                evidence: Vec::new(),
+            }),
         directness: style
             .directness
             .map(|v| composed(v, &[certainty.as_ref(), politeness.as_ref()], any_cross)),
@@ -332,7 +449,10 @@ pub fn results(
         politeness,
         certainty,
     };
-    if let Some(t) = tones(&h, features) {
+    if let Some(mut t) = tones(&h, features) {
+        if let Some(v) = frustrated {
+            t[0] = v;
+        }
         for (label, v) in TONES.iter().zip(t) {
             out.tones.push((label.to_string(), v));
             out.label_signals

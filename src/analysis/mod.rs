@@ -2,6 +2,7 @@
 //! the tokens through the engine and turns head outputs into domain results.
 pub mod compose;
 pub mod conversation;
+pub mod domain;
 pub mod emoji;
 pub mod evidence;
 pub mod prepare;
@@ -51,6 +52,10 @@ pub struct ServiceInfo {
     pub languages: Vec<String>,
     pub label_sets: Vec<(String, Vec<String>)>,
     pub limits: Limits,
+    /// The domain of requests that name none.
+    pub domain: String,
+    /// The domains a request may name.
+    pub domains: Vec<String>,
 }
 
 pub struct Analyzer {
@@ -65,6 +70,11 @@ pub struct Analyzer {
     /// Position of the `traits` head, if the heads have one.
     traits_index: Option<usize>,
     sentiment_languages: Vec<String>,
+    /// The domain of messages that name none (`--domain`), after loading: `General` when the
+    /// support artifact is missing or was fitted on other heads.
+    domain: domain::Domain,
+    /// The support domain's maps, when loaded.
+    support: Option<Arc<domain::DomainCalibration>>,
 }
 
 impl Analyzer {
@@ -109,7 +119,59 @@ impl Analyzer {
             evidence_max_sentences: args.evidence_max_sentences,
             evidence_mode: args.evidence_mode,
         };
-        Self::new(Arc::new(encoder), Arc::new(heads), &args.engine, limits)
+        let version = heads.version();
+        let analyzer = Self::new(Arc::new(encoder), Arc::new(heads), &args.engine, limits)?;
+        // The support maps load whatever the default domain, so a request may still ask for them.
+        let support = domain::DomainCalibration::load(&args.heads_dir, domain::Domain::Support)?
+            .filter(|cal| {
+                let same = cal.heads_version == version;
+                if !same {
+                    tracing::warn!(
+                        domain = %cal.version,
+                        fitted_on = %cal.heads_version,
+                        heads = %version,
+                        "the support domain was fitted on other heads; not applied (refit it \
+                         with `rapport eval support --fit`)"
+                    );
+                }
+                same
+            });
+        if args.domain == domain::Domain::Support && support.is_none() {
+            tracing::warn!(
+                path = %domain::DomainCalibration::path(&args.heads_dir, domain::Domain::Support)
+                    .display(),
+                "no usable support-domain calibration: serving the general domain"
+            );
+        }
+        Ok(analyzer.with_domain(args.domain, support))
+    }
+
+    /// Sets the default domain and the support maps (`None`: only `general` can be served).
+    pub fn with_domain(
+        mut self,
+        default: domain::Domain,
+        support: Option<domain::DomainCalibration>,
+    ) -> Self {
+        self.support = support.map(Arc::new);
+        self.domain = if self.support.is_some() {
+            default
+        } else {
+            domain::Domain::General
+        };
+        tracing::info!(domain = %self.domain, "calibration domain");
+        self
+    }
+
+    /// The domain of messages that name none.
+    pub fn domain(&self) -> domain::Domain {
+        self.domain
+    }
+
+    fn domain_maps(&self, requested: Option<domain::Domain>) -> Option<&domain::DomainCalibration> {
+        match requested.unwrap_or(self.domain) {
+            domain::Domain::Support => self.support.as_deref(),
+            domain::Domain::General => None,
+        }
     }
 
     pub fn new(
@@ -162,6 +224,8 @@ impl Analyzer {
             sentiment_index,
             traits_index,
             sentiment_languages,
+            domain: domain::Domain::General,
+            support: None,
         })
     }
 
@@ -276,6 +340,18 @@ impl Analyzer {
         mut prepared: Vec<PreparedMessage>,
         deadline: Option<Instant>,
     ) -> Result<Vec<MessageAnalysis>> {
+        if self.support.is_none() {
+            if let Some(i) = prepared
+                .iter()
+                .position(|p| p.input.domain == Some(domain::Domain::Support))
+            {
+                return Err(Error::invalid(
+                    format!("messages[{i}].domain"),
+                    "the support domain is not loaded on this server (no usable \
+                     domains/support.json beside its heads); ask for \"general\"",
+                ));
+            }
+        }
         // Nothing of the customer's own left (an email that is all quote): no inference, the
         // heads abstain.
         let mut to_encode: Vec<Sequence> = Vec::new();
@@ -379,24 +455,39 @@ impl Analyzer {
             }
             _ => None,
         };
-        let sentiment = inference.as_ref().filter(|_| supported).map(|inf| {
-            let head = self
-                .heads
-                .heads()
-                .nth(self.sentiment_index)
-                .expect("sentiment index is valid");
-            let mut probs = inf.head_probs[self.sentiment_index].clone();
-            head.calibrate_for_language(&p.language.code, &mut probs);
-            sentiment_from(&head.labels, &probs)
-        });
+        let cal = self.domain_maps(p.input.domain);
+        let maps = cal.and_then(|c| Some((c.domain.as_str(), c.for_language(&p.language.code)?)));
+        let view = |text| maps.map(|(name, maps)| compose::DomainView { name, maps, text });
+        let mut sentiment = None;
         let results = match &inference {
             Some(inf) if supported => {
-                let mut results = compose::results(
+                let mut results = compose::results_in(
                     &self.heads,
                     &inf.head_probs,
                     &p.language,
                     &p.report.features,
+                    view(&p.report.redacted),
                 );
+                // the sentiment head's probabilities as the results carry them (its language
+                // recalibration and the domain's map applied)
+                let head = self
+                    .heads
+                    .heads()
+                    .nth(self.sentiment_index)
+                    .expect("sentiment index is valid");
+                let probs: Vec<f32> = head
+                    .labels
+                    .iter()
+                    .map(|l| {
+                        let key = format!("sentiment.{l}");
+                        results
+                            .label_signals
+                            .iter()
+                            .find(|(k, _)| *k == key)
+                            .map_or(0.0, |(_, s)| s.value)
+                    })
+                    .collect();
+                sentiment = Some(sentiment_from(&head.labels, &probs));
                 results.abstentions.extend(p.evidence_note.clone());
                 if !p.stretches.is_empty() {
                     let stretch_probs: Vec<&Vec<Vec<f32>>> = if stretches.is_empty() {
@@ -409,7 +500,14 @@ impl Analyzer {
                         .iter()
                         .zip(stretch_probs)
                         .map(|(s, probs)| {
-                            compose::results(&self.heads, probs, &p.language, &s.features)
+                            let text = p.report.redacted.get(s.range.clone()).unwrap_or("");
+                            compose::results_in(
+                                &self.heads,
+                                probs,
+                                &p.language,
+                                &s.features,
+                                view(text),
+                            )
                         })
                         .collect();
                     evidence::attach(&mut results, &p.report.redacted, &p.stretches, &per_stretch);
@@ -552,7 +650,23 @@ impl Analyzer {
                 }
             }
         }
+        if let Some(cal) = &self.support {
+            models.push(ModelDescription {
+                name: format!("domain:{}", cal.domain),
+                source: "fitted by `rapport eval support --fit` on the support set's dev split"
+                    .into(),
+                version: cal.version.clone(),
+                sha256: String::new(),
+                languages: cal.languages.keys().cloned().collect(),
+            });
+        }
+        let mut domains = vec![domain::Domain::General.to_string()];
+        if self.support.is_some() {
+            domains.insert(0, domain::Domain::Support.to_string());
+        }
         ServiceInfo {
+            domain: self.domain.to_string(),
+            domains,
             version: crate::VERSION.into(),
             model_version: self.model_version.to_string(),
             models,

@@ -70,6 +70,8 @@ pub struct MessageInput {
     pub segment: Option<Segment>,
     /// Leave out the evidence (and the sentence encodings it needs); see [`super::evidence`].
     pub skip_evidence: bool,
+    /// The calibration domain for this message; `None`: the server's `--domain`.
+    pub domain: Option<super::domain::Domain>,
 }
 
 /// Three-class polarity with its distribution.
@@ -238,6 +240,9 @@ pub struct Results {
     pub label_signals: Vec<(String, Signal)>,
     /// Results left out and why.
     pub abstentions: Vec<String>,
+    /// The heads' general outputs (after their language recalibration, before any domain map):
+    /// what a domain's maps are fitted on (`rapport eval support --fit`). Not sent to callers.
+    pub general: Option<super::compose::HeadScores>,
 }
 
 fn probability(list: &[(String, f32)], label: &str) -> f32 {

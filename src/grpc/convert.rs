@@ -137,15 +137,28 @@ pub fn message_from_proto(m: pb::Message, field: &str) -> Result<MessageInput> {
         email_subject,
         segment,
         skip_evidence: false,
+        domain: None,
     })
 }
 
-/// Applies a call's `AnalysisOptions` to its messages.
-pub fn apply_options(msgs: &mut [MessageInput], options: Option<&pb::AnalysisOptions>) {
-    let Some(o) = options else { return };
+/// Applies a call's `AnalysisOptions` to its messages; an unknown domain is INVALID_ARGUMENT.
+pub fn apply_options(
+    msgs: &mut [MessageInput],
+    options: Option<&pb::AnalysisOptions>,
+) -> Result<()> {
+    let Some(o) = options else { return Ok(()) };
+    let domain = match o.domain.trim() {
+        "" => None,
+        d => Some(
+            d.parse::<crate::analysis::domain::Domain>()
+                .map_err(|e| Error::invalid("options.domain", e.to_string()))?,
+        ),
+    };
     for m in msgs {
         m.skip_evidence = o.skip_evidence;
+        m.domain = domain;
     }
+    Ok(())
 }
 
 /// Converts a repeated field, naming each element `field[i]` in errors.
@@ -477,6 +490,8 @@ pub fn info_to_proto(i: ServiceInfo) -> pb::GetInfoResponse {
             evidence_max_sentences: offset(i.limits.evidence_max_sentences),
             evidence_mode: i.limits.evidence_mode.as_str().into(),
         }),
+        domain: i.domain,
+        domains: i.domains,
     }
 }
 

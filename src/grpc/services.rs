@@ -95,7 +95,7 @@ impl pb::analyzer_server::Analyzer for AnalyzerService {
             // Check the count before converting a huge batch.
             analyzer.check_batch_len(msgs.len(), "messages")?;
             let mut msgs = messages_from_proto(msgs, "messages")?;
-            apply_options(&mut msgs, req.options.as_ref());
+            apply_options(&mut msgs, req.options.as_ref())?;
             let analyses = until(deadline, async {
                 Ok(analyzer.analyze(msgs, deadline, "messages").await?)
             })
@@ -122,7 +122,7 @@ impl pb::analyzer_server::Analyzer for AnalyzerService {
             tracing::Span::current().record("turns", req.turns.len());
             analyzer.check_batch_len(req.turns.len(), "turns")?;
             let mut turns = messages_from_proto(req.turns, "turns")?;
-            apply_options(&mut turns, req.options.as_ref());
+            apply_options(&mut turns, req.options.as_ref())?;
             let conv = until(deadline, async {
                 Ok(analyzer
                     .analyze_conversation(req.conversation_id, turns, deadline)
@@ -224,7 +224,7 @@ async fn score_one(
         .message
         .ok_or_else(|| Error::invalid(&field, "missing"))
         .and_then(|m| message_from_proto(m, &field))?;
-    apply_options(std::slice::from_mut(&mut msg), req.options.as_ref());
+    apply_options(std::slice::from_mut(&mut msg), req.options.as_ref())?;
     Ok(analysis_to_proto(analyzer.analyze_one(msg, &field).await?))
 }
 

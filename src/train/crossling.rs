@@ -355,6 +355,16 @@ pub fn analyze_texts(
     heads: Arc<HeadSet>,
     sets: Vec<Vec<String>>,
 ) -> Result<Vec<Vec<MessageAnalysis>>> {
+    analyze_texts_in(enc, heads, sets, None)
+}
+
+/// [`analyze_texts`] with the support domain's maps applied (`None`: the general domain).
+pub fn analyze_texts_in(
+    enc: Arc<Encoder>,
+    heads: Arc<HeadSet>,
+    sets: Vec<Vec<String>>,
+    support: Option<crate::analysis::domain::DomainCalibration>,
+) -> Result<Vec<Vec<MessageAnalysis>>> {
     let engine = EngineArgs {
         queue_capacity: 2048,
         batch_token_budget: 8192,
@@ -376,7 +386,8 @@ pub fn analyze_texts(
         .build()
         .map_err(|e| Error::Unavailable(format!("tokio runtime: {e}")))?;
     rt.block_on(async move {
-        let analyzer = Analyzer::new(enc, heads, &engine, limits)?;
+        let analyzer = Analyzer::new(enc, heads, &engine, limits)?
+            .with_domain(crate::analysis::domain::Domain::Support, support);
         let mut all = Vec::new();
         for (s, texts) in sets.into_iter().enumerate() {
             let mut out = Vec::with_capacity(texts.len());

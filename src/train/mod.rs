@@ -13,6 +13,7 @@ pub mod config;
 pub mod corpora;
 pub mod crossling;
 pub mod data;
+pub mod domain_fit;
 pub mod fit;
 pub mod metrics;
 pub mod sigmoid;

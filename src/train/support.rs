@@ -10,8 +10,14 @@ use std::{
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
-use super::{crossling, metrics, EvalArgs};
-use crate::{analysis::MessageAnalysis, Error, Result};
+use super::{crossling, domain_fit, metrics, EvalArgs};
+use crate::{
+    analysis::{
+        domain::{self, Domain, DomainCalibration, General},
+        MessageAnalysis,
+    },
+    Error, Result,
+};
 
 #[derive(Args, Clone, Debug)]
 pub struct SupportArgs {
@@ -21,6 +27,14 @@ pub struct SupportArgs {
     /// `eval support`: "test", "dev" or "all".
     #[arg(long, env = "RAPPORT_SUPPORT_SPLIT", default_value = "test")]
     pub support_split: String,
+    /// `eval support`: the calibration domain to score under (`general`: the heads as trained;
+    /// `support`: MODELS_DIR/domains/support.json applied).
+    #[arg(long = "domain", env = "RAPPORT_DOMAIN", value_enum, default_value_t = Domain::Support)]
+    pub support_domain: Domain,
+    /// `eval support`: fit the support domain's maps on the dev split by EVAL.md's rule and
+    /// write MODELS_DIR/domains/support.json (reads dev only, whatever `--support-split`).
+    #[arg(long = "fit", env = "RAPPORT_SUPPORT_FIT")]
+    pub support_fit: bool,
 }
 
 /// One labelled message (eval/support/README.md has the guidelines).
@@ -69,11 +83,15 @@ pub struct Figures {
     /// Gold label -> predicted label ("none" when abstaining) -> messages.
     pub sentiment_confusion: BTreeMap<String, BTreeMap<String, usize>>,
     pub anger_auc: f64,
+    /// Calibration of P(anger) against the anger label (15 bins).
+    pub anger_ece: f64,
     /// Mean P(anger) on messages labelled anger.
     pub anger_mean_on_angry: f64,
     /// The frustrated tone against the frustration label.
     pub frustration_auc: f64,
+    pub frustration_ece: f64,
     pub urgency_auc: f64,
+    pub urgency_ece: f64,
     /// The most probable emotion (neutral included) is one of the labelled ones.
     pub top_emotion_accuracy: f64,
     /// Formal against informal (neutral left out): AUC, and accuracy at 0.5.
@@ -105,6 +123,23 @@ fn auc(
         .filter_map(|(i, a)| Some((score(a)?, label(i)?)))
         .unzip();
     metrics::roc_auc(&s, &y)
+}
+
+/// ECE (15 bins) of `score` against `label`, items without either left out.
+fn ece(
+    pairs: &[(&Item, &MessageAnalysis)],
+    score: impl Fn(&MessageAnalysis) -> Option<f64>,
+    label: impl Fn(&Item) -> bool,
+) -> f64 {
+    let (p, y): (Vec<f32>, Vec<f32>) = pairs
+        .iter()
+        .filter_map(|(i, a)| Some((score(a)? as f32, label(i) as u8 as f32)))
+        .unzip();
+    if p.is_empty() {
+        f64::NAN
+    } else {
+        metrics::binary_ece(&p, &y, 15)
+    }
 }
 
 pub fn figures(pairs: &[(&Item, &MessageAnalysis)]) -> Figures {
@@ -175,6 +210,21 @@ pub fn figures(pairs: &[(&Item, &MessageAnalysis)]) -> Figures {
             pairs,
             |a| has_emotions(a).then(|| a.results.emotion("anger") as f64),
             |i| Some(i.emotions.iter().any(|e| e == "anger")),
+        ),
+        anger_ece: ece(
+            pairs,
+            |a| has_emotions(a).then(|| a.results.emotion("anger") as f64),
+            |i| i.emotions.iter().any(|e| e == "anger"),
+        ),
+        frustration_ece: ece(
+            pairs,
+            |a| (!a.results.tones.is_empty()).then(|| a.results.tone("frustrated") as f64),
+            |i| i.frustration == 1,
+        ),
+        urgency_ece: ece(
+            pairs,
+            |a| a.results.style.urgency.as_ref().map(|s| s.value as f64),
+            |i| i.urgency == 1,
         ),
         anger_mean_on_angry: mean(
             pairs
@@ -248,6 +298,10 @@ fn cell(x: f64) -> String {
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
+    if args.support.support_fit {
+        return fit(args);
+    }
+    let domain = args.support.support_domain;
     let split = &args.support.support_split;
     let items: Vec<Item> = read_items(&args.support.support_dir)?
         .into_iter()
@@ -263,8 +317,29 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         ));
     }
     let (enc, heads) = crossling::load_models(args)?;
+    let support = match domain {
+        Domain::General => None,
+        Domain::Support => Some(
+            DomainCalibration::load(&args.models_dir, Domain::Support)?.ok_or_else(|| {
+                Error::model(format!(
+                    "no {}: fit it with `rapport eval support --fit`",
+                    DomainCalibration::path(&args.models_dir, Domain::Support).display()
+                ))
+            })?,
+        ),
+    };
+    if let Some(cal) = &support {
+        if cal.heads_version != heads.version() {
+            return Err(Error::model(format!(
+                "the support domain was fitted on heads {}, these are {}: refit it",
+                cal.heads_version,
+                heads.version()
+            )));
+        }
+    }
+    let domain_version = support.as_ref().map(|c| c.version.clone());
     let texts: Vec<String> = items.iter().map(|i| i.text.clone()).collect();
-    let analyses = crossling::analyze_texts(enc, heads.clone(), vec![texts])?.remove(0);
+    let analyses = crossling::analyze_texts_in(enc, heads.clone(), vec![texts], support)?.remove(0);
     let pairs: Vec<(&Item, &MessageAnalysis)> = items.iter().zip(&analyses).collect();
     let mut table = BTreeMap::new();
     for lang in ["en", "ru", "all"] {
@@ -290,16 +365,19 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .filter(|(_, a)| a.sentiment.is_none())
         .count();
 
-    let rows: [Row; 11] = [
+    let rows: [Row; 14] = [
         ("sentiment accuracy", |f| f.sentiment_accuracy, "≥ 0.90"),
         ("anger AUC", |f| f.anger_auc, "≥ 0.90"),
+        ("anger ECE", |f| f.anger_ece, "≤ 0.05"),
         ("mean P(anger) on angry", |f| f.anger_mean_on_angry, ""),
         (
             "frustration AUC (frustrated tone)",
             |f| f.frustration_auc,
             "≥ 0.90",
         ),
+        ("frustration ECE", |f| f.frustration_ece, "≤ 0.05"),
         ("urgency AUC", |f| f.urgency_auc, ""),
+        ("urgency ECE", |f| f.urgency_ece, ""),
         ("top-emotion accuracy", |f| f.top_emotion_accuracy, "≥ 0.70"),
         (
             "formality AUC (formal vs informal)",
@@ -320,7 +398,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         ("messages", |f| f.messages as f64, ""),
     ];
     let mut md = format!(
-        "Support set, split {split}: {} messages\n\n| figure | en | ru | all | target |\n|---|---|---|---|---|\n",
+        "Support set, split {split}, domain {domain}: {} messages\n\n| figure | en | ru | all | target |\n|---|---|---|---|---|\n",
         items.len()
     );
     for (name, get, target) in rows {
@@ -359,9 +437,11 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     println!("{md}");
     let out = serde_json::json!({
         "what": "served heads on the support-domain set (eval/support/README.md)",
-        "command": format!("rapport eval support --support-split {split}"),
+        "command": format!("rapport eval support --support-split {split} --domain {domain}"),
         "date": super::today(),
         "heads_version": heads.version(),
+        "domain": domain.as_str(),
+        "domain_version": domain_version,
         "split": split,
         "figures": table,
         "parity": {"mean_abs_gap": gap, "pairs": pair_count},
@@ -372,9 +452,175 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             .support_dir
             .parent()
             .unwrap_or(Path::new("."))
-            .join(format!("results-{split}.json"))
+            .join(match domain {
+                // the general figures keep the file name they had before domains existed
+                Domain::General => format!("results-{split}.json"),
+                Domain::Support => format!("results-{split}-{domain}.json"),
+            })
     });
     crate::model::heads::write_json(&out_path, &out)?;
     tracing::info!(path = %out_path.display(), "support-domain results written");
+    Ok(())
+}
+
+/// sha256 of the split's JSON lines, sorted: names exactly what a domain was fitted on.
+fn split_sha256(dir: &Path, split: &str) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut lines = Vec::new();
+    for p in &super::data::files_with_extension(dir, "jsonl")? {
+        let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| Error::invalid(p.display().to_string(), e.to_string()))?;
+            if v["split"] == split {
+                lines.push(line.trim().to_string());
+            }
+        }
+    }
+    lines.sort();
+    let mut h = Sha256::new();
+    for l in &lines {
+        h.update(l.as_bytes());
+        h.update(b"\n");
+    }
+    Ok(format!("{:x}", h.finalize()))
+}
+
+/// The fitting rows of labelled messages and their general analyses: messages the heads
+/// analysed (not emoji-only ones), in a language the maps are fitted for (as detected, which is
+/// how the server picks a language's maps).
+pub fn rows(pairs: &[(&Item, &MessageAnalysis)]) -> Vec<domain_fit::Row> {
+    let mut out = Vec::new();
+    for (i, a) in pairs {
+        let Some(h) = &a.results.general else {
+            continue;
+        };
+        let lang = a.language.code.clone();
+        if !domain_fit::LANGUAGES.contains(&lang.as_str()) {
+            continue;
+        }
+        let g = General::of(h, &a.text.features);
+        let x = domain::inputs(
+            h,
+            g.formality,
+            g.urgency,
+            g.frustrated,
+            &a.text.features,
+            &a.text.redacted,
+        );
+        let emotions = std::array::from_fn(|k| {
+            i.emotions
+                .iter()
+                .any(|e| e == crate::analysis::compose::EMOTIONS[k])
+        });
+        out.push(domain_fit::Row {
+            lang,
+            fold: domain_fit::fold_of(&i.pair_id),
+            x,
+            politeness: a.results.style.politeness.as_ref().map(|s| s.value),
+            formality: a.results.style.formality.as_ref().map(|s| s.value),
+            frustrated: (!a.results.tones.is_empty()).then(|| a.results.tone("frustrated")),
+            urgency: a.results.style.urgency.as_ref().map(|s| s.value),
+            g,
+            sentiment: match i.sentiment.as_str() {
+                "negative" => 0,
+                "neutral" => 1,
+                _ => 2,
+            },
+            emotions,
+            politeness_class: i.politeness.clone(),
+            formality_target: match i.formality.as_str() {
+                "formal" => 1.0,
+                "informal" => 0.0,
+                _ => 0.5,
+            },
+            frustration: i.frustration == 1,
+            urgent: i.urgency == 1,
+        });
+    }
+    out
+}
+
+/// `eval support --fit`: the general analyses of the dev split, the rule's fit, the artifact.
+fn fit(args: &EvalArgs) -> Result<()> {
+    let dir = &args.support.support_dir;
+    let items: Vec<Item> = read_items(dir)?
+        .into_iter()
+        .filter(|i| i.split == "dev")
+        .collect();
+    if items.is_empty() {
+        return Err(Error::invalid(
+            "support_dir",
+            format!("no dev message in {}", dir.display()),
+        ));
+    }
+    let (enc, heads) = crossling::load_models(args)?;
+    let texts: Vec<String> = items.iter().map(|i| i.text.clone()).collect();
+    let analyses = crossling::analyze_texts(enc, heads.clone(), vec![texts])?.remove(0);
+    let pairs: Vec<(&Item, &MessageAnalysis)> = items.iter().zip(&analyses).collect();
+    let rows = rows(&pairs);
+    let fitted = domain_fit::fit(&rows);
+    let maps = serde_json::to_string(&fitted.languages).expect("maps serialise");
+    let hash = {
+        use sha2::{Digest, Sha256};
+        format!("{:x}", Sha256::digest(maps.as_bytes()))
+    };
+    let cal = DomainCalibration {
+        domain: Domain::Support.as_str().into(),
+        version: format!("support-{}-{}", super::today().replace('-', ""), &hash[..8]),
+        inputs: domain::INPUTS.iter().map(|s| s.to_string()).collect(),
+        heads_version: heads.version(),
+        languages: fitted.languages.clone(),
+        fitted_on: serde_json::json!({
+            "set": dir.display().to_string(),
+            "split": "dev",
+            "messages": items.len(),
+            "rows": rows.len(),
+            "split_sha256": split_sha256(dir, "dev")?,
+            "rule": "EVAL.md, Support domain, \"Domain calibration: the rule\" (2026-12-06)",
+            "folds": domain_fit::FOLDS,
+            "margin": domain_fit::MARGIN,
+            "command": "rapport eval support --fit",
+            "date": super::today(),
+        }),
+        chosen: serde_json::to_value(&fitted.chosen).expect("serialises"),
+        metrics: serde_json::json!({ "dev_crossvalidated": fitted.cv }),
+    };
+    let mut md = String::from(
+        "Support domain, dev split, 5-fold cross-validated by pair (the rule's score; en / ru):\n\n\
+         | head | candidate | score | en | ru | chosen |\n|---|---|---|---|---|---|\n",
+    );
+    for (target, results) in &fitted.cv {
+        for r in results {
+            let lang = |l: &str| {
+                r.languages.get(l).map_or("–".into(), |s| {
+                    let mut parts = vec![format!("{:.3}", s.score)];
+                    if let Some(e) = s.ece {
+                        parts.push(format!("ECE {e:.3}"));
+                    }
+                    parts.join(", ")
+                })
+            };
+            md += &format!(
+                "| {target:?} | {} | {:.3} | {} | {} | {} |\n",
+                r.candidate,
+                r.score,
+                lang("en"),
+                lang("ru"),
+                if fitted.chosen[target] == r.candidate {
+                    "✓"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    println!("{md}");
+    let path = DomainCalibration::path(&args.models_dir, Domain::Support);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    crate::model::heads::write_json(&path, &serde_json::to_value(&cal).expect("serialises"))?;
+    tracing::info!(path = %path.display(), version = %cal.version, "support domain written");
     Ok(())
 }

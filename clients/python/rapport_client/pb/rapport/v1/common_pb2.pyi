@@ -225,10 +225,12 @@ class Evidence(_message.Message):
     def __init__(self, sentence: _Optional[int] = ..., sentence_count: _Optional[int] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., text: _Optional[str] = ..., score: _Optional[float] = ...) -> None: ...
 
 class AnalysisOptions(_message.Message):
-    __slots__ = ("skip_evidence",)
+    __slots__ = ("skip_evidence", "domain")
     SKIP_EVIDENCE_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
     skip_evidence: bool
-    def __init__(self, skip_evidence: _Optional[bool] = ...) -> None: ...
+    domain: str
+    def __init__(self, skip_evidence: _Optional[bool] = ..., domain: _Optional[str] = ...) -> None: ...
 
 class Style(_message.Message):
     __slots__ = ("formality", "politeness", "certainty", "directness", "emotionality", "urgency")

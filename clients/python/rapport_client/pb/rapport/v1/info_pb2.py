@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15rapport/v1/info.proto\x12\nrapport.v1\"\x10\n\x0eGetInfoRequest\"]\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x11\n\tlanguages\x18\x05 \x03(\t\"(\n\x08LabelSet\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\x0e\n\x06labels\x18\x02 \x03(\t\"\x9e\x01\n\x06Limits\x12\x16\n\x0emax_text_chars\x18\x01 \x01(\r\x12\x1a\n\x12max_batch_messages\x18\x02 \x01(\r\x12\x12\n\nmax_tokens\x18\x03 \x01(\r\x12\x15\n\rmax_raw_bytes\x18\x04 \x01(\r\x12\x1e\n\x16\x65vidence_max_sentences\x18\x05 \x01(\r\x12\x15\n\revidence_mode\x18\x06 \x01(\t\"\xc1\x01\n\x0fGetInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12%\n\x06models\x18\x03 \x03(\x0b\x32\x15.rapport.v1.ModelInfo\x12\x11\n\tlanguages\x18\x04 \x03(\t\x12(\n\nlabel_sets\x18\x05 \x03(\x0b\x32\x14.rapport.v1.LabelSet\x12\"\n\x06limits\x18\x06 \x01(\x0b\x32\x12.rapport.v1.Limits2J\n\x04Info\x12\x42\n\x07GetInfo\x12\x1a.rapport.v1.GetInfoRequest\x1a\x1b.rapport.v1.GetInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15rapport/v1/info.proto\x12\nrapport.v1\"\x10\n\x0eGetInfoRequest\"]\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x11\n\tlanguages\x18\x05 \x03(\t\"(\n\x08LabelSet\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\x0e\n\x06labels\x18\x02 \x03(\t\"\x9e\x01\n\x06Limits\x12\x16\n\x0emax_text_chars\x18\x01 \x01(\r\x12\x1a\n\x12max_batch_messages\x18\x02 \x01(\r\x12\x12\n\nmax_tokens\x18\x03 \x01(\r\x12\x15\n\rmax_raw_bytes\x18\x04 \x01(\r\x12\x1e\n\x16\x65vidence_max_sentences\x18\x05 \x01(\r\x12\x15\n\revidence_mode\x18\x06 \x01(\t\"\xe2\x01\n\x0fGetInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12%\n\x06models\x18\x03 \x03(\x0b\x32\x15.rapport.v1.ModelInfo\x12\x11\n\tlanguages\x18\x04 \x03(\t\x12(\n\nlabel_sets\x18\x05 \x03(\x0b\x32\x14.rapport.v1.LabelSet\x12\"\n\x06limits\x18\x06 \x01(\x0b\x32\x12.rapport.v1.Limits\x12\x0e\n\x06\x64omain\x18\x07 \x01(\t\x12\x0f\n\x07\x64omains\x18\x08 \x03(\t2J\n\x04Info\x12\x42\n\x07GetInfo\x12\x1a.rapport.v1.GetInfoRequest\x1a\x1b.rapport.v1.GetInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,7 +40,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LIMITS']._serialized_start=193
   _globals['_LIMITS']._serialized_end=351
   _globals['_GETINFORESPONSE']._serialized_start=354
-  _globals['_GETINFORESPONSE']._serialized_end=547
-  _globals['_INFO']._serialized_start=549
-  _globals['_INFO']._serialized_end=623
+  _globals['_GETINFORESPONSE']._serialized_end=580
+  _globals['_INFO']._serialized_start=582
+  _globals['_INFO']._serialized_end=656
 # @@protoc_insertion_point(module_scope)

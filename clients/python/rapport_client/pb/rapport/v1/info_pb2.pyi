@@ -49,17 +49,21 @@ class Limits(_message.Message):
     def __init__(self, max_text_chars: _Optional[int] = ..., max_batch_messages: _Optional[int] = ..., max_tokens: _Optional[int] = ..., max_raw_bytes: _Optional[int] = ..., evidence_max_sentences: _Optional[int] = ..., evidence_mode: _Optional[str] = ...) -> None: ...
 
 class GetInfoResponse(_message.Message):
-    __slots__ = ("version", "model_version", "models", "languages", "label_sets", "limits")
+    __slots__ = ("version", "model_version", "models", "languages", "label_sets", "limits", "domain", "domains")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     MODELS_FIELD_NUMBER: _ClassVar[int]
     LANGUAGES_FIELD_NUMBER: _ClassVar[int]
     LABEL_SETS_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
+    DOMAIN_FIELD_NUMBER: _ClassVar[int]
+    DOMAINS_FIELD_NUMBER: _ClassVar[int]
     version: str
     model_version: str
     models: _containers.RepeatedCompositeFieldContainer[ModelInfo]
     languages: _containers.RepeatedScalarFieldContainer[str]
     label_sets: _containers.RepeatedCompositeFieldContainer[LabelSet]
     limits: Limits
-    def __init__(self, version: _Optional[str] = ..., model_version: _Optional[str] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., languages: _Optional[_Iterable[str]] = ..., label_sets: _Optional[_Iterable[_Union[LabelSet, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+    domain: str
+    domains: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, version: _Optional[str] = ..., model_version: _Optional[str] = ..., models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ..., languages: _Optional[_Iterable[str]] = ..., label_sets: _Optional[_Iterable[_Union[LabelSet, _Mapping]]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., domain: _Optional[str] = ..., domains: _Optional[_Iterable[str]] = ...) -> None: ...

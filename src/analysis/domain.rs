@@ -17,7 +17,8 @@ use crate::{
         cues::{self, NAMES as CUE_NAMES},
         features::tokenize,
         lexicon::{
-            Lexicon, LEAVING, NEGATIONS, OUTRAGE, POLITENESS, REPEATED, SLANG, THREATS, WAITING,
+            Lexicon, ACKNOWLEDGEMENTS, LEAVING, NEGATIONS, OUTRAGE, POLITENESS, REPEATED, SLANG,
+            THREATS, WAITING,
         },
         Features,
     },
@@ -406,6 +407,32 @@ pub fn inputs(
     x
 }
 
+/// Apologies and acknowledgements in a text (its features' apologies, and the acknowledgements
+/// LiveAssist reads): what an agent turn's empathy is counted from.
+pub fn empathy_cues(f: &Features, text: &str) -> usize {
+    let tokens = tokenize(text);
+    let words: Vec<&str> = tokens.iter().map(|t| t.lower.as_str()).collect();
+    f.apologies + ACKNOWLEDGEMENTS.count(&words)
+}
+
+/// An agent turn under a domain (EVAL.md, "Agent turns"): with an apology or acknowledgement and
+/// not toxic, the negative probability of `sentiment` (negative, neutral, positive) moves to
+/// neutral, and the sympathetic tone is returned, `sat(cues, 0.5) (0.5 + 0.5 politeness)`.
+/// `None`: the turn is left as it is.
+pub fn agent_empathy(
+    sentiment: &mut [f32; 3],
+    cues: usize,
+    toxicity: f32,
+    politeness: f32,
+) -> Option<f32> {
+    if cues == 0 || toxicity >= 0.5 {
+        return None;
+    }
+    sentiment[1] += sentiment[0];
+    sentiment[0] = 0.0;
+    Some((1.0 - (-(cues as f32) / 0.5).exp()) * (0.5 + 0.5 * politeness))
+}
+
 /// The general outputs of one text that the maps read or replace, and their inputs.
 #[derive(Clone, Debug, Default)]
 pub struct General {
@@ -491,6 +518,22 @@ mod tests {
         assert!((l.scalar(0.9, &[0.0, 5.0]) - 0.5).abs() < 1e-6);
         assert_eq!("General".parse::<Domain>().unwrap(), Domain::General);
         assert!("retail".parse::<Domain>().is_err());
+    }
+
+    #[test]
+    fn an_agents_apology_is_empathy_not_negativity() {
+        let mut s = [0.7, 0.2, 0.1];
+        let t = agent_empathy(&mut s, 1, 0.1, 0.8).unwrap();
+        assert_eq!(s[0], 0.0);
+        assert!((s[1] - 0.9).abs() < 1e-6);
+        assert!(t > 0.7, "{t}");
+        let mut rude = [0.7, 0.2, 0.1];
+        assert_eq!(agent_empathy(&mut rude, 1, 0.9, 0.1), None);
+        assert_eq!(agent_empathy(&mut rude, 0, 0.1, 0.8), None);
+        assert_eq!(rude, [0.7, 0.2, 0.1]);
+        let text = "I completely understand, sorry for the wait.";
+        let f = crate::text::features::features_of_tokens(text, &tokenize(text), &[0..text.len()]);
+        assert!(empathy_cues(&f, text) >= 2);
     }
 
     #[test]

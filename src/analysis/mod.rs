@@ -488,6 +488,9 @@ impl Analyzer {
                     })
                     .collect();
                 sentiment = Some(sentiment_from(&head.labels, &probs));
+                if maps.is_some() && p.input.role == Role::Agent {
+                    agent_empathy(&mut results, &mut sentiment, &head.labels, &p.report);
+                }
                 results.abstentions.extend(p.evidence_note.clone());
                 if !p.stretches.is_empty() {
                     let stretch_probs: Vec<&Vec<Vec<f32>>> = if stretches.is_empty() {
@@ -674,6 +677,60 @@ impl Analyzer {
             label_sets,
             limits: self.limits,
         }
+    }
+}
+
+/// An agent turn under a domain: apology and acknowledgement read as empathy, not negative
+/// sentiment ([`domain::agent_empathy`]); the sentiment, its label signals and the sympathetic
+/// tone are rewritten together.
+fn agent_empathy(
+    results: &mut Results,
+    sentiment: &mut Option<Sentiment>,
+    labels: &[String],
+    report: &TextReport,
+) {
+    let Some(s) = sentiment.as_ref() else {
+        return;
+    };
+    let prob = |l: &str| {
+        s.probabilities
+            .iter()
+            .find(|(k, _)| k == l)
+            .map_or(0.0, |(_, v)| *v)
+    };
+    let mut p = [prob("negative"), prob("neutral"), prob("positive")];
+    let cues = domain::empathy_cues(&report.features, &report.redacted);
+    let toxicity = results.toxicity.as_ref().map_or(0.0, |t| t.value);
+    let polite = results.style.politeness.as_ref().map_or(0.5, |t| t.value);
+    let Some(sympathetic) = domain::agent_empathy(&mut p, cues, toxicity, polite) else {
+        return;
+    };
+    let probs: Vec<f32> = labels
+        .iter()
+        .map(|l| match l.as_str() {
+            "negative" => p[0],
+            "neutral" => p[1],
+            "positive" => p[2],
+            other => prob(other),
+        })
+        .collect();
+    for (label, v) in labels.iter().zip(&probs) {
+        let key = format!("sentiment.{label}");
+        if let Some((_, sig)) = results.label_signals.iter_mut().find(|(k, _)| *k == key) {
+            sig.value = *v;
+            sig.confidence = v.max(1.0 - v);
+        }
+    }
+    *sentiment = Some(sentiment_from(labels, &probs));
+    if let Some((_, v)) = results.tones.iter_mut().find(|(k, _)| k == "sympathetic") {
+        *v = sympathetic;
+    }
+    if let Some((_, sig)) = results
+        .label_signals
+        .iter_mut()
+        .find(|(k, _)| k == "tones.sympathetic")
+    {
+        sig.value = sympathetic;
     }
 }
 

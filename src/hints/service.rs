@@ -460,6 +460,10 @@ impl LiveAssist {
                 end_seconds: end,
                 asr_confidence: 0.0,
             }),
+            // The hint rules' thresholds were set on the general outputs (EVAL.md, "Live
+            // hints"); under the support domain's calibrated frustration and sentiment they
+            // pass fewer of the live set's conversations until they are set again on it.
+            domain: Some(crate::analysis::domain::Domain::General),
             ..Default::default()
         };
         let analysis = match analyzer.analyze_one(input.clone(), "turn").await {

@@ -355,16 +355,19 @@ pub fn analyze_texts(
     heads: Arc<HeadSet>,
     sets: Vec<Vec<String>>,
 ) -> Result<Vec<Vec<MessageAnalysis>>> {
-    analyze_texts_in(enc, heads, sets, None)
+    analyze_texts_in(enc, heads, sets, &[], None)
 }
 
-/// [`analyze_texts`] with the support domain's maps applied (`None`: the general domain).
+/// [`analyze_texts`] with each text's role (`roles[set][text]`; missing: unspecified) and the
+/// support domain's maps applied (`None`: the general domain).
 pub fn analyze_texts_in(
     enc: Arc<Encoder>,
     heads: Arc<HeadSet>,
     sets: Vec<Vec<String>>,
+    roles: &[Vec<crate::analysis::Role>],
     support: Option<crate::analysis::domain::DomainCalibration>,
 ) -> Result<Vec<Vec<MessageAnalysis>>> {
+    let roles = roles.to_vec();
     let engine = EngineArgs {
         queue_capacity: 2048,
         batch_token_budget: 8192,
@@ -395,10 +398,18 @@ pub fn analyze_texts_in(
                 let msgs = chunk
                     .iter()
                     .enumerate()
-                    .map(|(i, text)| MessageInput {
-                        id: format!("{s}-{}", k * limits.max_batch_messages + i),
-                        text: text.clone(),
-                        ..MessageInput::default()
+                    .map(|(i, text)| {
+                        let at = k * limits.max_batch_messages + i;
+                        MessageInput {
+                            id: format!("{s}-{at}"),
+                            text: text.clone(),
+                            role: roles
+                                .get(s)
+                                .and_then(|r| r.get(at))
+                                .copied()
+                                .unwrap_or_default(),
+                            ..MessageInput::default()
+                        }
                     })
                     .collect();
                 out.extend(analyzer.analyze(msgs, None, "messages").await?);

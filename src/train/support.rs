@@ -14,7 +14,7 @@ use super::{crossling, domain_fit, metrics, EvalArgs};
 use crate::{
     analysis::{
         domain::{self, Domain, DomainCalibration, General},
-        MessageAnalysis,
+        MessageAnalysis, Role,
     },
     Error, Result,
 };
@@ -35,6 +35,10 @@ pub struct SupportArgs {
     /// write MODELS_DIR/domains/support.json (reads dev only, whatever `--support-split`).
     #[arg(long = "fit", env = "RAPPORT_SUPPORT_FIT")]
     pub support_fit: bool,
+    /// `eval support`: send each message with its role (customer, agent), as LiveAssist and
+    /// conversations do; `false` sends none, as a caller that does not say.
+    #[arg(long = "support-roles", env = "RAPPORT_SUPPORT_ROLES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub support_roles: bool,
 }
 
 /// One labelled message (eval/support/README.md has the guidelines).
@@ -51,9 +55,25 @@ pub struct Item {
     pub urgency: u8,
     pub formality: String,
     pub politeness: String,
+    /// Agent turns only (null for customers).
+    #[serde(default)]
+    pub empathy: Option<u8>,
+    #[serde(default)]
+    pub apology: Option<u8>,
     #[serde(default)]
     pub tags: Vec<String>,
     pub split: String,
+}
+
+impl Item {
+    /// The role a caller would send the message with.
+    pub fn role(&self) -> Role {
+        match self.role.as_str() {
+            "agent" => Role::Agent,
+            "customer" => Role::Customer,
+            _ => Role::Unspecified,
+        }
+    }
 }
 
 pub fn read_items(dir: &Path) -> Result<Vec<Item>> {
@@ -266,6 +286,46 @@ pub fn figures(pairs: &[(&Item, &MessageAnalysis)]) -> Figures {
     }
 }
 
+/// What the set's agent turns show (EVAL.md, "Agent turns").
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct AgentFigures {
+    pub turns: usize,
+    pub sentiment_accuracy: f64,
+    /// Turns labelled empathy or apology, and how many of them read negative.
+    pub empathic: usize,
+    pub empathic_negative: usize,
+    /// The sympathetic tone against empathy or apology.
+    pub sympathetic_auc: f64,
+}
+
+pub fn agent_figures(agents: &[(&Item, &MessageAnalysis)]) -> AgentFigures {
+    let empathic = |i: &Item| i.empathy == Some(1) || i.apology == Some(1);
+    let negative =
+        |a: &MessageAnalysis| a.sentiment.as_ref().is_some_and(|s| s.label == "negative");
+    AgentFigures {
+        turns: agents.len(),
+        sentiment_accuracy: if agents.is_empty() {
+            f64::NAN
+        } else {
+            agents
+                .iter()
+                .filter(|(i, a)| a.sentiment.as_ref().is_some_and(|s| s.label == i.sentiment))
+                .count() as f64
+                / agents.len() as f64
+        },
+        empathic: agents.iter().filter(|(i, _)| empathic(i)).count(),
+        empathic_negative: agents
+            .iter()
+            .filter(|(i, a)| empathic(i) && negative(a))
+            .count(),
+        sympathetic_auc: auc(
+            agents,
+            |a| (!a.results.tones.is_empty()).then(|| a.results.tone("sympathetic") as f64),
+            |i| Some(empathic(i)),
+        ),
+    }
+}
+
 /// Mean |sentiment score (en) − score (ru)| over pairs with both versions scored.
 pub fn parity(pairs: &[(&Item, &MessageAnalysis)]) -> (f64, usize) {
     let mut by_pair: BTreeMap<&str, (Option<f64>, Option<f64>)> = BTreeMap::new();
@@ -339,7 +399,18 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     }
     let domain_version = support.as_ref().map(|c| c.version.clone());
     let texts: Vec<String> = items.iter().map(|i| i.text.clone()).collect();
-    let analyses = crossling::analyze_texts_in(enc, heads.clone(), vec![texts], support)?.remove(0);
+    let roles: Vec<Role> = items
+        .iter()
+        .map(|i| {
+            if args.support.support_roles {
+                i.role()
+            } else {
+                Role::Unspecified
+            }
+        })
+        .collect();
+    let analyses =
+        crossling::analyze_texts_in(enc, heads.clone(), vec![texts], &[roles], support)?.remove(0);
     let pairs: Vec<(&Item, &MessageAnalysis)> = items.iter().zip(&analyses).collect();
     let mut table = BTreeMap::new();
     for lang in ["en", "ru", "all"] {
@@ -360,6 +431,12 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         .iter()
         .filter(|(i, _)| i.tags.iter().any(|t| t == "emoji_only"))
         .collect();
+    let agents: Vec<(&Item, &MessageAnalysis)> = pairs
+        .iter()
+        .filter(|(i, _)| i.role == "agent")
+        .copied()
+        .collect();
+    let agent = agent_figures(&agents);
     let emoji_abstained = emoji_only
         .iter()
         .filter(|(_, a)| a.sentiment.is_none())
@@ -423,6 +500,15 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         cell(gap),
         emoji_only.len()
     );
+    md += &format!(
+        "\nAgent turns ({}): sentiment accuracy {}; apology or empathy turns read negative: {} of \
+         {}; sympathetic tone AUC for empathy or apology {}.\n",
+        agent.turns,
+        cell(agent.sentiment_accuracy),
+        agent.empathic_negative,
+        agent.empathic,
+        cell(agent.sympathetic_auc)
+    );
     md += "\nSentiment, gold (rows) against served (columns), all languages:\n\n| gold | negative | neutral | positive | none |\n|---|---|---|---|---|\n";
     for (gold, row) in &table["all"].sentiment_confusion {
         let c = |l: &str| row.get(l).copied().unwrap_or(0);
@@ -446,6 +532,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
         "figures": table,
         "parity": {"mean_abs_gap": gap, "pairs": pair_count},
         "emoji_only": {"messages": emoji_only.len(), "no_sentiment": emoji_abstained},
+        "agent_turns": agent,
     });
     let out_path = args.out.clone().unwrap_or_else(|| {
         args.support

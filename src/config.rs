@@ -175,6 +175,87 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub security: SecurityArgs,
+
+    #[command(flatten)]
+    pub nats: NatsArgs,
+}
+
+/// A continuous feed from NATS JetStream (`serve --nats URL`): replicas share one durable pull
+/// consumer, score what arrives and fold it into the profile store (docs/nats.md).
+/// `Default` is the feed off.
+#[derive(Args, Clone, Debug, Default, Serialize)]
+pub struct NatsArgs {
+    /// NATS server URL(s), comma-separated (nats://HOST:4222, tls://HOST:4222). Turns the feed
+    /// on: messages from `<prefix>.ingest.messages` and events from `<prefix>.ingest.events`
+    /// are ingested as IngestMessages and IngestEvents would, and acknowledged only once the
+    /// store has committed them. Needs a profile store (not `--store off`).
+    #[arg(long, env = "RAPPORT_NATS")]
+    #[serde(serialize_with = "serialize_url_redacted")]
+    pub nats: Option<String>,
+
+    /// JetStream stream to consume; created over `<prefix>.ingest.>` (work-queue retention,
+    /// file storage) where it does not exist yet.
+    #[arg(long, env = "RAPPORT_NATS_STREAM", default_value = "RAPPORT_INGEST")]
+    pub nats_stream: String,
+
+    /// Subject prefix: `<prefix>.ingest.messages`, `<prefix>.ingest.events`, and
+    /// `<prefix>.dead` for feed messages that can never be ingested.
+    #[arg(long, env = "RAPPORT_NATS_PREFIX", default_value = "rapport")]
+    pub nats_prefix: String,
+
+    /// Durable consumer name. Replicas with the same name split the work; one that dies has
+    /// its unacknowledged messages redelivered to the others after `--nats-ack-wait-seconds`.
+    #[arg(long, env = "RAPPORT_NATS_CONSUMER", default_value = "rapport-ingest")]
+    pub nats_consumer: String,
+
+    /// Publish each ingested batch's result (IngestResponse in the proto3 JSON mapping, with
+    /// the analyses of its messages) to this subject, for CRMs that listen.
+    #[arg(long, env = "RAPPORT_NATS_RESULTS")]
+    pub nats_results: Option<String>,
+
+    /// Feed messages one replica works on at once (and fetches at a time).
+    #[arg(long, env = "RAPPORT_NATS_CONCURRENCY", default_value_t = 8)]
+    pub nats_concurrency: usize,
+
+    /// Seconds a delivered message may stay unacknowledged before JetStream redelivers it.
+    #[arg(long, env = "RAPPORT_NATS_ACK_WAIT_SECONDS", default_value_t = 60)]
+    pub nats_ack_wait_seconds: u64,
+
+    /// Deliveries of one message before JetStream stops retrying it (transient failures such
+    /// as a store that cannot be reached are retried with a growing delay).
+    #[arg(long, env = "RAPPORT_NATS_MAX_DELIVER", default_value_t = 10)]
+    pub nats_max_deliver: i64,
+
+    /// NATS credentials file (.creds: JWT and NKey seed).
+    #[arg(long, env = "RAPPORT_NATS_CREDS")]
+    pub nats_creds: Option<PathBuf>,
+
+    /// PEM file of CA certificates to trust for a tls:// NATS server.
+    #[arg(long, env = "RAPPORT_NATS_CA")]
+    pub nats_ca: Option<PathBuf>,
+}
+
+/// A URL list with any `user:password@` shown as `[redacted]@`.
+fn serialize_url_redacted<S: serde::Serializer>(
+    v: &Option<String>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match v {
+        None => s.serialize_none(),
+        Some(urls) => s.serialize_str(&redact_url_userinfo(urls)),
+    }
+}
+
+pub fn redact_url_userinfo(urls: &str) -> String {
+    urls.split(',')
+        .map(|u| match (u.find("://"), u.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}[redacted]{}", &u[..scheme + 3], &u[at..])
+            }
+            _ => u.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// TLS, client certificates and bearer tokens (`serve`). All off by default, which is allowed
@@ -324,6 +405,7 @@ pub struct ProfileArgs {
     /// replicas) or "off" (no profiles: Profiles answers FAILED_PRECONDITION). Default:
     /// profiles.db in the data directory.
     #[arg(long, env = "RAPPORT_STORE")]
+    #[serde(serialize_with = "serialize_url_redacted")]
     pub store: Option<String>,
 
     /// Data directory of the embedded store. Default: $XDG_DATA_HOME/rapport, else

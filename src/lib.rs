@@ -16,6 +16,7 @@ pub mod hints;
 pub mod live_eval;
 pub mod load;
 pub mod model;
+pub mod nats;
 pub mod profile;
 pub mod profile_bench;
 pub mod proto;

@@ -147,6 +147,7 @@ pub async fn play(
                 customer_id: customer_id.to_string(),
                 messages,
                 subject: pb::Subject::Customer as i32,
+                return_analyses: false,
             })
             .await
             .map_err(|s| Error::Unavailable(format!("history of {}: {s}", script.id)))?;

@@ -170,6 +170,7 @@ impl InProcessServer {
             live: Default::default(),
             // Loopback and plaintext: the load generator dials it directly.
             security: Default::default(),
+            nats: Default::default(),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let handle = tokio::spawn(crate::grpc::run(args, listener, async move {

@@ -473,6 +473,7 @@ async fn consent_and_subject_role_switch_profiling() {
             customer_id: "agent-7".into(),
             messages: vec![turn("a1", pb::Role::Agent, T0, "How can I help?")],
             subject: pb::Subject::Agent as i32,
+            return_analyses: false,
         })
         .await
         .unwrap_err();
@@ -816,5 +817,71 @@ async fn segments_are_clustered_listed_and_keep_their_names_on_a_rerun() {
         let was = &assigned[truth.iter().position(|(c, _)| c == customer).unwrap()];
         assert_eq!(&now, was, "{customer}");
     }
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn ingestion_returns_the_analyses_it_made_when_asked() {
+    let server = start_tiny(&[]).await;
+    let request = |return_analyses| pb::IngestMessagesRequest {
+        customer_id: "crm-9".into(),
+        messages: vec![
+            turn("q1", pb::Role::Agent, T0, "How can I help?"),
+            turn(
+                "m1",
+                pb::Role::Customer,
+                T0 + 60,
+                "My card was blocked at the till.",
+            ),
+            turn(
+                "m2",
+                pb::Role::Customer,
+                T0 + 90,
+                "Please unblock it today.",
+            ),
+        ],
+        return_analyses,
+        ..Default::default()
+    };
+    let plain = server
+        .profiles()
+        .ingest_messages(request(false))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(plain.analyses.is_empty(), "not asked for");
+    // The same ids again: nothing new is analysed, so nothing comes back.
+    let again = server
+        .profiles()
+        .ingest_messages(request(true))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((again.accepted, again.duplicates), (0, 3));
+    assert!(again.analyses.is_empty());
+
+    let mut fresh = request(true);
+    fresh.customer_id = "crm-10".into();
+    let r = server
+        .profiles()
+        .ingest_messages(fresh)
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<&str> = r.analyses.iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, ["m1", "m2"], "the customer's own, in request order");
+    let analysed = server
+        .analyze_one(turn(
+            "m1",
+            pb::Role::Customer,
+            T0 + 60,
+            "My card was blocked at the till.",
+        ))
+        .await;
+    assert_eq!(
+        r.analyses[0].sentiment.as_ref().map(|s| s.label.clone()),
+        analysed.sentiment.as_ref().map(|s| s.label.clone()),
+        "the same analysis as Analyze"
+    );
     server.stop().await.unwrap();
 }

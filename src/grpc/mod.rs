@@ -170,6 +170,28 @@ pub async fn run(
         ));
     }
 
+    let profiles_service = ProfilesService {
+        analyzer: state.clone(),
+        profiles: profiles_state.clone(),
+        off: profiles_off,
+    };
+    let feed = match &args.nats.nats {
+        None => None,
+        Some(_) if profiles_off => {
+            return Err(Error::invalid(
+                "nats",
+                "the NATS feed folds into the profile store: give a store, not --store off",
+            ))
+        }
+        Some(_) => Some(tokio::spawn(crate::nats::run(
+            args.nats.clone(),
+            profiles_service.clone(),
+            state.clone(),
+            profiles_state.clone(),
+            stop_rx.clone(),
+        ))),
+    };
+
     let live = Arc::new(crate::hints::service::LiveAssist::new(
         args.live.settings(),
         profiles_state.clone(),
@@ -204,12 +226,7 @@ pub async fn run(
             auth.clone(),
         ))
         .add_service(InterceptedService::new(
-            ProfilesServer::new(ProfilesService {
-                analyzer: state.clone(),
-                profiles: profiles_state,
-                off: profiles_off,
-            })
-            .max_decoding_message_size(max),
+            ProfilesServer::new(profiles_service).max_decoding_message_size(max),
             auth.clone(),
         ))
         .add_service(InterceptedService::new(
@@ -246,12 +263,33 @@ pub async fn run(
         stopped(stop_rx).await;
         tokio::time::sleep(grace).await;
     };
-    tokio::pin!(server, load, grace_over);
+    let feed_done = async move {
+        match feed {
+            Some(task) => task
+                .await
+                .map_err(|e| Error::model(format!("NATS feed panicked: {e}")))?,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(server, load, grace_over, feed_done);
     let mut load_done = false;
+    let mut feed_stopped = false;
     loop {
         tokio::select! {
             r = &mut server => {
-                return r.map_err(|e| Error::Unavailable(format!("gRPC server failed: {e}")));
+                r.map_err(|e| Error::Unavailable(format!("gRPC server failed: {e}")))?;
+                // The feed finishes the messages in hand (and acks them) within the grace.
+                if args.nats.nats.is_some() && !feed_stopped {
+                    tokio::select! {
+                        r = &mut feed_done => r?,
+                        _ = &mut grace_over => tracing::warn!("grace period over; NATS feed not drained"),
+                    }
+                }
+                return Ok(());
+            }
+            r = &mut feed_done, if !feed_stopped => {
+                feed_stopped = true;
+                r?;
             }
             r = &mut load, if !load_done => {
                 load_done = true;

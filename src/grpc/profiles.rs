@@ -5,7 +5,10 @@ use std::{sync::Arc, time::Instant};
 use tonic::{Request, Response, Status};
 
 use super::{
-    convert::{channel_from_proto, messages_from_proto, seconds_from_proto, timestamp_to_proto},
+    convert::{
+        analysis_to_proto, channel_from_proto, messages_from_proto, seconds_from_proto,
+        timestamp_to_proto,
+    },
     services::{deadline, observe, ready, Ready},
 };
 use crate::{
@@ -20,6 +23,7 @@ use crate::{
     Error,
 };
 
+#[derive(Clone)]
 pub struct ProfilesService {
     pub analyzer: Ready,
     pub profiles: ProfilesReady,
@@ -303,6 +307,7 @@ fn ingest_response(applied: &crate::profile::Applied) -> pb::IngestResponse {
         accepted: applied.messages_new + applied.events_new,
         duplicates: applied.messages_duplicate + applied.events_duplicate,
         version: applied.version,
+        analyses: Vec::new(),
     }
 }
 
@@ -338,7 +343,11 @@ impl pb::profiles_server::Profiles for ProfilesService {
             let done = profiles
                 .ingest_messages(&analyzer, &req.customer_id, subject, msgs, deadline)
                 .await?;
-            Ok(Response::new(ingest_response(&done.applied)))
+            let mut response = ingest_response(&done.applied);
+            if req.return_analyses {
+                response.analyses = done.analyses.into_iter().map(analysis_to_proto).collect();
+            }
+            Ok(Response::new(response))
         }
         .await;
         observe("IngestMessages", started, &result);

@@ -11,7 +11,7 @@ use super::{
     Seconds, StoredProfile,
 };
 use crate::{
-    analysis::{blocking, Analyzer, MessageInput, Role},
+    analysis::{blocking, Analyzer, MessageAnalysis, MessageInput, Role},
     store::Store,
     Error, Result,
 };
@@ -59,6 +59,8 @@ pub struct Ingested {
     pub applied: Applied,
     /// Messages skipped before analysis because their ids were already stored.
     pub already_stored: u32,
+    /// The analyses of the messages this call analysed, in request order.
+    pub analyses: Vec<MessageAnalysis>,
 }
 
 pub fn now() -> Seconds {
@@ -136,6 +138,7 @@ impl Profiles {
         let mut to_analyse = Vec::new();
         let mut records = Vec::new();
         let mut already = 0;
+        let mut analyses = Vec::new();
         for (i, (m, at)) in messages.into_iter().zip(times).enumerate() {
             if known.contains(&m.id) || !seen.insert(m.id.clone()) {
                 already += 1;
@@ -159,7 +162,7 @@ impl Profiles {
                 Ok::<_, Error>((bases, prepared))
             })
             .await??;
-            let analyses = analyzer.infer(prepared, deadline).await?;
+            analyses = analyzer.infer(prepared, deadline).await?;
             for (base, a) in bases.into_iter().zip(&analyses) {
                 records.push(observe(base, a, self.settings.store_text));
             }
@@ -174,6 +177,7 @@ impl Profiles {
         Ok(Ingested {
             applied,
             already_stored: already,
+            analyses,
         })
     }
 

@@ -96,14 +96,16 @@ GIVE_CLEAR_STRUCTURE: RecommendationKind
 KEEP_IT_WARM: RecommendationKind
 
 class IngestMessagesRequest(_message.Message):
-    __slots__ = ("customer_id", "messages", "subject")
+    __slots__ = ("customer_id", "messages", "subject", "return_analyses")
     CUSTOMER_ID_FIELD_NUMBER: _ClassVar[int]
     MESSAGES_FIELD_NUMBER: _ClassVar[int]
     SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    RETURN_ANALYSES_FIELD_NUMBER: _ClassVar[int]
     customer_id: str
     messages: _containers.RepeatedCompositeFieldContainer[_common_pb2.Message]
     subject: Subject
-    def __init__(self, customer_id: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., subject: _Optional[_Union[Subject, str]] = ...) -> None: ...
+    return_analyses: bool
+    def __init__(self, customer_id: _Optional[str] = ..., messages: _Optional[_Iterable[_Union[_common_pb2.Message, _Mapping]]] = ..., subject: _Optional[_Union[Subject, str]] = ..., return_analyses: _Optional[bool] = ...) -> None: ...
 
 class BehaviourEvent(_message.Message):
     __slots__ = ("id", "kind", "custom_kind", "timestamp", "channel", "amount_minor", "currency", "score", "attributes")
@@ -143,14 +145,16 @@ class IngestEventsRequest(_message.Message):
     def __init__(self, customer_id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[BehaviourEvent, _Mapping]]] = ...) -> None: ...
 
 class IngestResponse(_message.Message):
-    __slots__ = ("accepted", "duplicates", "version")
+    __slots__ = ("accepted", "duplicates", "version", "analyses")
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     DUPLICATES_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    ANALYSES_FIELD_NUMBER: _ClassVar[int]
     accepted: int
     duplicates: int
     version: int
-    def __init__(self, accepted: _Optional[int] = ..., duplicates: _Optional[int] = ..., version: _Optional[int] = ...) -> None: ...
+    analyses: _containers.RepeatedCompositeFieldContainer[_common_pb2.MessageAnalysis]
+    def __init__(self, accepted: _Optional[int] = ..., duplicates: _Optional[int] = ..., version: _Optional[int] = ..., analyses: _Optional[_Iterable[_Union[_common_pb2.MessageAnalysis, _Mapping]]] = ...) -> None: ...
 
 class GetProfileRequest(_message.Message):
     __slots__ = ("customer_id",)

@@ -216,12 +216,16 @@ class Profiles:
         self.stub = profiles_pb2_grpc.ProfilesStub(client.channel)
 
     def ingest_messages(self, customer_id: str, messages: Iterable[MessageLike], *,
-                        agent: bool = False, timeout: Optional[float] = None) -> profiles_pb2.IngestResponse:
+                        agent: bool = False, return_analyses: bool = False,
+                        timeout: Optional[float] = None) -> profiles_pb2.IngestResponse:
         """Analyses a customer's messages and folds them into the profile (idempotent by id:
-        each message needs an `id`). `agent=True` builds an agent's own profile instead."""
+        each message needs an `id`). `agent=True` builds an agent's own profile instead.
+        `return_analyses=True` also returns, in `.analyses`, the analyses of the messages this
+        call analysed (the subject's own, with ids not stored before)."""
         req = profiles_pb2.IngestMessagesRequest(
             customer_id=customer_id, messages=[_message(m) for m in messages],
-            subject=profiles_pb2.SUBJECT_AGENT if agent else profiles_pb2.SUBJECT_UNSPECIFIED)
+            subject=profiles_pb2.SUBJECT_AGENT if agent else profiles_pb2.SUBJECT_UNSPECIFIED,
+            return_analyses=return_analyses)
         return self.stub.IngestMessages(req, **self._c._call(timeout))
 
     def ingest_events(self, customer_id: str, events: Iterable[EventLike], *,

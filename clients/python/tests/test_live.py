@@ -134,8 +134,9 @@ def test_profiles_round_trip(client):
                 role="agent", channel="chat"),
         message("Thanks, waiting.", id="pm2", timestamp=T0 + 90, conversation_id="c1", role="customer",
                 channel="chat"),
-    ])
+    ], return_analyses=True)
     assert (got.accepted, got.duplicates, got.version) == (3, 0, 1), got
+    assert [a.id for a in got.analyses] == ["pm1", "pm2"], got.analyses
     again = p.ingest_messages(cid, [message("Thanks, waiting.", id="pm2", timestamp=T0 + 90, role="customer")])
     assert (again.accepted, again.duplicates) == (0, 1), again
     ev = p.ingest_events(cid, [

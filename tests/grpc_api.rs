@@ -832,6 +832,7 @@ async fn encoded_evidence_cites_sentences_scored_alone_and_can_be_skipped() {
     // Skipped: the same message-level results, no evidence, nothing extra encoded.
     let without = analyze(Some(pb::AnalysisOptions {
         skip_evidence: true,
+        ..Default::default()
     }))
     .await;
     for (a, b) in with.iter().zip(&without) {
@@ -920,6 +921,7 @@ async fn evidence_off_on_the_server_and_per_stream_message() {
             message: Some(message("without", text)),
             options: Some(pb::AnalysisOptions {
                 skip_evidence: true,
+                ..Default::default()
             }),
         },
     ];

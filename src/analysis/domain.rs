@@ -532,7 +532,11 @@ mod tests {
         assert_eq!(agent_empathy(&mut rude, 0, 0.1, 0.8), None);
         assert_eq!(rude, [0.7, 0.2, 0.1]);
         let text = "I completely understand, sorry for the wait.";
-        let f = crate::text::features::features_of_tokens(text, &tokenize(text), &[0..text.len()]);
+        let f = crate::text::features::features_of_tokens(
+            text,
+            &tokenize(text),
+            &crate::text::sentences::split_sentences(text),
+        );
         assert!(empathy_cues(&f, text) >= 2);
     }
 
@@ -541,7 +545,9 @@ mod tests {
         let f = crate::text::features::features_of_tokens(
             "Уважаемая служба поддержки, прошу предоставить выписку.",
             &tokenize("Уважаемая служба поддержки, прошу предоставить выписку."),
-            &[0..10],
+            &crate::text::sentences::split_sentences(
+                "Уважаемая служба поддержки, прошу предоставить выписку.",
+            ),
         );
         let x = inputs(
             &HeadScores::default(),

@@ -663,14 +663,14 @@ fn fit_target(target: Target, cand: Candidate, rows: &[&Row]) -> BTreeMap<String
         .map(|l| (l.to_string(), LanguageMaps::default()))
         .collect();
     let labels = if target == Target::Emotions { 7 } else { 1 };
-    for label in 0..labels {
+    for (label, name) in EMOTIONS.iter().enumerate().take(labels) {
         for (lang, m) in fit_one(target, label, cand, rows) {
             let lm = maps.get_mut(&lang).expect("known language");
             match target {
                 Target::Sentiment => lm.sentiment = m,
                 Target::Emotions => {
                     if let Some(m) = m {
-                        lm.emotions.insert(EMOTIONS[label].to_string(), m);
+                        lm.emotions.insert(name.to_string(), m);
                     }
                 }
                 Target::Politeness => lm.politeness = m,

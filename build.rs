@@ -35,9 +35,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .extern_path(".google.protobuf", "::pbjson_types")
         .compile_fds(fds)?;
 
+    // Unknown JSON fields are skipped, never refused: CRM exports fed to `rapport score` (and
+    // JSON from other producers) carry columns of their own beside the `Message` fields.
     pbjson_build::Builder::new()
         .register_descriptors(&bytes)?
         .emit_fields()
+        .ignore_unknown_fields()
         .build(&[".rapport.v1"])?;
     Ok(())
 }

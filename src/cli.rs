@@ -1,4 +1,5 @@
-//! `rapport analyze` and `rapport score`: the server's analysis path, in-process.
+//! `rapport analyze` (the server's analysis path, in-process), `segment` and `profiles`;
+//! `rapport score` is in `crate::score`.
 use std::{
     io::{BufRead, Write},
     path::PathBuf,
@@ -6,13 +7,11 @@ use std::{
 };
 
 use clap::Args;
-use futures::{stream::FuturesOrdered, StreamExt};
 
 use crate::{
-    analysis::{blocking, evidence::EvidenceMode, Analyzer, Channel, MessageInput, TextFormat},
+    analysis::{Analyzer, Channel, MessageInput, TextFormat},
     config::ModelArgs,
-    grpc::convert::{analysis_to_proto, message_from_proto},
-    proto::v1 as pb,
+    grpc::convert::analysis_to_proto,
     text::TranscriptFormat,
     Error, Result,
 };
@@ -42,33 +41,6 @@ pub struct AnalyzeArgs {
     /// Language of the texts (ISO 639-1), instead of detecting it.
     #[arg(long)]
     pub language: Option<String>,
-
-    /// Leave out the evidence (the sentences behind each result), as
-    /// `AnalysisOptions.skip_evidence` does.
-    #[arg(long)]
-    pub no_evidence: bool,
-
-    #[command(flatten)]
-    pub model: ModelArgs,
-}
-
-#[derive(Args, Debug)]
-pub struct ScoreArgs {
-    /// JSONL input, one message per line: {"id", "text"} plus any other `Message` field in the
-    /// proto3 JSON mapping. "-" reads standard input.
-    #[arg(long, short)]
-    pub input: PathBuf,
-
-    /// JSONL output, one `MessageAnalysis` per input line in the same order (proto3 JSON). A
-    /// line that cannot be analysed gives {"id", "line", "error"} instead: "line" is its number
-    /// in the input (from 1), "error" names the field of its `Message` ("text: must not be
-    /// empty"). "-" writes to stdout.
-    #[arg(long, short, default_value = "-")]
-    pub output: PathBuf,
-
-    /// Messages per engine submission.
-    #[arg(long, default_value_t = 128)]
-    pub chunk: usize,
 
     /// Leave out the evidence (the sentences behind each result), as
     /// `AnalysisOptions.skip_evidence` does.
@@ -197,179 +169,6 @@ fn read_texts(texts: Vec<String>) -> Result<Vec<String>> {
         ));
     }
     Ok(texts)
-}
-
-/// One input line, parsed, or why not; `line` is its number in the input, from 1.
-enum Parsed {
-    Ok {
-        message: Box<MessageInput>,
-        line: usize,
-    },
-    Bad {
-        id: String,
-        line: usize,
-        error: String,
-    },
-}
-
-/// Why a line's `Message` was refused. A line is one `Message` at the top, so a field is named
-/// by its path in it (`text`, `timestamp.nanos`); the line's number goes beside the error.
-fn line_error(e: Error) -> String {
-    match e {
-        Error::InvalidArgument { field, reason } if field.is_empty() => reason,
-        e => e.to_string(),
-    }
-}
-
-fn parse_line(text: &str, line: usize, skip_evidence: bool) -> Parsed {
-    let msg: pb::Message = match serde_json::from_str(text) {
-        Ok(m) => m,
-        Err(e) => {
-            return Parsed::Bad {
-                id: String::new(),
-                line,
-                error: format!("not a Message in proto3 JSON: {e}"),
-            }
-        }
-    };
-    let id = msg.id.clone();
-    match message_from_proto(msg, "") {
-        Ok(m) => Parsed::Ok {
-            message: Box::new(MessageInput { skip_evidence, ..m }),
-            line,
-        },
-        Err(e) => Parsed::Bad {
-            id,
-            line,
-            error: line_error(e),
-        },
-    }
-}
-
-pub async fn score(args: ScoreArgs) -> Result<()> {
-    let analyzer = load(&args.model).await?;
-    let reader: Box<dyn BufRead + Send> = if args.input.as_os_str() == "-" {
-        Box::new(std::io::BufReader::new(std::io::stdin()))
-    } else {
-        let f = std::fs::File::open(&args.input).map_err(|e| Error::io(&args.input, e))?;
-        Box::new(std::io::BufReader::new(f))
-    };
-    let total_bytes = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
-    let mut writer: Box<dyn Write> = if args.output.as_os_str() == "-" {
-        Box::new(std::io::BufWriter::new(std::io::stdout()))
-    } else {
-        let f = std::fs::File::create(&args.output).map_err(|e| Error::io(&args.output, e))?;
-        Box::new(std::io::BufWriter::new(f))
-    };
-    // A bar on a terminal only; indicatif draws nothing when stderr is not one.
-    let bar = indicatif::ProgressBar::new(total_bytes);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} {bytes}/{total_bytes} [{bar:30}] {msg} {elapsed_precise} eta {eta}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
-    );
-    // A message takes one queue slot per sequence: itself and, with encoded evidence, up to
-    // `evidence_max_sentences` stretches.
-    let limits = analyzer.limits();
-    let per_message = if args.no_evidence || limits.evidence_mode == EvidenceMode::Pooled {
-        1
-    } else {
-        1 + limits.evidence_max_sentences
-    };
-    let capacity = analyzer.engine().queue_capacity();
-    let chunk = args
-        .chunk
-        .clamp(1, analyzer.limits().max_batch_messages)
-        .min((capacity / (2 * per_message)).max(1));
-    // Enough chunks in flight to keep the engine busy, few enough to stay under its queue.
-    let window = (capacity / (chunk * per_message)).clamp(1, 4);
-    let mut in_flight = FuturesOrdered::new();
-    let (mut done, mut bad) = (0usize, 0usize);
-    let mut lines = reader.lines().enumerate();
-    let mut input_done = false;
-    loop {
-        while !input_done && in_flight.len() < window {
-            let mut batch = Vec::with_capacity(chunk);
-            let mut bytes = 0u64;
-            for (i, line) in lines.by_ref() {
-                let line = line.map_err(|e| Error::io(&args.input, e))?;
-                bytes += line.len() as u64 + 1;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                batch.push(parse_line(&line, i + 1, args.no_evidence));
-                if batch.len() == chunk {
-                    break;
-                }
-            }
-            if batch.is_empty() {
-                input_done = true;
-                break;
-            }
-            let analyzer = analyzer.clone();
-            in_flight.push_back(async move {
-                // Checks and the text pipeline per line, so one bad body fails only its line.
-                let preparer = analyzer.preparer().clone();
-                let prepared = blocking(move || {
-                    let mut good = Vec::new();
-                    let mut slots = Vec::new();
-                    for p in batch {
-                        match p {
-                            Parsed::Ok { message, line } => {
-                                let id = message.id.clone();
-                                match preparer.prepare(*message, "") {
-                                    Ok(m) => {
-                                        good.push(m);
-                                        slots.push(None);
-                                    }
-                                    Err(e) => slots.push(Some((id, line, line_error(e)))),
-                                }
-                            }
-                            Parsed::Bad { id, line, error } => slots.push(Some((id, line, error))),
-                        }
-                    }
-                    (good, slots)
-                })
-                .await;
-                let analyses = match prepared {
-                    Ok((good, slots)) if good.is_empty() => Ok((slots, Vec::new())),
-                    Ok((good, slots)) => analyzer.infer(good, None).await.map(|a| (slots, a)),
-                    Err(e) => Err(e),
-                };
-                (bytes, analyses)
-            });
-        }
-        let Some((bytes, analyses)) = in_flight.next().await else {
-            break;
-        };
-        let (slots, analyses) = analyses?;
-        let mut analyses = analyses.into_iter();
-        for slot in slots {
-            let json = match slot {
-                None => {
-                    let a = analyses.next().expect("one analysis per valid line");
-                    done += 1;
-                    serde_json::to_string(&analysis_to_proto(a))
-                }
-                Some((id, line, error)) => {
-                    bad += 1;
-                    serde_json::to_string(
-                        &serde_json::json!({ "id": id, "line": line, "error": error }),
-                    )
-                }
-            }
-            .expect("serialises");
-            writeln!(writer, "{json}").map_err(|e| Error::io(&args.output, e))?;
-        }
-        bar.inc(bytes);
-        bar.set_message(format!("{done} scored, {bad} rejected"));
-    }
-    writer.flush().map_err(|e| Error::io(&args.output, e))?;
-    bar.finish_and_clear();
-    tracing::info!(scored = done, rejected = bad, "score finished");
-    Ok(())
 }
 
 /// `rapport segment`: cluster the stored profiles into segments.

@@ -21,6 +21,7 @@ pub mod profile;
 pub mod profile_bench;
 pub mod proto;
 pub mod report;
+pub mod score;
 pub mod store;
 pub mod text;
 pub mod train;

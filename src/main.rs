@@ -30,8 +30,9 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Analyse texts given as arguments (or stdin lines) and print JSON.
     Analyze(Box<cli::AnalyzeArgs>),
-    /// Analyse a JSONL file of messages in-process and write JSONL analyses.
-    Score(Box<cli::ScoreArgs>),
+    /// Score an archive (JSONL, CSV, mbox, .eml or transcript folders) in-process or through
+    /// servers, into JSONL or CSV; resumable, shardable, optionally into the profile store.
+    Score(Box<rapport::score::ScoreArgs>),
     /// Train task heads on the labelled corpora in ../shared/datasets.
     Train(Box<train::TrainArgs>),
     /// Evaluate trained heads on official test splits.
@@ -87,7 +88,7 @@ fn main() -> anyhow::Result<()> {
             .block_on(cli::analyze(*args))
             .context("analyze"),
         Command::Score(args) => runtime(args.model.engine.threads)?
-            .block_on(cli::score(*args))
+            .block_on(rapport::score::run(*args))
             .context("score"),
         Command::Bench(args) => runtime(args.model.engine.threads)?
             .block_on(rapport::bench::run(*args))

@@ -276,6 +276,15 @@ impl ClientSecurity {
     /// Connects to `url` ("http://host:port" or "https://host:port", see [`Self::url_for`]);
     /// https needs `--tls-ca`, http refuses TLS options rather than silently ignore them.
     pub async fn connect(&self, url: &str, timeout: Duration) -> Result<Channel> {
+        self.endpoint(url, timeout)?
+            .connect()
+            .await
+            .map_err(|e| Error::Unavailable(format!("connect {url}: {}", error_chain(&e))))
+    }
+
+    /// The endpoint [`Self::connect`] dials, for callers that build their own channel (a
+    /// balanced one over several servers).
+    pub fn endpoint(&self, url: &str, timeout: Duration) -> Result<Endpoint> {
         let mut endpoint = Endpoint::from_shared(url.to_owned())
             .map_err(|e| Error::invalid("--server", format!("{url:?}: {e}")))?
             .connect_timeout(timeout)
@@ -301,10 +310,7 @@ impl ClientSecurity {
             }
             (None, false) => {}
         }
-        endpoint
-            .connect()
-            .await
-            .map_err(|e| Error::Unavailable(format!("connect {url}: {}", error_chain(&e))))
+        Ok(endpoint)
     }
 
     /// The interceptor that adds the bearer token to every call (a no-op without one).

@@ -396,9 +396,27 @@ impl LinearHead {
                 self.dim()
             )));
         }
-        let w = self.weight.to_device(emb.device())?;
-        let b = self.bias.to_device(emb.device())?;
-        Ok(emb.matmul(&w.t()?)?.broadcast_add(&b)?)
+        // Row by row, each logit one dot product summed in a fixed order: a message's results
+        // are then the same bits whatever batch it rode in. A batched matmul picks its kernel
+        // and summation order by the batch's size, so the same text scored alone (a Score
+        // stream) and among 128 (`rapport score` in-process) differed in the last bits. The
+        // heads are tiny beside the encoder ([B, hidden] x [hidden, C]).
+        let rows = emb.to_device(&Device::Cpu)?.to_vec2::<f32>()?;
+        let w = self
+            .weight
+            .to_device(&Device::Cpu)?
+            .to_dtype(DType::F32)?
+            .to_vec2::<f32>()?;
+        let b = self
+            .bias
+            .to_device(&Device::Cpu)?
+            .to_dtype(DType::F32)?
+            .to_vec1::<f32>()?;
+        let mut out = Vec::with_capacity(rows.len() * w.len());
+        for row in &rows {
+            out.extend(w.iter().zip(&b).map(|(wc, bc)| dot(row, wc) + bc));
+        }
+        Ok(Tensor::from_vec(out, (rows.len(), w.len()), &Device::Cpu)?.to_device(emb.device())?)
     }
 
     /// Outputs per row in label order; `emb` [B, D] -> B vectors: `softmax((emb·Wᵀ + b) / T)` for
@@ -715,6 +733,25 @@ pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     let tmp: PathBuf = path.with_extension("json.tmp");
     std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+/// `a·b` in one fixed order (eight running sums, then added pairwise), the same for every
+/// call on the same values: fast (the compiler vectorises the eight lanes) and batch-invariant.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for ((s, x), y) in acc.iter_mut().zip(x).zip(y) {
+            *s += x * y;
+        }
+    }
+    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 #[cfg(test)]

@@ -534,7 +534,17 @@ impl Sink {
             let mut f = std::fs::OpenOptions::new()
                 .write(true)
                 .open(path)
-                .map_err(|e| Error::io(path, e))?;
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => Error::invalid(
+                        "--output",
+                        format!(
+                            "{} is gone but its checkpoint is there: give --restart to score \
+                             the input again",
+                            path.display()
+                        ),
+                    ),
+                    _ => Error::io(path, e),
+                })?;
             let have = f.metadata().map_err(|e| Error::io(path, e))?.len();
             if have < len {
                 return Err(Error::invalid(

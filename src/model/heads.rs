@@ -32,7 +32,7 @@ use candle_core::{DType, Device, Tensor};
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::adapter::AdapterPin;
+use super::{adapter::AdapterPin, cpu::ops::dot};
 use crate::model::EncoderInfo;
 use crate::{Error, Result};
 
@@ -733,25 +733,6 @@ pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     let tmp: PathBuf = path.with_extension("json.tmp");
     std::fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
-}
-
-/// `a·b` in one fixed order (eight running sums, then added pairwise), the same for every
-/// call on the same values: fast (the compiler vectorises the eight lanes) and batch-invariant.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for ((s, x), y) in acc.iter_mut().zip(x).zip(y) {
-            *s += x * y;
-        }
-    }
-    ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + tail
 }
 
 #[cfg(test)]
